@@ -1,0 +1,86 @@
+//! `pouch`: the command-line client of pouchd. Commands and flags follow the docker CLI so that
+//! muscle memory and scripts carry over; output formats match docker's byte for byte where
+//! scripts are known to parse them (tables, `--format`, `inspect`).
+
+mod commands;
+mod exit;
+mod filters;
+mod format;
+mod output;
+mod reference;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pouch_client::{Client, DEFAULT_HOST};
+
+use crate::commands::{Command, Ctx};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pouch",
+    about = "A self-sufficient runtime for containers",
+    disable_version_flag = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    // Like docker's, `-H` is not global: it must come before the command, which leaves `-H`
+    // free for subcommands such as `history -H`.
+    /// Daemon socket to connect to (unix:///path or tcp://host:port)
+    #[arg(short = 'H', long, env = "POUCH_HOST", default_value = DEFAULT_HOST, value_name = "HOST")]
+    host: String,
+
+    /// Enable debug mode (logs each request to stderr)
+    #[arg(short = 'D', long)]
+    debug: bool,
+
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.debug {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_target(false)
+            .init();
+    }
+    if cli.version {
+        println!("Pouch version {}", pouch_api::VERSION);
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command else {
+        // Unreachable with `arg_required_else_help`, but a bare `pouch -D` lands here.
+        eprintln!("pouch: a command is required; see 'pouch --help'");
+        return ExitCode::from(exit::USAGE);
+    };
+    let client = match Client::new(&cli.host) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut ctx = Ctx::new(client, cli.debug);
+    match runtime.block_on(commands::run(&mut ctx, command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => exit::report(&err),
+    }
+}

@@ -1,0 +1,117 @@
+//! The daemon config file (`/etc/pouch/config.json` by default) merged with flags; flags win.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use pouch_engine::{Config, RuntimeConfig};
+use serde::Deserialize;
+
+use crate::Flags;
+
+pub const DEFAULT_CONFIG: &str = "/etc/pouch/config.json";
+pub const DEFAULT_HOST: &str = "unix:///var/run/pouchd.sock";
+
+/// The file's keys, named as in docker's daemon.json where docker has one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileConfig {
+    #[serde(alias = "data-root")]
+    root: Option<PathBuf>,
+    exec_root: Option<PathBuf>,
+    #[serde(default)]
+    hosts: Vec<String>,
+    debug: Option<bool>,
+    pidfile: Option<PathBuf>,
+    allow_device_nodes: Option<bool>,
+    default_runtime: Option<String>,
+    #[serde(default)]
+    runtimes: BTreeMap<String, FileRuntime>,
+    #[serde(default)]
+    labels: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRuntime {
+    path: String,
+    #[serde(default, rename = "runtimeArgs")]
+    runtime_args: Vec<String>,
+}
+
+pub struct DaemonConfig {
+    pub engine: Config,
+    pub hosts: Vec<String>,
+    pub pidfile: PathBuf,
+}
+
+pub fn resolve(flags: &Flags) -> Result<DaemonConfig> {
+    let file = match &flags.config {
+        Some(p) => read(p)?,
+        None if Path::new(DEFAULT_CONFIG).exists() => read(Path::new(DEFAULT_CONFIG))?,
+        None => FileConfig::default(),
+    };
+    let root = flags
+        .root
+        .clone()
+        .or(file.root)
+        .unwrap_or_else(|| "/var/lib/pouch".into());
+    let exec_root = flags
+        .exec_root
+        .clone()
+        .or(file.exec_root)
+        .unwrap_or_else(|| "/run/pouch".into());
+    for (what, p) in [("--root", &root), ("--exec-root", &exec_root)] {
+        if !p.is_absolute() {
+            bail!("{what} must be an absolute path, got {}", p.display());
+        }
+    }
+    let mut hosts = if flags.hosts.is_empty() {
+        file.hosts
+    } else {
+        flags.hosts.clone()
+    };
+    if hosts.is_empty() {
+        hosts.push(DEFAULT_HOST.to_string());
+    }
+    let pidfile = flags
+        .pidfile
+        .clone()
+        .or(file.pidfile)
+        .unwrap_or_else(|| exec_root.join("pouchd.pid"));
+    let mut engine = Config::new(root, exec_root);
+    engine.debug = flags.debug || file.debug.unwrap_or(false);
+    engine.allow_device_nodes =
+        flags.allow_device_nodes || file.allow_device_nodes.unwrap_or(false);
+    engine.labels = file.labels;
+    engine.runtimes = file
+        .runtimes
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                RuntimeConfig {
+                    path: v.path,
+                    args: v.runtime_args,
+                },
+            )
+        })
+        .collect();
+    if let Some(d) = file.default_runtime {
+        if d != pouch_engine::config::BUILTIN_RUNTIME && !engine.runtimes.contains_key(&d) {
+            bail!("default-runtime {d:?} is not among the configured runtimes");
+        }
+        engine.default_runtime = d;
+    }
+    Ok(DaemonConfig {
+        engine,
+        hosts,
+        pidfile,
+    })
+}
+
+fn read(p: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("reading config file {}", p.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("config file {} is not valid", p.display()))
+}

@@ -1,0 +1,130 @@
+//! pouchd: parses flags and the config file, opens the engine, serves the Docker API on every
+//! `-H` listener and shuts down cleanly on SIGTERM/SIGINT.
+
+mod config;
+mod listen;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+/// The pouch container engine daemon.
+#[derive(Parser, Debug)]
+#[command(name = "pouchd", version, about)]
+pub struct Flags {
+    /// Root of persistent state (metadata, images) [default: /var/lib/pouch]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Root of runtime state (bundles, shim sockets, pid file) [default: /run/pouch]
+    #[arg(long, value_name = "DIR")]
+    pub exec_root: Option<PathBuf>,
+    /// Address to serve the API on: unix:///path or tcp://host:port (repeatable)
+    /// [default: unix:///var/run/pouchd.sock]
+    #[arg(short = 'H', long = "host", value_name = "ADDR")]
+    pub hosts: Vec<String>,
+    /// JSON config file; flags win over it
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Debug logging
+    #[arg(short = 'D', long)]
+    pub debug: bool,
+    /// Where to write the daemon's pid [default: <exec-root>/pouchd.pid]
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+    /// Allow image layers to create device nodes
+    #[arg(long)]
+    pub allow_device_nodes: bool,
+    /// Log format: text or json
+    #[arg(long, default_value = "text")]
+    pub log_format: String,
+}
+
+fn main() {
+    let flags = Flags::parse();
+    let cfg = match config::resolve(&flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pouchd: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    init_logging(cfg.engine.debug, &flags.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pouchd: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(run(cfg)) {
+        tracing::error!("{e:#}");
+        eprintln!("pouchd: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logging(debug: bool, format: &str) {
+    let level = if debug { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("POUCHD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+async fn run(cfg: config::DaemonConfig) -> Result<()> {
+    let engine =
+        pouch_engine::Engine::open(cfg.engine.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pidfile = listen::PidFile::create(&cfg.pidfile)?;
+    let listeners = listen::bind_all(&cfg.hosts).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let router = pouch_server::router(engine);
+    let mut tasks = Vec::new();
+    for l in listeners {
+        let mut rx = stop_rx.clone();
+        let shutdown = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        tasks.push(tokio::spawn(l.serve(router.clone(), shutdown)));
+    }
+    tracing::info!(
+        version = pouch_api::VERSION,
+        root = %cfg.engine.root.display(),
+        hosts = ?cfg.hosts,
+        "pouchd is ready"
+    );
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let sig = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(signal = sig, "shutting down");
+    let _ = stop_tx.send(true);
+    let drain = async {
+        for t in tasks {
+            let _ = t.await;
+        }
+    };
+    if tokio::time::timeout(std::time::Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 10s; closing them");
+    }
+    listen::remove_sockets(&cfg.hosts);
+    drop(pidfile);
+    tracing::info!("pouchd stopped");
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! Bodies shared by every resource: the error body and the JSON progress message stream.
+
+use serde::{Deserialize, Serialize};
+
+/// Docker's error body: `{"message": "..."}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorResponse {
+    pub message: String,
+}
+
+/// One line of Docker's JSON message stream (load, import, pull, push).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct JsonMessage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<ErrorDetail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ErrorDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
+    pub message: String,
+}
+
+impl JsonMessage {
+    pub fn stream(text: impl Into<String>) -> JsonMessage {
+        JsonMessage {
+            stream: Some(text.into()),
+            ..Default::default()
+        }
+    }
+
+    pub fn status(text: impl Into<String>) -> JsonMessage {
+        JsonMessage {
+            status: Some(text.into()),
+            ..Default::default()
+        }
+    }
+
+    /// An error reported inside a stream whose 200 status line was already sent.
+    pub fn error(message: impl Into<String>) -> JsonMessage {
+        let message = message.into();
+        JsonMessage {
+            error_detail: Some(ErrorDetail {
+                code: None,
+                message: message.clone(),
+            }),
+            error: Some(message),
+            ..Default::default()
+        }
+    }
+}

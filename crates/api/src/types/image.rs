@@ -1,0 +1,98 @@
+//! Image bodies: `/images/json`, `/images/{name}/json`, history, delete, prune.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One row of `GET /images/json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageSummary {
+    pub id: String,
+    pub parent_id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    /// Unix seconds.
+    pub created: i64,
+    pub size: i64,
+    pub shared_size: i64,
+    pub virtual_size: i64,
+    pub labels: BTreeMap<String, String>,
+    pub containers: i64,
+}
+
+/// `GET /images/{name}/json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageInspect {
+    pub id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub parent: String,
+    pub comment: String,
+    /// RFC 3339 with nanoseconds, as docker writes it.
+    pub created: String,
+    pub docker_version: String,
+    pub author: String,
+    /// The image's run config (Cmd, Env, …) exactly as stored in the image config blob.
+    pub config: Value,
+    pub architecture: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    pub os: String,
+    pub size: i64,
+    pub virtual_size: i64,
+    pub graph_driver: GraphDriver,
+    #[serde(rename = "RootFS")]
+    pub root_fs: RootFs,
+    pub metadata: ImageMetadata,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GraphDriver {
+    pub name: String,
+    pub data: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RootFs {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub layers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageMetadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_tag_time: Option<String>,
+}
+
+/// One row of `GET /images/{name}/history`, newest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HistoryItem {
+    pub id: String,
+    pub created: i64,
+    pub created_by: String,
+    pub tags: Vec<String>,
+    pub size: i64,
+    pub comment: String,
+}
+
+/// One item of `DELETE /images/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum DeleteItem {
+    Untagged(String),
+    Deleted(String),
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImagePruneReport {
+    pub images_deleted: Vec<DeleteItem>,
+    pub space_reclaimed: u64,
+}

@@ -1,0 +1,277 @@
+//! The HTTP client proper: connection, version prefix, status checking.
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderValue, USER_AGENT};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpStream, UnixStream};
+
+use crate::body::{Body, ByteStream, byte_stream, collect};
+use crate::error::{Error, Result, api_error};
+use crate::host::Host;
+use crate::messages::json_messages;
+
+const USER_AGENT_VALUE: &str = concat!("pouch-client/", env!("CARGO_PKG_VERSION"));
+
+/// A client for one pouchd.
+///
+/// Each request opens its own connection: the CLI makes one or two requests per run, and a
+/// connection that is never shared cannot be poisoned by a hijacked (attach/exec) stream. The
+/// client is cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Client {
+    host: Host,
+    version: String,
+}
+
+/// What `GET /_ping` reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ping {
+    /// `Api-Version` header: the newest API version the daemon speaks.
+    pub api_version: Option<String>,
+    /// `OSType` header (`linux`).
+    pub os_type: Option<String>,
+}
+
+/// A streamed response: its headers (a load answers JSON messages or a raw body depending on
+/// the server) and the body chunks.
+pub struct StreamResponse {
+    pub headers: HeaderMap,
+    pub body: ByteStream,
+}
+
+impl StreamResponse {
+    /// True when the body is a JSON message stream rather than opaque bytes.
+    pub fn is_json(&self) -> bool {
+        self.headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/json"))
+    }
+
+    /// Decodes the body as JSON messages (see [`json_messages`]).
+    pub fn json_messages(self) -> impl futures_util::Stream<Item = Result<Value>> + Send {
+        json_messages(self.body)
+    }
+}
+
+impl Client {
+    /// A client for `host` (`unix:///path` or `tcp://host:port`) that speaks this crate's API
+    /// version until [`Client::negotiate`] lowers it. Nothing is connected yet.
+    pub fn new(host: &str) -> Result<Client> {
+        Ok(Client {
+            host: Host::parse(host)?,
+            version: pouch_api::API_VERSION.to_owned(),
+        })
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The API version used in request paths (`/v{version}/...`).
+    pub fn api_version(&self) -> &str {
+        &self.version
+    }
+
+    /// Pins the API version, skipping negotiation (for tests of older-version behaviour).
+    pub fn with_api_version(mut self, version: impl Into<String>) -> Client {
+        self.version = version.into();
+        self
+    }
+
+    /// `GET /_ping` (unversioned, so it works against any daemon version).
+    pub async fn ping(&self) -> Result<Ping> {
+        let resp = self
+            .send(Method::GET, "/_ping".to_owned(), None, Body::empty())
+            .await?;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Ok(Ping {
+            api_version: header("api-version"),
+            os_type: header("ostype"),
+        })
+    }
+
+    /// Pings the daemon and keeps the lower of our version and the daemon's, as the docker CLI
+    /// does, so that a newer client still works against an older daemon. Returns the version
+    /// now in use.
+    pub async fn negotiate(&mut self) -> Result<&str> {
+        let ping = self.ping().await?;
+        if let Some(server) = ping.api_version {
+            let ours = pouch_api::parse_api_version(&self.version);
+            let theirs = pouch_api::parse_api_version(&server);
+            if matches!((ours, theirs), (Some(o), Some(t)) if t < o) {
+                self.version = server;
+            }
+        }
+        Ok(&self.version)
+    }
+
+    /// `GET` returning decoded JSON (`Null` for an empty body).
+    pub async fn get_json(&self, path_and_query: &str) -> Result<Value> {
+        self.json(Method::GET, path_and_query, None).await
+    }
+
+    /// `GET` returning the body bytes untouched, for output that must keep the daemon's key
+    /// order (inspect).
+    pub async fn get_bytes(&self, path_and_query: &str) -> Result<Bytes> {
+        let resp = self
+            .request(Method::GET, path_and_query, None, Body::empty())
+            .await?;
+        collect(resp.into_body()).await
+    }
+
+    /// `POST` with an optional JSON body; `201`/`204` with no body decode to `Null`.
+    pub async fn post_json(&self, path_and_query: &str, body: Option<&Value>) -> Result<Value> {
+        self.json(Method::POST, path_and_query, body).await
+    }
+
+    /// `DELETE` returning decoded JSON (`Null` for an empty body).
+    pub async fn delete_json(&self, path_and_query: &str) -> Result<Value> {
+        self.json(Method::DELETE, path_and_query, None).await
+    }
+
+    /// `HEAD`, returning the response headers; a non-2xx status is an error (its message is the
+    /// status reason, since HEAD responses carry no body).
+    pub async fn head(&self, path_and_query: &str) -> Result<HeaderMap> {
+        let resp = self
+            .request(Method::HEAD, path_and_query, None, Body::empty())
+            .await?;
+        Ok(resp.headers().clone())
+    }
+
+    /// `GET` whose body is streamed back chunk by chunk (`/images/get` can be gigabytes).
+    pub async fn get_stream(&self, path_and_query: &str) -> Result<ByteStream> {
+        let resp = self
+            .request(Method::GET, path_and_query, None, Body::empty())
+            .await?;
+        Ok(byte_stream(resp.into_body()))
+    }
+
+    /// `POST` with a streamed upload (`/images/load`, `/images/create?fromSrc=-`), streaming the
+    /// response back.
+    pub async fn post_stream(
+        &self,
+        path_and_query: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> Result<StreamResponse> {
+        let resp = self
+            .request(
+                Method::POST,
+                path_and_query,
+                Some(content_type),
+                body.into(),
+            )
+            .await?;
+        let (parts, body) = resp.into_parts();
+        Ok(StreamResponse {
+            headers: parts.headers,
+            body: byte_stream(body),
+        })
+    }
+
+    /// The general form: a versioned request whose non-2xx answers become [`Error::Api`]. The
+    /// body of a successful response is left unread for the caller.
+    pub async fn request(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        content_type: Option<&str>,
+        body: Body,
+    ) -> Result<Response<Incoming>> {
+        let uri = self.versioned(path_and_query);
+        let resp = self.send(method, uri, content_type, body).await?;
+        let status = resp.status();
+        if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
+            return Ok(resp);
+        }
+        let body = collect(resp.into_body()).await.unwrap_or_default();
+        Err(api_error(status, &body))
+    }
+
+    async fn json(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        let (content_type, body) = match body {
+            Some(v) => (
+                Some("application/json"),
+                Body::bytes(serde_json::to_vec(v)?),
+            ),
+            None => (None, Body::empty()),
+        };
+        let resp = self.request(method, path, content_type, body).await?;
+        let bytes = collect(resp.into_body()).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    fn versioned(&self, path_and_query: &str) -> String {
+        debug_assert!(path_and_query.starts_with('/'), "path must be absolute");
+        format!("/v{}{}", self.version, path_and_query)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        uri: String,
+        content_type: Option<&str>,
+        body: Body,
+    ) -> Result<Response<Incoming>> {
+        tracing::debug!(%method, %uri, "request");
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(HOST, self.host.header_value())
+            .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        if let Some(ct) = content_type {
+            req = req.header(CONTENT_TYPE, ct);
+        }
+        let req = req.body(body)?;
+        let connect_err = |cause| Error::Connect {
+            host: self.host.to_string(),
+            cause,
+        };
+        let resp = match &self.host {
+            Host::Unix(path) => {
+                let io = UnixStream::connect(path).await.map_err(connect_err)?;
+                exchange(io, req).await?
+            }
+            Host::Tcp { authority } => {
+                let io = TcpStream::connect(authority.as_str())
+                    .await
+                    .map_err(connect_err)?;
+                // Small requests should not wait for Nagle; uploads are large writes anyway.
+                let _ = io.set_nodelay(true);
+                exchange(io, req).await?
+            }
+        };
+        tracing::debug!(status = %resp.status(), "response");
+        Ok(resp)
+    }
+}
+
+/// Runs one HTTP/1.1 exchange on a fresh connection. The connection is driven by a spawned
+/// task so that the response body can be streamed after this returns; upgrades are enabled so
+/// that a `101` (attach, exec) can later be taken over with `hyper::upgrade::on`.
+async fn exchange<S>(io: S, req: Request<Body>) -> Result<Response<Incoming>>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, conn) = http1::handshake(TokioIo::new(io)).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "connection closed with error");
+        }
+    });
+    Ok(sender.send_request(req).await?)
+}

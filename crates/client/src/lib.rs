@@ -1,0 +1,23 @@
+//! An async client for pouchd's Docker Engine API, over a unix socket or plain TCP.
+//!
+//! It is deliberately untyped: responses are `serde_json::Value`, so the CLI and the end-to-end
+//! tests keep working while the API types evolve, and both see exactly what a docker client
+//! would. What it does own is the protocol around the JSON: the `/v1.NN` prefix and version
+//! negotiation, Docker's error bodies, streamed uploads and downloads, and JSON message streams.
+
+mod body;
+mod client;
+mod error;
+mod host;
+mod messages;
+mod query;
+
+pub use body::{Body, ByteStream};
+pub use client::{Client, Ping, StreamResponse};
+pub use error::{Error, Result};
+pub use host::{DEFAULT_HOST, Host};
+pub use messages::{json_messages, message_error};
+pub use query::{Query, encode_path, encode_query_component};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Kubernetes CRI v1 services. Arrives with pod support.

@@ -1,0 +1,43 @@
+//! What the engine needs to know about its host and its operator's choices.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// An OCI runtime registered by name (`runtimes` in the daemon config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    pub path: String,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Persistent state: `pouch.db`, content, snapshots.
+    pub root: PathBuf,
+    /// Runtime state that does not survive a reboot: bundles, shim sockets.
+    pub exec_root: PathBuf,
+    pub debug: bool,
+    /// Let image layers create device nodes (refused by default: a hostile image could ship
+    /// `/dev/sda`-like nodes that a container with device access would reach).
+    pub allow_device_nodes: bool,
+    pub runtimes: BTreeMap<String, RuntimeConfig>,
+    pub default_runtime: String,
+    pub labels: Vec<String>,
+}
+
+/// The runtime linked into pouch-shim; always available.
+pub const BUILTIN_RUNTIME: &str = "pouch";
+
+impl Config {
+    pub fn new(root: PathBuf, exec_root: PathBuf) -> Config {
+        Config {
+            root,
+            exec_root,
+            debug: false,
+            allow_device_nodes: false,
+            runtimes: BTreeMap::new(),
+            default_runtime: BUILTIN_RUNTIME.to_string(),
+            labels: Vec::new(),
+        }
+    }
+}

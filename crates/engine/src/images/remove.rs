@@ -1,0 +1,147 @@
+//! Untagging and deleting images, pruning, and removing the layers and blobs no image needs.
+
+use std::collections::BTreeSet;
+
+use pouch_api::Filters;
+use pouch_api::types::{DeleteItem, ImagePruneReport};
+use pouch_image::{Digest, Reference};
+
+use super::{familiar, is_digest_ref};
+use crate::Engine;
+use crate::error::{Error, Result};
+use crate::store::{delete_image, delete_ref};
+
+impl Engine {
+    /// `DELETE /images/{name}`: a name untags (and deletes the image when it was its last name);
+    /// an id deletes the image, untagging it everywhere, but only with `force` when the image is
+    /// named in more than one repository.
+    pub async fn remove_image(&self, name: String, force: bool) -> Result<Vec<DeleteItem>> {
+        let _guard = self.inner.image_lock.lock().await;
+        self.blocking(move |e| e.remove_image_blocking(&name, force))
+            .await
+    }
+
+    fn remove_image_blocking(&self, name: &str, force: bool) -> Result<Vec<DeleteItem>> {
+        let resolved = self.resolve_image(name)?;
+        let id = resolved.image.id.clone();
+        let refs = self.inner.store.refs_of(&id)?;
+        let mut items = Vec::new();
+        if let Some(r) = resolved.reference.filter(|r| r.digest.is_none()) {
+            let full = r.to_string();
+            self.inner.store.tx(|tx| delete_ref(tx, &full))?;
+            items.push(DeleteItem::Untagged(r.familiar()));
+            if refs.iter().any(|x| x.name != full) {
+                return Ok(items);
+            }
+        } else {
+            let repos: BTreeSet<String> = refs
+                .iter()
+                .filter_map(|r| Reference::parse_normalized(&r.name).ok())
+                .map(|r| r.name())
+                .collect();
+            if repos.len() > 1 && !force {
+                return Err(Error::conflict(format!(
+                    "conflict: unable to delete {} (must be forced) - image is referenced in \
+                     multiple repositories",
+                    short_id(&id)
+                )));
+            }
+            items.extend(refs.iter().map(|r| DeleteItem::Untagged(familiar(&r.name))));
+        }
+        items.extend(self.delete_image_and_content(&id)?);
+        Ok(items)
+    }
+
+    /// Removes the image row (and its names), then the snapshots and blobs nothing else uses.
+    fn delete_image_and_content(&self, id: &str) -> Result<Vec<DeleteItem>> {
+        let layers = self.inner.store.layers(id)?;
+        let manifest = self.inner.store.image(id)?.and_then(|i| i.manifest_digest);
+        self.inner.store.tx(|tx| delete_image(tx, id))?;
+        let mut items = vec![DeleteItem::Deleted(id.to_string())];
+        let (chains, blobs) = self.inner.store.referenced_content()?;
+        let mut errors = Vec::new();
+        for l in layers.iter().rev() {
+            if !chains.contains(&l.chain_id) {
+                match Digest::parse(&l.chain_id)
+                    .map_err(Error::from)
+                    .and_then(|c| self.inner.snaps.remove(&c).map_err(Error::from))
+                {
+                    Ok(()) => items.push(DeleteItem::Deleted(l.chain_id.clone())),
+                    Err(e) => errors.push(e.message),
+                }
+            }
+        }
+        let candidates = layers
+            .iter()
+            .map(|l| l.blob.clone())
+            .chain(manifest)
+            .chain([id.to_string()]);
+        for b in candidates {
+            if !blobs.contains(&b)
+                && let Err(e) = Digest::parse(&b)
+                    .map_err(Error::from)
+                    .and_then(|d| self.inner.content.remove(&d).map_err(Error::from))
+            {
+                errors.push(e.message);
+            }
+        }
+        if !errors.is_empty() {
+            // The image is gone from the store; what failed here is reclaimed at the next start.
+            tracing::warn!(
+                image = id,
+                ?errors,
+                "could not remove all content of a deleted image"
+            );
+        }
+        Ok(items)
+    }
+
+    /// `POST /images/prune`: dangling images, or with `dangling=false` every image (no container
+    /// can use one yet, so every image is unused).
+    pub async fn prune_images(&self, filters: Filters) -> Result<ImagePruneReport> {
+        filters
+            .validate(&["dangling", "label", "until"])
+            .map_err(Error::invalid)?;
+        let only_dangling = filters
+            .bool("dangling")
+            .map_err(Error::invalid)?
+            .unwrap_or(true);
+        if filters.contains("until") {
+            return Err(Error::not_implemented(
+                "the 'until' prune filter is not supported yet",
+            ));
+        }
+        let _guard = self.inner.image_lock.lock().await;
+        self.blocking(move |e| {
+            let mut report = ImagePruneReport::default();
+            for img in e.inner.store.images()? {
+                let refs = e.inner.store.refs_of(&img.id)?;
+                let tagged = refs.iter().any(|r| !is_digest_ref(&r.name));
+                if (only_dangling && tagged) || !filters.match_labels("label", &img.labels) {
+                    continue;
+                }
+                let layers = e.inner.store.layers(&img.id)?;
+                let before = e.inner.store.referenced_content()?.0;
+                report
+                    .images_deleted
+                    .extend(refs.iter().map(|r| DeleteItem::Untagged(familiar(&r.name))));
+                report
+                    .images_deleted
+                    .extend(e.delete_image_and_content(&img.id)?);
+                let after = e.inner.store.referenced_content()?.0;
+                report.space_reclaimed += layers
+                    .iter()
+                    .filter(|l| before.contains(&l.chain_id) && !after.contains(&l.chain_id))
+                    .map(|l| l.size as u64)
+                    .sum::<u64>();
+            }
+            Ok(report)
+        })
+        .await
+    }
+}
+
+pub(crate) fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}

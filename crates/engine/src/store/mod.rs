@@ -1,0 +1,122 @@
+//! `pouch.db`: the SQLite metadata store. One connection in WAL mode; every state change is one
+//! transaction, so a crash leaves either the old or the new state.
+
+mod images;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, Transaction};
+
+pub use images::{
+    ImageRecord, LayerRecord, RefRecord, delete_image, delete_ref, insert_image, set_ref,
+};
+
+use crate::error::{Error, Result};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran. Never edit a
+/// shipped entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: images, their layers and their names.
+    r#"
+    CREATE TABLE images (
+        id TEXT PRIMARY KEY,
+        manifest_digest TEXT,
+        created INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        added_at INTEGER NOT NULL
+    );
+    CREATE TABLE image_layers (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        chain_id TEXT NOT NULL,
+        diff_id TEXT NOT NULL,
+        blob TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        blob_size INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (image_id, idx)
+    );
+    CREATE INDEX image_layers_chain ON image_layers(chain_id);
+    CREATE INDEX image_layers_blob ON image_layers(blob);
+    CREATE TABLE image_refs (
+        name TEXT PRIMARY KEY,
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX image_refs_image ON image_refs(image_id);
+    "#,
+];
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let mut conn = Connection::open(path)
+            .map_err(|e| Error::internal(format!("open {}: {e}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in one transaction, committed only if it returns `Ok`.
+    pub fn tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let have: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if have > MIGRATIONS.len() {
+        return Err(Error::internal(format!(
+            "pouch.db has schema version {have} but this pouchd knows only {}: it was written by a \
+             newer pouchd; run that version or restore a backup",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(have) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pouch.db");
+        drop(Store::open(&p).unwrap());
+        let s = Store::open(&p).unwrap();
+        let v: usize = s
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len());
+        s.conn().pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        let err = Store::open(&p).err().unwrap();
+        assert!(err.message.contains("newer pouchd"), "{err}");
+    }
+}

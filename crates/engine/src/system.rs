@@ -1,0 +1,158 @@
+//! `/version` and `/info`: what this daemon is and what its host offers, read fresh each call.
+
+use std::collections::BTreeMap;
+
+use pouch_api::types::{ComponentVersion, Info, Platform, RegistryConfig, Runtime, Version};
+use pouch_sys::host;
+
+use crate::Engine;
+use crate::config::BUILTIN_RUNTIME;
+use crate::error::Result;
+
+impl Engine {
+    pub fn version(&self) -> Version {
+        let mut details = BTreeMap::new();
+        details.insert("ApiVersion".to_string(), pouch_api::API_VERSION.to_string());
+        details.insert(
+            "MinAPIVersion".to_string(),
+            pouch_api::MIN_API_VERSION.to_string(),
+        );
+        details.insert("Os".to_string(), "linux".to_string());
+        details.insert("Arch".to_string(), host::goarch().to_string());
+        details.insert("KernelVersion".to_string(), host::kernel_version());
+        Version {
+            platform: Platform {
+                name: "pouch".into(),
+            },
+            components: vec![ComponentVersion {
+                name: "Engine".into(),
+                version: pouch_api::VERSION.into(),
+                details,
+            }],
+            version: pouch_api::VERSION.into(),
+            api_version: pouch_api::API_VERSION.into(),
+            min_api_version: pouch_api::MIN_API_VERSION.into(),
+            git_commit: option_env!("POUCH_GIT_COMMIT").unwrap_or("unknown").into(),
+            go_version: format!(
+                "rust{}",
+                option_env!("CARGO_PKG_RUST_VERSION").unwrap_or("")
+            ),
+            os: "linux".into(),
+            arch: host::goarch().into(),
+            kernel_version: host::kernel_version(),
+            build_time: String::new(),
+        }
+    }
+
+    pub async fn info(&self) -> Result<Info> {
+        self.blocking(|e| e.info_blocking()).await
+    }
+
+    fn info_blocking(&self) -> Result<Info> {
+        let cfg = &self.inner.config;
+        let images = self.inner.store.images()?.len() as i64;
+        let (os, os_version) = host::os_release();
+        let cgroup = host::cgroup_version().ok();
+        let mut runtimes = BTreeMap::new();
+        runtimes.insert(
+            BUILTIN_RUNTIME.to_string(),
+            Runtime {
+                path: "pouch-shim".into(),
+                runtime_args: Vec::new(),
+            },
+        );
+        for (name, r) in &cfg.runtimes {
+            runtimes.insert(
+                name.clone(),
+                Runtime {
+                    path: r.path.clone(),
+                    runtime_args: r.args.clone(),
+                },
+            );
+        }
+        let mut warnings = Vec::new();
+        if !host::has_overlayfs() {
+            warnings.push(
+                "WARNING: overlayfs is not listed in /proc/filesystems; load the module with \
+                 `modprobe overlay`"
+                    .to_string(),
+            );
+        }
+        let snapshots = self.inner.snaps.list().map(|l| l.len()).unwrap_or(0);
+        Ok(Info {
+            id: self.inner.id.clone(),
+            images,
+            driver: "overlay2".into(),
+            driver_status: vec![
+                ["Backing Filesystem".into(), backing_fs(&cfg.root)],
+                ["Layers".into(), snapshots.to_string()],
+            ],
+            docker_root_dir: cfg.root.display().to_string(),
+            plugins: pouch_api::types::Plugins {
+                volume: vec!["local".into()],
+                network: vec!["host".into(), "none".into()],
+                authorization: None,
+                log: vec!["json-file".into()],
+            },
+            memory_limit: true,
+            swap_limit: true,
+            cpu_cfs_period: true,
+            cpu_cfs_quota: true,
+            cpu_shares: true,
+            cpu_set: true,
+            pids_limit: true,
+            oom_kill_disable: cgroup == Some(host::CgroupVersion::V1),
+            ipv4_forwarding: host::ipv4_forwarding(),
+            debug: cfg.debug,
+            n_fd: host::open_fds(),
+            n_goroutines: 0,
+            system_time: crate::images::rfc3339_now(),
+            logging_driver: "json-file".into(),
+            cgroup_driver: "cgroupfs".into(),
+            cgroup_version: match cgroup {
+                Some(host::CgroupVersion::V2) => "2".into(),
+                _ => "1".into(),
+            },
+            kernel_version: host::kernel_version(),
+            operating_system: os,
+            os_version,
+            os_type: "linux".into(),
+            architecture: std::env::consts::ARCH.into(),
+            ncpu: host::cpu_count(),
+            mem_total: host::mem_total(),
+            index_server_address: "https://index.docker.io/v1/".into(),
+            registry_config: RegistryConfig {
+                insecure_registry_cidrs: vec!["::1/128".into(), "127.0.0.0/8".into()],
+                ..Default::default()
+            },
+            name: host::hostname(),
+            labels: cfg.labels.clone(),
+            server_version: pouch_api::VERSION.into(),
+            runtimes,
+            default_runtime: cfg.default_runtime.clone(),
+            live_restore_enabled: true,
+            isolation: String::new(),
+            init_binary: String::new(),
+            security_options: Vec::new(),
+            warnings,
+            ..Default::default()
+        })
+    }
+}
+
+/// The filesystem type under the root, as docker reports "Backing Filesystem".
+fn backing_fs(root: &std::path::Path) -> String {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, mnt, fstype) = (f.next()?, f.next()?, f.next()?);
+            root.starts_with(mnt)
+                .then(|| (mnt.len(), fstype.to_string()))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, t)| t)
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,1 @@
+//! Network drivers (bridge, host, none, container), IPAM, nftables NAT and CNI. Arrives with networking support.

@@ -1,0 +1,1 @@
+//! OCI runtime backends (embedded libcontainer via pouch-shim, external OCI runtimes, vm). Arrives with container lifecycle support.

@@ -1,0 +1,205 @@
+//! `/images/…`. Image names may contain slashes (`localhost:5000/a/b`), so the per-image routes
+//! are matched by suffix on a catch-all path, as docker's `{name:.*}` routes do.
+
+use std::io::Write;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use pouch_api::types::JsonMessage;
+use pouch_engine::{Engine, Error};
+use tokio::sync::mpsc;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use crate::error::{ApiError, ApiResult};
+use crate::query::Query;
+
+pub fn routes() -> Router<Engine> {
+    Router::new()
+        .route("/images/json", get(list))
+        .route("/images/get", get(save_many))
+        .route("/images/load", post(load))
+        .route("/images/create", post(create))
+        .route("/images/prune", post(prune))
+        .route(
+            "/images/{*rest}",
+            get(get_image).post(post_image).delete(delete_image),
+        )
+}
+
+fn query(uri: &Uri) -> Query {
+    Query::parse(uri.query())
+}
+
+async fn list(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
+    let q = query(&uri);
+    let images = engine.list_images(q.filters()?, q.bool("digests")).await?;
+    Ok(Json(images).into_response())
+}
+
+/// `GET /images/{name}/json|history|get`.
+async fn get_image(
+    State(engine): State<Engine>,
+    Path(rest): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    if let Some(name) = rest.strip_suffix("/json") {
+        return Ok(Json(engine.inspect_image(name.to_string()).await?).into_response());
+    }
+    if let Some(name) = rest.strip_suffix("/history") {
+        return Ok(Json(engine.image_history(name.to_string()).await?).into_response());
+    }
+    if let Some(name) = rest.strip_suffix("/get") {
+        return save(engine, vec![name.to_string()]).await;
+    }
+    let _ = uri;
+    Err(page_not_found())
+}
+
+/// `POST /images/{name}/tag|push`.
+async fn post_image(
+    State(engine): State<Engine>,
+    Path(rest): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let q = query(&uri);
+    if let Some(name) = rest.strip_suffix("/tag") {
+        let repo = q.get("repo").unwrap_or("").to_string();
+        let tag = q.get("tag").unwrap_or("").to_string();
+        engine.tag_image(name.to_string(), repo, tag).await?;
+        return Ok(StatusCode::CREATED.into_response());
+    }
+    if rest.ends_with("/push") {
+        return Err(Error::not_implemented(
+            "pushing to a registry is not supported yet; use `pouch save` to move images",
+        )
+        .into());
+    }
+    Err(page_not_found())
+}
+
+async fn delete_image(
+    State(engine): State<Engine>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let q = query(&uri);
+    Ok(Json(engine.remove_image(name, q.bool("force")).await?).into_response())
+}
+
+async fn prune(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
+    let q = query(&uri);
+    Ok(Json(engine.prune_images(q.filters()?).await?).into_response())
+}
+
+async fn save_many(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
+    save(engine, query(&uri).all("names")).await
+}
+
+/// Streams the archive as it is written; names are resolved first so a bad one is a clean 404.
+async fn save(engine: Engine, names: Vec<String>) -> ApiResult<Response> {
+    let plan = engine.plan_save(names).await?;
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
+    let writer = ChannelWriter { tx: tx.clone() };
+    tokio::spawn(async move {
+        let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, writer));
+        if let Err(e) = engine.write_save(plan, out).await {
+            tracing::error!(error = %e, "image save failed mid-stream");
+            let _ = tx.send(Err(std::io::Error::other(e.message))).await;
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-tar")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Hands bytes written on a blocking thread to the response body.
+struct ChannelWriter {
+    tx: mpsc::Sender<std::io::Result<Bytes>>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The request body as a blocking reader, for the engine's tar parsers.
+fn body_reader(req: Request) -> Box<dyn std::io::Read + Send> {
+    let stream = req
+        .into_body()
+        .into_data_stream()
+        .map_err(std::io::Error::other);
+    Box::new(SyncIoBridge::new(StreamReader::new(stream)))
+}
+
+async fn load(State(engine): State<Engine>, req: Request) -> ApiResult<Response> {
+    let lines = engine.load_images(body_reader(req)).await?;
+    Ok(json_stream(
+        lines.into_iter().map(JsonMessage::stream).collect(),
+    ))
+}
+
+/// `POST /images/create`: only `fromSrc=-` (import) for now; pulling arrives with registries.
+async fn create(State(engine): State<Engine>, req: Request) -> ApiResult<Response> {
+    let q = query(req.uri());
+    if q.get("fromImage").is_some_and(|s| !s.is_empty()) {
+        return Err(Error::not_implemented(
+            "pulling images from a registry is not supported yet; load an archive with \
+             `pouch load -i image.tar`",
+        )
+        .into());
+    }
+    match q.get("fromSrc") {
+        Some("-") => {}
+        Some("") | None => return Err(Error::invalid("give fromImage or fromSrc").into()),
+        Some(src) => {
+            return Err(Error::invalid(format!(
+                "importing from {src:?} is not supported: send the tarball as the request body \
+                 with fromSrc=-"
+            ))
+            .into());
+        }
+    }
+    let repo = q.get("repo").map(str::to_string);
+    let tag = q.get("tag").map(str::to_string);
+    let message = q
+        .get("message")
+        .filter(|m| !m.is_empty())
+        .map(str::to_string);
+    let changes = q.all("changes");
+    let id = engine
+        .import_image(body_reader(req), repo, tag, changes, message)
+        .await?;
+    Ok(json_stream(vec![JsonMessage::status(id)]))
+}
+
+/// Docker's newline-delimited JSON message stream.
+fn json_stream(messages: Vec<JsonMessage>) -> Response {
+    let mut body = Vec::new();
+    for m in messages {
+        if serde_json::to_writer(&mut body, &m).is_ok() {
+            body.push(b'\n');
+        }
+    }
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+pub fn page_not_found() -> ApiError {
+    ApiError(Error::not_found("page not found"))
+}

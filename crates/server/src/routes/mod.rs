@@ -1,0 +1,4 @@
+//! One router module per API resource.
+
+pub mod images;
+pub mod system;

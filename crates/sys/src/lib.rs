@@ -1,0 +1,6 @@
+//! Every `unsafe` block and raw syscall of pouch lives here, each with a `// SAFETY:` comment.
+#![allow(unsafe_code)]
+
+pub mod fs;
+pub mod host;
+pub mod lock;

@@ -1,0 +1,344 @@
+//! Test harness: starts a real `pouchd` in a temporary root with its own socket, and drives it
+//! with the real `pouch` CLI, the stock `docker` CLI, or raw HTTP over the unix socket.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub mod archives;
+
+/// Where cargo put the workspace binaries (next to this test executable's `deps/`).
+pub fn bin(name: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("POUCH_BIN_DIR") {
+        return Path::new(&dir).join(name);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` first",
+        p.display()
+    );
+    p
+}
+
+/// The offline-built test images (see scripts/make-test-images.py), made once per test binary.
+pub fn test_images() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("pouch-test-images-{}", std::process::id()));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-test-images.py");
+        let out = Command::new("python3")
+            .arg(&script)
+            .arg(&dir)
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "building test images failed (is busybox-static installed?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub exec_root: PathBuf,
+    pub sock: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Starts pouchd with a fresh root and waits until `/_ping` answers.
+    pub fn start() -> Daemon {
+        Daemon::start_with(&[]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn start_with(extra: &[&str]) -> Result<Daemon, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("pouch-e2e-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let root = dir.path().join("root");
+        let exec_root = dir.path().join("exec");
+        let sock = dir.path().join("pouchd.sock");
+        let mut d = Daemon {
+            root,
+            exec_root,
+            sock,
+            child: None,
+            dir,
+        };
+        d.spawn(extra)?;
+        Ok(d)
+    }
+
+    /// Starts (or restarts) the process on this daemon's root and socket.
+    pub fn spawn(&mut self, extra: &[&str]) -> Result<(), String> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("pouchd.log"))
+            .map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(bin("pouchd"));
+        cmd.arg("--root")
+            .arg(&self.root)
+            .arg("--exec-root")
+            .arg(&self.exec_root)
+            .arg("-H")
+            .arg(self.host())
+            .arg("--config")
+            .arg(self.config_file())
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log);
+        let child = cmd.spawn().map_err(|e| format!("spawn pouchd: {e}"))?;
+        self.child = Some(child);
+        self.wait_ready()
+    }
+
+    fn config_file(&self) -> PathBuf {
+        let p = self.dir.path().join("config.json");
+        if !p.exists() {
+            std::fs::write(&p, "{}").expect("config");
+        }
+        p
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Err(format!("pouchd exited with {status}: {}", self.log()));
+            }
+            if let Ok(r) = self.try_http("GET", "/_ping", b"")
+                && r.status == 200
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("pouchd not ready after 30s: {}", self.log()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pouchd.log")).unwrap_or_default()
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.sock.display())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGTERM and wait; returns the exit status code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        child.wait().ok().and_then(|s| s.code())
+    }
+
+    /// SIGKILL: a crash, as far as the daemon can tell.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs the `pouch` CLI against this daemon.
+    pub fn pouch(&self, args: &[&str]) -> Output {
+        Command::new(bin("pouch"))
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run pouch")
+    }
+
+    /// Runs `pouch` and returns stdout, failing the test with stderr if it did not succeed.
+    pub fn pouch_ok(&self, args: &[&str]) -> String {
+        ok(self.pouch(args), "pouch", args)
+    }
+
+    /// Runs the stock docker CLI against this daemon (with a private config dir).
+    pub fn docker(&self, args: &[&str]) -> Output {
+        let cfg = self.dir.path().join("docker-config");
+        std::fs::create_dir_all(&cfg).expect("docker config dir");
+        Command::new("docker")
+            .env("DOCKER_CONFIG", &cfg)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run docker")
+    }
+
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        ok(self.docker(args), "docker", args)
+    }
+
+    pub fn http(&self, method: &str, path: &str, body: &[u8]) -> HttpResponse {
+        self.try_http(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    pub fn try_http(&self, method: &str, path: &str, body: &[u8]) -> std::io::Result<HttpResponse> {
+        raw_http(&self.sock, method, path, body)
+    }
+
+    /// Files under `<root>/<sub>` (recursively, relative names), to prove nothing was left behind.
+    pub fn tree(&self, sub: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        walk(&self.root.join(sub), &self.root.join(sub), &mut out);
+        out.sort();
+        out
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        out.push(p.strip_prefix(base).unwrap_or(&p).display().to_string());
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            walk(base, &p, out);
+        }
+    }
+}
+
+fn ok(out: Output, prog: &str, args: &[&str]) -> String {
+    assert!(
+        out.status.success(),
+        "{prog} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A minimal HTTP/1.1 exchange (one request per connection), so tests see exactly what the
+/// daemon sends: status, headers, and the body after de-chunking.
+pub fn raw_http(
+    sock: &Path,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let mut s = UnixStream::connect(sock)?;
+    s.set_read_timeout(Some(Duration::from_secs(120)))?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: pouch\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header terminator"))?;
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = buf[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = eol + 2;
+        out.extend_from_slice(&b[start..(start + size).min(b.len())]);
+        b = &b[(start + size + 2).min(b.len())..];
+    }
+    out
+}

@@ -1,0 +1,188 @@
+//! The daemon itself: API skeleton, version negotiation, error bodies, side-by-side daemons,
+//! exclusive roots and sockets, clean shutdown.
+
+use pouch_e2e::{Daemon, bin};
+
+#[test]
+fn ping_version_and_info() {
+    let d = Daemon::start();
+    for method in ["GET", "HEAD"] {
+        let r = d.http(method, "/_ping", b"");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("Api-Version"), Some("1.47"));
+        assert_eq!(r.header("Ostype"), Some("linux"));
+        assert_eq!(r.header("Docker-Experimental"), Some("false"));
+        if method == "GET" {
+            assert_eq!(r.text(), "OK");
+        }
+    }
+    let v = d.http("GET", "/v1.47/version", b"").json();
+    assert_eq!(v["ApiVersion"], "1.47");
+    assert_eq!(v["MinAPIVersion"], "1.24");
+    assert_eq!(v["Os"], "linux");
+    let info = d.http("GET", "/info", b"").json();
+    assert_eq!(info["Images"], 0);
+    assert_eq!(info["Driver"], "overlay2");
+    assert_eq!(info["DockerRootDir"], d.root.display().to_string());
+    assert!(info["NCPU"].as_i64().unwrap() >= 1);
+    assert!(info["MemTotal"].as_i64().unwrap() > 0);
+    assert!(matches!(info["CgroupVersion"].as_str(), Some("1" | "2")));
+    assert_eq!(info["CgroupDriver"], "cgroupfs");
+    assert!(info["Runtimes"]["pouch"].is_object());
+    assert_eq!(info["DefaultRuntime"], "pouch");
+    assert_eq!(
+        info["KernelVersion"].as_str().unwrap(),
+        String::from_utf8_lossy(
+            &std::process::Command::new("uname")
+                .arg("-r")
+                .output()
+                .unwrap()
+                .stdout
+        )
+        .trim()
+    );
+}
+
+#[test]
+fn versions_outside_the_supported_range_and_unknown_paths_get_docker_errors() {
+    let d = Daemon::start();
+    let r = d.http("GET", "/v1.99/version", b"");
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["message"],
+        "client version 1.99 is too new. Maximum supported API version is 1.47"
+    );
+    let r = d.http("GET", "/v1.12/version", b"");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("is too old. Minimum supported API version is 1.24")
+    );
+    assert_eq!(d.http("GET", "/v1.24/version", b"").status, 200);
+    let r = d.http("GET", "/no/such/thing", b"");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["message"], "page not found");
+    assert_eq!(r.header("Api-Version"), Some("1.47"));
+    let r = d.http("GET", "/images/json?filters=%7Bbroken", b"");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid filter")
+    );
+}
+
+#[test]
+fn two_daemons_side_by_side_and_exclusive_roots_and_sockets() {
+    let a = Daemon::start();
+    let b = Daemon::start();
+    let images = pouch_e2e::test_images();
+    a.pouch_ok(&[
+        "load",
+        "-i",
+        images.join("busybox-docker.tar").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        a.http("GET", "/images/json", b"")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        b.http("GET", "/images/json", b"")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // Same root, other socket: refused because the root is locked.
+    let other_sock = a.dir.path().join("other.sock");
+    let out = std::process::Command::new(bin("pouchd"))
+        .arg("--root")
+        .arg(&a.root)
+        .arg("--exec-root")
+        .arg(a.dir.path().join("exec2"))
+        .arg("-H")
+        .arg(format!("unix://{}", other_sock.display()))
+        .arg("--config")
+        .arg(a.dir.path().join("config.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another pouchd is already using the root"),
+        "{err}"
+    );
+    assert!(!other_sock.exists());
+
+    // Other root, same socket: refused because a live daemon answers there.
+    let out = std::process::Command::new(bin("pouchd"))
+        .arg("--root")
+        .arg(b.dir.path().join("root2"))
+        .arg("--exec-root")
+        .arg(b.dir.path().join("exec2"))
+        .arg("-H")
+        .arg(a.host())
+        .arg("--config")
+        .arg(a.dir.path().join("config.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another daemon is already serving"), "{err}");
+    assert_eq!(a.http("GET", "/_ping", b"").status, 200);
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_and_a_restart_keeps_state() {
+    let mut d = Daemon::start();
+    let images = pouch_e2e::test_images();
+    d.pouch_ok(&[
+        "load",
+        "-i",
+        images.join("busybox-docker.tar").to_str().unwrap(),
+    ]);
+    let pidfile = d.exec_root.join("pouchd.pid");
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap().trim(),
+        d.pid().to_string()
+    );
+    let mode = std::fs::metadata(&d.sock)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+        .unwrap();
+    assert_eq!(mode, 0o660);
+    assert_eq!(d.stop(), Some(0));
+    assert!(!d.sock.exists(), "socket left behind");
+    assert!(!pidfile.exists(), "pid file left behind");
+    d.spawn(&[]).unwrap();
+    let list = d.http("GET", "/images/json", b"").json();
+    assert_eq!(list[0]["RepoTags"][0], "busybox:latest");
+}
+
+#[test]
+fn bad_config_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, r#"{"root": "/x", "bogus-key": 1}"#).unwrap();
+    let out = std::process::Command::new(bin("pouchd"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("-H")
+        .arg(format!("unix://{}/s.sock", dir.path().display()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not valid") && err.contains("bogus-key"),
+        "{err}"
+    );
+}
