@@ -128,7 +128,7 @@ pub fn docker_archive(tag: &str, layers: &[Vec<u8>], diff_ids: Option<Vec<String
 pub fn oci_missing_blob(tag: &str) -> Vec<u8> {
     let layer = layer(&[Entry::File("a", b"a")]);
     let diff = format!("sha256:{}", sha256_hex(&layer));
-    let cfg = image_config(&[diff.clone()]);
+    let cfg = image_config(std::slice::from_ref(&diff));
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",

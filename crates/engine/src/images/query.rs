@@ -58,7 +58,13 @@ impl Engine {
             {
                 continue;
             }
-            out.push(summary(&img, names));
+            let mut row = summary(&img, names);
+            if !patterns.is_empty() {
+                // Like docker, show only the names that matched.
+                row.repo_tags
+                    .retain(|t| patterns.iter().any(|p| reference_matches(p, t)));
+            }
+            out.push(row);
         }
         out.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
         Ok(out)
