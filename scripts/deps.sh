@@ -2,7 +2,7 @@
 # Installs the Debian packages that building and testing pouch need, when they are missing.
 # Usage: scripts/deps.sh [build|test]
 set -euo pipefail
-want=(pkg-config gcc)
+want=(pkg-config gcc libseccomp-dev)
 if [[ ${1:-build} == test ]]; then
   want+=(busybox-static python3)
 fi

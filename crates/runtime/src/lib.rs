@@ -1,1 +1,5 @@
-//! OCI runtime backends (embedded libcontainer via pouch-shim, external OCI runtimes, vm). Arrives with container lifecycle support.
+//! Running containers: the OCI spec generated from a container's settings, the protocol between
+//! pouchd and pouch-shim (one per container), and the runtime backends the shim drives.
+
+pub mod shim;
+pub mod spec;

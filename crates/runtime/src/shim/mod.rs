@@ -1,0 +1,1 @@
+//! Protocol between pouchd and pouch-shim.
