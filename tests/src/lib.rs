@@ -197,6 +197,46 @@ impl Daemon {
             .expect("run docker")
     }
 
+    /// Runs the docker CLI with `input` on its stdin.
+    pub fn docker_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let cfg = self.dir.path().join("docker-config");
+        std::fs::create_dir_all(&cfg).expect("docker config dir");
+        let mut child = Command::new("docker")
+            .env("DOCKER_CONFIG", &cfg)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run docker");
+        child.stdin.take().expect("stdin").write_all(input).expect("write stdin");
+        child.wait_with_output().expect("docker output")
+    }
+
+    /// Loads the offline busybox image as `busybox:latest`.
+    pub fn load_busybox(&self) {
+        let r = self.http("POST", "/images/load", &std::fs::read(test_images().join("busybox-docker.tar")).expect("image"));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    /// Polls `cond` until it holds or `secs` pass; for state that changes asynchronously.
+    pub fn wait_for(&self, secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// `GET /containers/{id}/json`.
+    pub fn inspect(&self, id: &str) -> serde_json::Value {
+        self.http("GET", &format!("/containers/{id}/json"), b"").json()
+    }
+
     pub fn docker_ok(&self, args: &[&str]) -> String {
         ok(self.docker(args), "docker", args)
     }
@@ -220,7 +260,18 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
+    /// Containers outlive the daemon by design, so the harness removes them before stopping it.
     fn drop(&mut self) {
+        if self.child.is_some()
+            && let Ok(r) = self.try_http("GET", "/containers/json?all=1", b"")
+            && let Ok(serde_json::Value::Array(list)) = serde_json::from_slice::<serde_json::Value>(&r.body)
+        {
+            for c in list {
+                if let Some(id) = c["Id"].as_str() {
+                    let _ = self.try_http("DELETE", &format!("/containers/{id}?force=1"), b"");
+                }
+            }
+        }
         self.stop();
     }
 }

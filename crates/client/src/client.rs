@@ -15,7 +15,7 @@ use crate::error::{Error, Result, api_error};
 use crate::host::Host;
 use crate::messages::json_messages;
 
-const USER_AGENT_VALUE: &str = concat!("pouch-client/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT_VALUE: &str = concat!("pouch-client/", env!("CARGO_PKG_VERSION"));
 
 /// A client for one pouchd.
 ///
@@ -56,6 +56,24 @@ impl StreamResponse {
     /// Decodes the body as JSON messages (see [`json_messages`]).
     pub fn json_messages(self) -> impl futures_util::Stream<Item = Result<Value>> + Send {
         json_messages(self.body)
+    }
+}
+
+/// A response whose status and headers have arrived but whose JSON body is still to come:
+/// `POST /containers/{id}/wait` answers at once, so the caller knows the wait is registered
+/// before it starts the container, and writes the body when the container exits.
+pub struct Deferred {
+    body: Incoming,
+}
+
+impl Deferred {
+    /// Waits for the rest of the body and decodes it (`Null` when empty).
+    pub async fn json(self) -> Result<Value> {
+        let bytes = collect(self.body).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        Ok(serde_json::from_slice(&bytes)?)
     }
 }
 
@@ -133,6 +151,17 @@ impl Client {
     /// `POST` with an optional JSON body; `201`/`204` with no body decode to `Null`.
     pub async fn post_json(&self, path_and_query: &str, body: Option<&Value>) -> Result<Value> {
         self.json(Method::POST, path_and_query, body).await
+    }
+
+    /// `POST` without a body that returns as soon as the response head is in; the body is read
+    /// later through [`Deferred::json`].
+    pub async fn post_deferred(&self, path_and_query: &str) -> Result<Deferred> {
+        let resp = self
+            .request(Method::POST, path_and_query, None, Body::empty())
+            .await?;
+        Ok(Deferred {
+            body: resp.into_body(),
+        })
     }
 
     /// `DELETE` returning decoded JSON (`Null` for an empty body).

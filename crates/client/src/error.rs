@@ -29,6 +29,10 @@ pub enum Error {
     #[error("{message}")]
     Stream { message: String },
 
+    /// The daemon's answer to a hijack request was not well-formed HTTP.
+    #[error("invalid response from daemon: {0}")]
+    Protocol(String),
+
     /// The response was not the JSON the caller expected.
     #[error("invalid JSON from daemon: {0}")]
     Json(#[from] serde_json::Error),

@@ -215,3 +215,146 @@ async fn message_stream_errors_surface() {
     let err = msgs.try_next().await.unwrap_err();
     assert_eq!(err.to_string(), "disk full");
 }
+
+/// A raw socket server for hijack tests: reads one request head (and its body), hands it to
+/// the test, answers `response`, then echoes the client's bytes until the client half-closes,
+/// and ends with `bye`.
+fn raw_server(dir: &Path, response: &'static [u8]) -> (PathBuf, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let sock = dir.join("raw.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind raw socket");
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut head = String::new();
+        let mut content_length = 0usize;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("read head");
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                content_length = v.trim().parse().expect("length");
+            }
+            head.push_str(&line);
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        let mut body = vec![0u8; content_length];
+        reader.read_exact(&mut body).expect("read body");
+        head.push_str(&String::from_utf8_lossy(&body));
+        let mut writer = stream;
+        writer.write_all(response).expect("write response");
+        if response.starts_with(b"HTTP/1.1 101") || response.starts_with(b"HTTP/1.1 200") {
+            let mut echoed = Vec::new();
+            reader.read_to_end(&mut echoed).expect("read until half-close");
+            writer.write_all(&echoed).expect("echo");
+            writer.write_all(b"bye").expect("bye");
+        }
+        head
+    });
+    (sock, handle)
+}
+
+#[tokio::test]
+async fn hijack_upgrades_and_half_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (sock, server) = raw_server(
+        dir.path(),
+        b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nearly:",
+    );
+    let c = client(&sock);
+    let mut h = c
+        .hijack(
+            "/exec/e1/start",
+            Some(&json!({"Detach": false, "Tty": false})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(h.status(), StatusCode::SWITCHING_PROTOCOLS);
+    assert_eq!(h.multiplexed(), Some(true));
+    h.write_all(b"ping").await.unwrap();
+    h.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    h.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"early:pingbye");
+
+    let head = server.join().unwrap();
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        head.starts_with("POST /v1.47/exec/e1/start HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert!(lower.contains("\r\nconnection: upgrade\r\n"), "{head}");
+    assert!(lower.contains("\r\nupgrade: tcp\r\n"), "{head}");
+    assert!(lower.contains("\r\ncontent-type: application/json\r\n"), "{head}");
+    assert!(head.ends_with("\r\n\r\n{\"Detach\":false,\"Tty\":false}"), "{head}");
+}
+
+#[tokio::test]
+async fn hijack_accepts_a_plain_200() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (sock, server) = raw_server(
+        dir.path(),
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n",
+    );
+    let mut h = client(&sock)
+        .hijack("/containers/c1/attach?stream=1&stdout=1", None)
+        .await
+        .unwrap();
+    assert_eq!(h.status(), StatusCode::OK);
+    assert_eq!(h.multiplexed(), Some(false));
+    h.shutdown().await.unwrap();
+    let mut got = String::new();
+    h.read_to_string(&mut got).await.unwrap();
+    assert_eq!(got, "bye");
+    let head = server.join().unwrap();
+    assert!(head.contains("Content-Length: 0\r\n"), "{head}");
+    assert!(!head.to_ascii_lowercase().contains("content-type"), "{head}");
+}
+
+#[tokio::test]
+async fn hijack_refusals_are_api_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sock, server) = raw_server(
+        dir.path(),
+        b"HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\nContent-Length: 51\r\n\r\n{\"message\":\"container c1 is not running\"}         ",
+    );
+    let err = match client(&sock).hijack("/containers/c1/attach", None).await {
+        Err(e) => e,
+        Ok(_) => panic!("409 must fail"),
+    };
+    assert_eq!(err.status(), Some(409));
+    assert_eq!(
+        err.to_string(),
+        "error response from daemon: container c1 is not running"
+    );
+    server.join().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (sock, server) = raw_server(
+        dir.path(),
+        b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n1d\r\n{\"message\":\"No such exec: x\"}\r\n0\r\n\r\n",
+    );
+    let err = match client(&sock).hijack("/exec/x/start", None).await {
+        Err(e) => e,
+        Ok(_) => panic!("404 must fail"),
+    };
+    assert!(err.is_not_found());
+    assert_eq!(err.to_string(), "error response from daemon: No such exec: x");
+    server.join().unwrap();
+}
+
+#[tokio::test]
+async fn deferred_body_arrives_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(&serve(dir.path()));
+    let pending = c
+        .post_deferred("/containers/c1/wait?condition=next-exit")
+        .await
+        .unwrap();
+    let v = pending.json().await.unwrap();
+    assert_eq!(v["uri"], "/v1.47/containers/c1/wait?condition=next-exit");
+    assert!(c.post_deferred("/missing").await.is_err());
+}

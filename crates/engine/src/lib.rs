@@ -3,6 +3,7 @@
 //! and CRI crates translate wire requests into these typed calls.
 
 pub mod config;
+mod containers;
 pub mod error;
 mod images;
 mod store;
@@ -17,6 +18,7 @@ use pouch_sys::lock::LockFile;
 
 pub use config::{Config, RuntimeConfig};
 pub use error::{Error, ErrorKind, Result};
+pub use containers::{AttachStream, LogLine, LogOptions, Started, WaitCondition};
 pub use images::SavePlan;
 
 use store::Store;
@@ -37,6 +39,7 @@ struct Inner {
     /// Serialises image mutations (load, import, tag, delete, prune) so that a delete never removes
     /// a layer that a concurrent load has decided to reuse.
     image_lock: tokio::sync::Mutex<()>,
+    live: containers::LiveMap,
     _root_lock: LockFile,
 }
 
@@ -75,6 +78,7 @@ impl Engine {
                 snaps,
                 unpack,
                 image_lock: tokio::sync::Mutex::new(()),
+                live: Default::default(),
                 _root_lock: lock,
             }),
         };

@@ -4,6 +4,7 @@
 mod error;
 mod query;
 mod routes;
+mod stream;
 mod version;
 
 use std::future::Future;
@@ -19,6 +20,7 @@ pub fn router(engine: Engine) -> Router {
     let api = Router::new()
         .merge(routes::system::routes())
         .merge(routes::images::routes())
+        .merge(routes::containers::routes())
         .fallback(|| async { routes::images::page_not_found() })
         .with_state(engine);
     // The version layer sits on an outer router so it runs before the inner one routes, and can

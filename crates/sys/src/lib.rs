@@ -4,3 +4,5 @@
 pub mod fs;
 pub mod host;
 pub mod lock;
+pub mod mount;
+pub mod proc;

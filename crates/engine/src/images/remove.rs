@@ -25,12 +25,14 @@ impl Engine {
         let resolved = self.resolve_image(name)?;
         let id = resolved.image.id.clone();
         let refs = self.inner.store.refs_of(&id)?;
+        let users = self.inner.store.container_ids_using_image(&id)?;
         let mut items = Vec::new();
         if let Some(r) = resolved.reference.filter(|r| r.digest.is_none()) {
             let full = r.to_string();
             self.inner.store.tx(|tx| delete_ref(tx, &full))?;
             items.push(DeleteItem::Untagged(r.familiar()));
-            if refs.iter().any(|x| x.name != full) {
+            if refs.iter().any(|x| x.name != full) || !users.is_empty() {
+                // Docker keeps an image that containers use once its last name goes.
                 return Ok(items);
             }
         } else {
@@ -39,6 +41,14 @@ impl Engine {
                 .filter_map(|r| Reference::parse_normalized(&r.name).ok())
                 .map(|r| r.name())
                 .collect();
+            if let Some(user) = users.first() {
+                return Err(Error::conflict(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image is being used by \
+                     container {}",
+                    short_id(&id),
+                    &user[..12]
+                )));
+            }
             if repos.len() > 1 && !force {
                 return Err(Error::conflict(format!(
                     "conflict: unable to delete {} (must be forced) - image is referenced in \
@@ -96,8 +106,7 @@ impl Engine {
         Ok(items)
     }
 
-    /// `POST /images/prune`: dangling images, or with `dangling=false` every image (no container
-    /// can use one yet, so every image is unused).
+    /// `POST /images/prune`: unused dangling images, or with `dangling=false` every unused image.
     pub async fn prune_images(&self, filters: Filters) -> Result<ImagePruneReport> {
         filters
             .validate(&["dangling", "label", "until"])
@@ -117,7 +126,10 @@ impl Engine {
             for img in e.inner.store.images()? {
                 let refs = e.inner.store.refs_of(&img.id)?;
                 let tagged = refs.iter().any(|r| !is_digest_ref(&r.name));
-                if (only_dangling && tagged) || !filters.match_labels("label", &img.labels) {
+                if (only_dangling && tagged)
+                    || !filters.match_labels("label", &img.labels)
+                    || !e.inner.store.container_ids_using_image(&img.id)?.is_empty()
+                {
                     continue;
                 }
                 let layers = e.inner.store.layers(&img.id)?;

@@ -1,6 +1,7 @@
 //! `pouch.db`: the SQLite metadata store. One connection in WAL mode; every state change is one
 //! transaction, so a crash leaves either the old or the new state.
 
+mod containers;
 mod images;
 
 use std::path::Path;
@@ -8,6 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, Transaction};
 
+pub use containers::{ContainerRecord, StoredState};
 pub use images::{
     ImageRecord, LayerRecord, RefRecord, delete_image, delete_ref, insert_image, set_ref,
 };
@@ -46,6 +48,19 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     CREATE INDEX image_refs_image ON image_refs(image_id);
+    "#,
+    // 2: containers. Settings and state are JSON documents; names are unique.
+    r#"
+    CREATE TABLE containers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        image_id TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        host_config TEXT NOT NULL,
+        state TEXT NOT NULL
+    );
+    CREATE INDEX containers_image ON containers(image_id);
     "#,
 ];
 
