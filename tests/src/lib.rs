@@ -213,13 +213,22 @@ impl Daemon {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run docker");
-        child.stdin.take().expect("stdin").write_all(input).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
         child.wait_with_output().expect("docker output")
     }
 
     /// Loads the offline busybox image as `busybox:latest`.
     pub fn load_busybox(&self) {
-        let r = self.http("POST", "/images/load", &std::fs::read(test_images().join("busybox-docker.tar")).expect("image"));
+        let r = self.http(
+            "POST",
+            "/images/load",
+            &std::fs::read(test_images().join("busybox-docker.tar")).expect("image"),
+        );
         assert_eq!(r.status, 200, "{}", r.text());
     }
 
@@ -227,14 +236,19 @@ impl Daemon {
     pub fn wait_for(&self, secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         while !cond() {
-            assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {secs}s waiting for {what}\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
 
     /// `GET /containers/{id}/json`.
     pub fn inspect(&self, id: &str) -> serde_json::Value {
-        self.http("GET", &format!("/containers/{id}/json"), b"").json()
+        self.http("GET", &format!("/containers/{id}/json"), b"")
+            .json()
     }
 
     pub fn docker_ok(&self, args: &[&str]) -> String {
@@ -264,7 +278,8 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         if self.child.is_some()
             && let Ok(r) = self.try_http("GET", "/containers/json?all=1", b"")
-            && let Ok(serde_json::Value::Array(list)) = serde_json::from_slice::<serde_json::Value>(&r.body)
+            && let Ok(serde_json::Value::Array(list)) =
+                serde_json::from_slice::<serde_json::Value>(&r.body)
         {
             for c in list {
                 if let Some(id) = c["Id"].as_str() {

@@ -63,6 +63,50 @@ pub fn collected(errors: Vec<String>) -> anyhow::Result<()> {
     .into())
 }
 
+/// docker's `runStartContainerErr`: 127 when the command (or a path it needs) does not exist,
+/// 126 when it cannot be run, 125 for every other failure of the daemon.
+pub fn start_error_code(message: &str) -> u8 {
+    let message = message
+        .strip_prefix("Error response from daemon: ")
+        .unwrap_or(message);
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+        || message.contains("system cannot find the file specified")
+    {
+        127
+    } else if message.contains("permission denied") || message.contains("is a directory") {
+        126
+    } else {
+        125
+    }
+}
+
+/// How `run`/`create` report a failure before the container runs: `pouch: <error>` and a
+/// pointer to the help, exiting with `code`.
+pub fn usage_failure(command: &str, err: &anyhow::Error, code: u8) -> anyhow::Error {
+    StatusError {
+        code,
+        message: format!(
+            "pouch: {}\n\nRun 'pouch {command} --help' for more information",
+            describe(err)
+        ),
+    }
+    .into()
+}
+
+/// Exits with a container's exit status (the low 8 bits, as the OS would keep them) and no
+/// message.
+pub fn container_exit(status: i64) -> anyhow::Result<()> {
+    if status == 0 {
+        return Ok(());
+    }
+    Err(StatusError {
+        code: status.rem_euclid(256) as u8,
+        message: String::new(),
+    }
+    .into())
+}
+
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .filter_map(|e| e.downcast_ref::<io::Error>())
@@ -104,8 +148,39 @@ mod tests {
         assert_eq!(describe(&status), "Error: No such image: x");
         let plain = anyhow::anyhow!("cowardly refusing to save to a terminal");
         assert_eq!(describe(&plain), "cowardly refusing to save to a terminal");
+        assert_eq!(
+            describe(&usage_failure("run", &anyhow::anyhow!("bad"), 125)),
+            "pouch: bad\n\nRun 'pouch run --help' for more information"
+        );
         let pipe =
             anyhow::Error::from(io::Error::from(io::ErrorKind::BrokenPipe)).context("writing");
         assert!(is_broken_pipe(&pipe));
+    }
+
+    #[test]
+    fn start_errors_map_to_docker_codes() {
+        for (message, code) in [
+            (
+                "Error response from daemon: failed to create task: exec: \"nope\": executable file not found in $PATH",
+                127,
+            ),
+            ("exec /bin/x: no such file or directory", 127),
+            ("exec /etc: permission denied", 126),
+            ("exec: \"/etc\": is a directory", 126),
+            ("Error response from daemon: No such container: x", 125),
+            ("cgroup: cannot set memory limit", 125),
+        ] {
+            assert_eq!(start_error_code(message), code, "{message}");
+        }
+    }
+
+    #[test]
+    fn container_exit_codes() {
+        assert!(container_exit(0).is_ok());
+        for (status, code) in [(1, 1u8), (137, 137), (255, 255), (256, 0), (-1, 255)] {
+            let err = container_exit(status).unwrap_err();
+            let s = err.downcast_ref::<StatusError>().unwrap();
+            assert_eq!((s.code, s.message.as_str()), (code, ""), "{status}");
+        }
     }
 }

@@ -8,6 +8,7 @@ mod filters;
 mod format;
 mod output;
 mod reference;
+mod signal;
 mod units;
 
 use std::process::ExitCode;

@@ -78,8 +78,28 @@ fn render_message(msg: &Value, terminal: bool) -> Option<String> {
     Some(line)
 }
 
+/// Writes `text` to stderr (progress of a pull that must not mix with an id on stdout).
+pub fn eprint(text: &str) -> Result<()> {
+    let mut err = io::stderr().lock();
+    err.write_all(text.as_bytes())
+        .and_then(|()| err.flush())
+        .context("writing to stderr")
+}
+
 /// Prints a JSON message stream as it arrives; an error message ends it with that error.
 pub async fn display_messages<S>(messages: S, terminal: bool) -> Result<()>
+where
+    S: Stream<Item = pouch_client::Result<Value>>,
+{
+    display_messages_on(messages, terminal, print).await
+}
+
+/// [`display_messages`] with a chosen writer (`print` or `eprint`).
+pub async fn display_messages_on<S>(
+    messages: S,
+    terminal: bool,
+    print: fn(&str) -> Result<()>,
+) -> Result<()>
 where
     S: Stream<Item = pouch_client::Result<Value>>,
 {

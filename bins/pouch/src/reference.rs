@@ -62,6 +62,44 @@ pub fn familiar_name(name: &str) -> &str {
     }
 }
 
+/// docker's `ParseNormalizedNamed` for a name: a first component that looks like a host
+/// (`.`, `:` or `localhost`) is a registry, otherwise the name lives on Docker Hub, under
+/// `library/` when it has no namespace.
+pub fn normalize_name(name: &str) -> String {
+    match name.split_once('/') {
+        Some((first, _))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first != first.to_lowercase() =>
+        {
+            name.to_owned()
+        }
+        Some(_) => format!("docker.io/{name}"),
+        None => format!("docker.io/library/{name}"),
+    }
+}
+
+/// The `fromImage` and `tag` of `POST /images/create` for a reference: the digest stands in
+/// for the tag of a digested reference, and `latest` for a reference with neither.
+pub fn pull_params(reference: &str) -> (String, String) {
+    if let Some((name, digest)) = reference.split_once('@') {
+        let (name, _) = split_tag(name);
+        return (normalize_name(name), digest.to_owned());
+    }
+    let (name, tag) = split_tag(reference);
+    (normalize_name(name), tag.unwrap_or(DEFAULT_TAG).to_owned())
+}
+
+/// docker's `FamiliarString(TagNameOnly(ref))`: `busybox` → `busybox:latest`.
+pub fn with_default_tag(reference: &str) -> String {
+    if reference.contains('@') {
+        return reference.to_owned();
+    }
+    let (name, tag) = split_tag(reference);
+    let name = normalize_name(name);
+    format!("{}:{}", familiar_name(&name), tag.unwrap_or(DEFAULT_TAG))
+}
+
 /// Moby's `stringid.TruncateID`: drop the algorithm prefix, keep 12 characters.
 pub fn truncate_id(id: &str) -> &str {
     let id = id.split_once(':').map_or(id, |(_, hex)| hex);
@@ -129,6 +167,29 @@ mod tests {
         assert_eq!(familiar_name("docker.io/me/app"), "me/app");
         assert_eq!(familiar_name("busybox"), "busybox");
         assert_eq!(familiar_name("quay.io/library/x"), "quay.io/library/x");
+    }
+
+    #[test]
+    fn pull_references() {
+        assert_eq!(
+            pull_params("busybox"),
+            ("docker.io/library/busybox".into(), "latest".into())
+        );
+        assert_eq!(
+            pull_params("me/app:v1"),
+            ("docker.io/me/app".into(), "v1".into())
+        );
+        assert_eq!(
+            pull_params("localhost:5000/a@sha256:ab"),
+            ("localhost:5000/a".into(), "sha256:ab".into())
+        );
+        assert_eq!(
+            pull_params("quay.io/x/y:2"),
+            ("quay.io/x/y".into(), "2".into())
+        );
+        assert_eq!(with_default_tag("busybox"), "busybox:latest");
+        assert_eq!(with_default_tag("docker.io/library/busybox:1"), "busybox:1");
+        assert_eq!(with_default_tag("a@sha256:00"), "a@sha256:00");
     }
 
     #[test]

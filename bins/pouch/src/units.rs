@@ -59,6 +59,15 @@ pub fn human_size(bytes: f64) -> String {
     human_size_precision(bytes, 4)
 }
 
+/// The last line of every prune: `Total reclaimed space: 1.234kB` from `SpaceReclaimed`.
+pub fn reclaimed_space(report: &serde_json::Value) -> String {
+    let bytes = report
+        .get("SpaceReclaimed")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.0);
+    format!("Total reclaimed space: {}\n", human_size(bytes))
+}
+
 /// go-units `BytesSize`: binary units, used by `info` for total memory ("23.47GiB").
 pub fn bytes_size(bytes: f64) -> String {
     let (size, unit) = scaled(bytes, 1024.0, &BINARY_UNITS);

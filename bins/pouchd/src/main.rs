@@ -62,7 +62,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = rt.block_on(run(cfg)) {
+    let result = rt.block_on(run(cfg));
+    // Blocking workers (a log follower, a stuck client) must not keep a stopped daemon alive.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    if let Err(e) = result {
         tracing::error!("{e:#}");
         eprintln!("pouchd: {e:#}");
         std::process::exit(1);

@@ -45,6 +45,14 @@ pub struct StreamResponse {
 }
 
 impl StreamResponse {
+    fn from_response(resp: Response<Incoming>) -> StreamResponse {
+        let (parts, body) = resp.into_parts();
+        StreamResponse {
+            headers: parts.headers,
+            body: byte_stream(body),
+        }
+    }
+
     /// True when the body is a JSON message stream rather than opaque bytes.
     pub fn is_json(&self) -> bool {
         self.headers
@@ -186,6 +194,15 @@ impl Client {
         Ok(byte_stream(resp.into_body()))
     }
 
+    /// `GET` whose body is streamed back, with the response headers (`logs` reads the stream
+    /// kind from `Content-Type`).
+    pub async fn get_response(&self, path_and_query: &str) -> Result<StreamResponse> {
+        let resp = self
+            .request(Method::GET, path_and_query, None, Body::empty())
+            .await?;
+        Ok(StreamResponse::from_response(resp))
+    }
+
     /// `POST` with a streamed upload (`/images/load`, `/images/create?fromSrc=-`), streaming the
     /// response back.
     pub async fn post_stream(
@@ -202,11 +219,20 @@ impl Client {
                 body.into(),
             )
             .await?;
-        let (parts, body) = resp.into_parts();
-        Ok(StreamResponse {
-            headers: parts.headers,
-            body: byte_stream(body),
-        })
+        Ok(StreamResponse::from_response(resp))
+    }
+
+    /// `PUT` with a streamed upload (`/containers/{id}/archive`), streaming the response back.
+    pub async fn put_stream(
+        &self,
+        path_and_query: &str,
+        content_type: &str,
+        body: impl Into<Body>,
+    ) -> Result<StreamResponse> {
+        let resp = self
+            .request(Method::PUT, path_and_query, Some(content_type), body.into())
+            .await?;
+        Ok(StreamResponse::from_response(resp))
     }
 
     /// The general form: a versioned request whose non-2xx answers become [`Error::Api`]. The

@@ -246,7 +246,9 @@ fn raw_server(dir: &Path, response: &'static [u8]) -> (PathBuf, std::thread::Joi
         writer.write_all(response).expect("write response");
         if response.starts_with(b"HTTP/1.1 101") || response.starts_with(b"HTTP/1.1 200") {
             let mut echoed = Vec::new();
-            reader.read_to_end(&mut echoed).expect("read until half-close");
+            reader
+                .read_to_end(&mut echoed)
+                .expect("read until half-close");
             writer.write_all(&echoed).expect("echo");
             writer.write_all(b"bye").expect("bye");
         }
@@ -287,8 +289,14 @@ async fn hijack_upgrades_and_half_closes() {
     );
     assert!(lower.contains("\r\nconnection: upgrade\r\n"), "{head}");
     assert!(lower.contains("\r\nupgrade: tcp\r\n"), "{head}");
-    assert!(lower.contains("\r\ncontent-type: application/json\r\n"), "{head}");
-    assert!(head.ends_with("\r\n\r\n{\"Detach\":false,\"Tty\":false}"), "{head}");
+    assert!(
+        lower.contains("\r\ncontent-type: application/json\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.ends_with("\r\n\r\n{\"Detach\":false,\"Tty\":false}"),
+        "{head}"
+    );
 }
 
 #[tokio::test]
@@ -311,7 +319,10 @@ async fn hijack_accepts_a_plain_200() {
     assert_eq!(got, "bye");
     let head = server.join().unwrap();
     assert!(head.contains("Content-Length: 0\r\n"), "{head}");
-    assert!(!head.to_ascii_lowercase().contains("content-type"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-type"),
+        "{head}"
+    );
 }
 
 #[tokio::test]
@@ -342,7 +353,10 @@ async fn hijack_refusals_are_api_errors() {
         Ok(_) => panic!("404 must fail"),
     };
     assert!(err.is_not_found());
-    assert_eq!(err.to_string(), "error response from daemon: No such exec: x");
+    assert_eq!(
+        err.to_string(),
+        "error response from daemon: No such exec: x"
+    );
     server.join().unwrap();
 }
 

@@ -17,8 +17,8 @@ use pouch_image::{ContentStore, Snapshotter, UnpackOptions};
 use pouch_sys::lock::LockFile;
 
 pub use config::{Config, RuntimeConfig};
-pub use error::{Error, ErrorKind, Result};
 pub use containers::{AttachStream, LogLine, LogOptions, Started, WaitCondition};
+pub use error::{Error, ErrorKind, Result};
 pub use images::SavePlan;
 
 use store::Store;

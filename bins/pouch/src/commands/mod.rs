@@ -1,6 +1,8 @@
 //! The command tree. One module per command group; each command is an `Args` struct and an
-//! async `run`. Top-level shortcuts (`images`, `rmi`, `tag`, …) reuse the `image` group's code.
+//! async `run`. Top-level shortcuts (`images`, `rmi`, `tag`, `run`, `ps`, …) reuse the groups'
+//! code.
 
+mod container;
 mod image;
 mod info;
 mod inspect;
@@ -9,6 +11,8 @@ mod version;
 use anyhow::Result;
 use clap::Subcommand;
 use pouch_client::Client;
+
+use container as c;
 
 /// Per-invocation state: the client, negotiated with the daemon on first use.
 pub struct Ctx {
@@ -70,6 +74,51 @@ pub enum Command {
     Save(image::save::SaveArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(image::import::ImportArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(c::ContainerCommand),
+    /// Create and run a new container from an image
+    Run(c::run::RunArgs),
+    /// Create a new container
+    Create(c::create::CreateArgs),
+    /// Start one or more stopped containers
+    Start(c::start::StartArgs),
+    /// Stop one or more running containers
+    Stop(c::stop::StopArgs),
+    /// Restart one or more containers
+    Restart(c::stop::StopArgs),
+    /// Kill one or more running containers
+    Kill(c::kill::KillArgs),
+    /// Remove one or more containers
+    Rm(c::rm::RmArgs),
+    /// Pause all processes within one or more containers
+    Pause(c::pause::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(c::pause::PauseArgs),
+    /// Rename a container
+    Rename(c::rename::RenameArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(c::wait::WaitArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(c::attach::AttachArgs),
+    /// Fetch the logs of a container
+    Logs(c::logs::LogsArgs),
+    /// List containers
+    Ps(c::list::ListArgs),
+    /// Execute a command in a running container
+    Exec(c::exec::ExecArgs),
+    /// Display the running processes of a container
+    Top(c::top::TopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(c::port::PortArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(c::cp::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(c::export::ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(c::diff::DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(c::commit::CommitArgs),
 }
 
 pub async fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
@@ -85,5 +134,27 @@ pub async fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
         Command::Load(args) => image::load::run(ctx, args).await,
         Command::Save(args) => image::save::run(ctx, args).await,
         Command::Import(args) => image::import::run(ctx, args).await,
+        Command::Container(cmd) => c::run(ctx, cmd).await,
+        Command::Run(args) => c::run::run(ctx, args).await,
+        Command::Create(args) => c::create::run(ctx, args).await,
+        Command::Start(args) => c::start::run(ctx, args).await,
+        Command::Stop(args) => c::stop::stop(ctx, args).await,
+        Command::Restart(args) => c::stop::restart(ctx, args).await,
+        Command::Kill(args) => c::kill::run(ctx, args).await,
+        Command::Rm(args) => c::rm::run(ctx, args).await,
+        Command::Pause(args) => c::pause::pause(ctx, args).await,
+        Command::Unpause(args) => c::pause::unpause(ctx, args).await,
+        Command::Rename(args) => c::rename::run(ctx, args).await,
+        Command::Wait(args) => c::wait::run(ctx, args).await,
+        Command::Attach(args) => c::attach::run(ctx, args).await,
+        Command::Logs(args) => c::logs::run(ctx, args).await,
+        Command::Ps(args) => c::list::run(ctx, args).await,
+        Command::Exec(args) => c::exec::run(ctx, args).await,
+        Command::Top(args) => c::top::run(ctx, args).await,
+        Command::Port(args) => c::port::run(ctx, args).await,
+        Command::Cp(args) => c::cp::run(ctx, args).await,
+        Command::Export(args) => c::export::run(ctx, args).await,
+        Command::Diff(args) => c::diff::run(ctx, args).await,
+        Command::Commit(args) => c::commit::run(ctx, args).await,
     }
 }

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 pub use exec::Template;
 pub use indent::indent_json;
+pub use tabwriter::align_with;
 
 /// How a list command prints its rows.
 #[derive(Debug, Clone)]

@@ -26,6 +26,11 @@ fn width(s: &str) -> usize {
 
 /// Aligns `text` (lines separated by `\n`, cells by `\t`).
 pub fn align(text: &str) -> String {
+    align_with(text, MIN_WIDTH)
+}
+
+/// [`align`] with another minimum cell width (`top` uses 20).
+pub fn align_with(text: &str, min_width: usize) -> String {
     let ends_with_newline = text.ends_with('\n');
     let body = text.strip_suffix('\n').unwrap_or(text);
     let lines: Vec<Line<'_>> = body
@@ -36,7 +41,7 @@ pub fn align(text: &str) -> String {
         .collect();
     let mut out = String::with_capacity(text.len() * 2);
     let mut widths = Vec::new();
-    format(&lines, 0, lines.len(), &mut widths, &mut out);
+    format(&lines, 0, lines.len(), min_width, &mut widths, &mut out);
     if !ends_with_newline {
         out.pop();
     }
@@ -49,6 +54,7 @@ fn format(
     lines: &[Line<'_>],
     mut line0: usize,
     line1: usize,
+    min_width: usize,
     widths: &mut Vec<usize>,
     out: &mut String,
 ) {
@@ -61,13 +67,13 @@ fn format(
         }
         write_lines(lines, line0, this, widths, out);
         line0 = this;
-        let mut w = MIN_WIDTH;
+        let mut w = min_width;
         while this < line1 && column < lines[this].columns() {
             w = w.max(width(lines[this].cells[column]) + PADDING);
             this += 1;
         }
         widths.push(w);
-        format(lines, line0, this, widths, out);
+        format(lines, line0, this, min_width, widths, out);
         widths.pop();
         line0 = this;
     }

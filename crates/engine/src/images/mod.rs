@@ -132,4 +132,3 @@ pub(crate) fn rfc3339_nanos(nanos: i64) -> String {
 pub(crate) fn rfc3339_now() -> String {
     rfc3339_nanos(crate::now_nanos())
 }
-

@@ -32,6 +32,12 @@
 //! for a new shim of the same container (restart policies), and a client that finds no socket
 //! can rely on `exit.json`. `shutdown` only shortens this (or tears down a container that was
 //! created but never started).
+//!
+//! SIGTERM/SIGINT sent to a shim are forwarded to the container as SIGTERM (a created, never
+//! started container is torn down instead), so stopping shims never orphans containers. A shim
+//! that is SIGKILLed leaves its container running without a supervisor; [`cleanup`] (which runs
+//! `pouch-shim cleanup`, since the runtime library never runs inside pouchd) then kills it and
+//! removes the runtime state, cgroup, socket and pid file.
 
 pub mod args;
 pub mod files;
@@ -49,7 +55,7 @@ pub use args::{RuntimeChoice, ShimLaunch};
 pub use client::ShimClient;
 pub use files::{read_exit_file, shim_pid};
 #[cfg(feature = "client")]
-pub use launch::launch;
+pub use launch::{cleanup, launch};
 pub use proto::{CreateErrorKind, ErrorCode, ExitInfo, ShimState, ShimStatus};
 
 /// Errors of the shim client and launcher.
@@ -71,6 +77,9 @@ pub enum Error {
     /// The shim binary could not be run or died before reporting.
     #[error("cannot launch shim: {0}")]
     Launch(String),
+    /// `cleanup` could not remove everything (or the shim is still alive).
+    #[error("shim cleanup: {0}")]
+    Cleanup(String),
     /// The shim answered something this client does not understand.
     #[error("shim protocol error: {0}")]
     Protocol(String),

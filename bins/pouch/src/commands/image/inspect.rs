@@ -48,7 +48,7 @@ pub async fn inspect_images(client: &Client, names: &[String], format: Option<&s
 
 /// docker's indented inspector: a JSON array with four-space indentation, keeping the daemon's
 /// key order.
-fn indented(raw: &[String]) -> String {
+pub(crate) fn indented(raw: &[String]) -> String {
     if raw.is_empty() {
         return "[]\n".to_owned();
     }
@@ -57,7 +57,7 @@ fn indented(raw: &[String]) -> String {
     text
 }
 
-fn templated(raw: &[String], format: &str) -> Result<String> {
+pub(crate) fn templated(raw: &[String], format: &str) -> Result<String> {
     let mut out = String::new();
     for item in raw {
         let value: Value = serde_json::from_str(item).context("invalid JSON from daemon")?;

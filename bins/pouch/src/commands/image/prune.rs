@@ -68,14 +68,7 @@ fn render_report(report: &Value) -> String {
         }
         out.push('\n');
     }
-    let reclaimed = report
-        .get("SpaceReclaimed")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0);
-    out.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        units::human_size(reclaimed)
-    ));
+    out.push_str(&units::reclaimed_space(report));
     out
 }
 

@@ -40,7 +40,7 @@ pub async fn run(ctx: &mut Ctx, args: SaveArgs) -> Result<()> {
 
 /// Streams into a temporary file next to `dest` and renames it into place only when the whole
 /// archive arrived, so an interrupted save never leaves a truncated tar under the real name.
-async fn save_to_file(ctx: &mut Ctx, path: &str, dest: &Path) -> Result<()> {
+pub(crate) async fn save_to_file(ctx: &mut Ctx, path: &str, dest: &Path) -> Result<()> {
     let tmp = temp_path(dest);
     let mut file = tokio::fs::File::create(&tmp).await.with_context(|| {
         format!(
@@ -71,7 +71,7 @@ fn temp_path(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.pouch-tmp-{}", std::process::id()))
 }
 
-async fn copy<W: AsyncWrite + Unpin>(mut body: ByteStream, out: &mut W) -> Result<()> {
+pub(crate) async fn copy<W: AsyncWrite + Unpin>(mut body: ByteStream, out: &mut W) -> Result<()> {
     while let Some(chunk) = body.try_next().await? {
         out.write_all(&chunk).await.context("writing the archive")?;
     }

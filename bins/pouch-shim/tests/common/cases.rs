@@ -1,0 +1,232 @@
+//! The conformance cases every runtime backend must pass (builtin libcontainer, runc, crun).
+
+use std::time::Duration;
+
+use pouch_runtime::shim::{self, CreateErrorKind, Error, RuntimeChoice, ShimStatus};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+use super::{Env, Opts};
+
+/// Bounds every case so a broken shim fails the test instead of hanging it.
+pub async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::time::timeout(Duration::from_secs(60), f)
+        .await
+        .expect("test case timed out");
+}
+
+/// Output on both streams reaches the json-file log with the right stream names and docker's
+/// time format; the exit code comes through; everything is cleaned up afterwards.
+pub async fn logs_and_exit_code(rt: RuntimeChoice) {
+    let env = Env::new(
+        rt,
+        &["sh", "-c", "echo out; echo err >&2; exit 3"],
+        Opts::default(),
+    );
+    let client = env.launch().await.expect("launch");
+    assert_eq!(client.state().await.unwrap().status, ShimStatus::Created);
+    let pid = client.start().await.expect("start");
+    assert!(pid > 0);
+    let exit = client.wait().await.expect("wait");
+    assert_eq!(exit.exit_code, 3);
+    assert!(!exit.oom_killed);
+    let lines = env.log_lines();
+    assert!(
+        lines.contains(&("out\n".into(), "stdout".into())),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&("err\n".into(), "stderr".into())),
+        "{lines:?}"
+    );
+    let time = env.log()[0]["time"].as_str().unwrap().to_owned();
+    assert!(
+        time.ends_with('Z') && time.len() >= 20 && &time[10..11] == "T",
+        "{time}"
+    );
+    env.wait_shim_gone();
+    assert_eq!(shim::read_exit_file(env.state_dir()), Some(exit.clone()));
+    // The shim is gone: state says so, wait still answers from exit.json.
+    assert!(matches!(client.state().await, Err(Error::Unavailable(_))));
+    assert_eq!(client.wait().await.unwrap(), exit);
+    env.assert_cleaned_up();
+}
+
+/// SIGKILL → 137; SIGTERM → 143 (init outside a pid namespace, where SIGTERM is deliverable).
+pub async fn kill_signals(rt: RuntimeChoice) {
+    let env = Env::new(rt.clone(), &["sleep", "100"], Opts::default());
+    let client = env.launch().await.unwrap();
+    assert!(matches!(
+        client.kill(9, false).await,
+        Err(Error::Rejected {
+            code: shim::ErrorCode::NotRunning,
+            ..
+        })
+    ));
+    client.start().await.unwrap();
+    client.kill(9, false).await.unwrap();
+    assert_eq!(client.wait().await.unwrap().exit_code, 137);
+    env.wait_shim_gone();
+    env.assert_cleaned_up();
+
+    let opts = Opts {
+        no_pid_ns: true,
+        ..Opts::default()
+    };
+    let env = Env::new(rt, &["sleep", "100"], opts);
+    let client = env.launch().await.unwrap();
+    client.start().await.unwrap();
+    client.kill(15, false).await.unwrap();
+    assert_eq!(client.wait().await.unwrap().exit_code, 143);
+    env.wait_shim_gone();
+    env.assert_cleaned_up();
+}
+
+/// Reads one docker multiplexed frame: (stream, payload).
+pub async fn read_frame(s: &mut UnixStream) -> Option<(u8, Vec<u8>)> {
+    let mut header = [0u8; 8];
+    s.read_exact(&mut header).await.ok()?;
+    assert_eq!(&header[1..4], &[0, 0, 0], "bad frame header {header:?}");
+    let len = u32::from_be_bytes(header[4..8].try_into().unwrap()) as usize;
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).await.unwrap();
+    Some((header[0], payload))
+}
+
+/// `cat` with an attached stdin echoes input in docker frames to every attached client and
+/// exits 0 when the stdin-owning client half-closes.
+pub async fn attach_stdin(rt: RuntimeChoice) {
+    let opts = Opts {
+        stdin: true,
+        ..Opts::default()
+    };
+    let env = Env::new(rt, &["cat"], opts);
+    let client = env.launch().await.unwrap();
+    let mut owner = client.attach(true, true, true).await.unwrap();
+    let mut watcher = client.attach(false, true, false).await.unwrap();
+    client.start().await.unwrap();
+    owner.write_all(b"hello\n").await.unwrap();
+    assert_eq!(read_frame(&mut owner).await, Some((1, b"hello\n".to_vec())));
+    assert_eq!(
+        read_frame(&mut watcher).await,
+        Some((1, b"hello\n".to_vec()))
+    );
+    // Input from an attach without stdin is ignored, and its EOF does not close stdin.
+    watcher.write_all(b"ignored\n").await.unwrap();
+    watcher.shutdown().await.unwrap();
+    owner.write_all(b"again\n").await.unwrap();
+    assert_eq!(read_frame(&mut owner).await, Some((1, b"again\n".to_vec())));
+    owner.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    owner.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty(), "unexpected output {rest:?}");
+    assert_eq!(client.wait().await.unwrap().exit_code, 0);
+    let mut rest = Vec::new();
+    watcher.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(
+        rest,
+        [1, 0, 0, 0, 0, 0, 0, 6]
+            .iter()
+            .chain(b"again\n")
+            .copied()
+            .collect::<Vec<u8>>()
+    );
+    env.wait_shim_gone();
+    env.assert_cleaned_up();
+}
+
+/// A tty container: raw output (no frame headers), the size set through `resize`, and the
+/// pty's output logged as stdout.
+pub async fn tty(rt: RuntimeChoice) {
+    let opts = Opts {
+        tty: true,
+        ..Opts::default()
+    };
+    let env = Env::new(rt, &["sh", "-c", "stty size; tty; echo hi"], opts);
+    let client = env.launch().await.unwrap();
+    client.resize(30, 100).await.unwrap();
+    let mut s = client.attach(false, true, true).await.unwrap();
+    client.start().await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("30 100\r\n"), "{text:?}");
+    assert!(text.contains("/dev/pts/"), "{text:?}");
+    assert!(text.ends_with("hi\r\n"), "{text:?}");
+    assert_eq!(client.wait().await.unwrap().exit_code, 0);
+    let lines = env.log_lines();
+    assert!(
+        lines.contains(&("hi\r\n".into(), "stdout".into())),
+        "{lines:?}"
+    );
+    env.wait_shim_gone();
+    env.assert_cleaned_up();
+}
+
+/// Pause freezes the cgroup, resume thaws it; SIGKILL ends it.
+pub async fn pause_resume(rt: RuntimeChoice) {
+    let env = Env::new(rt, &["sleep", "100"], Opts::default());
+    let client = env.launch().await.unwrap();
+    client.start().await.unwrap();
+    let freezer = env.cgroup_dir("freezer").join("freezer.state");
+    client.pause().await.unwrap();
+    assert_eq!(client.state().await.unwrap().status, ShimStatus::Paused);
+    assert_eq!(std::fs::read_to_string(&freezer).unwrap().trim(), "FROZEN");
+    assert!(client.pause().await.is_err());
+    client.resume().await.unwrap();
+    assert_eq!(client.state().await.unwrap().status, ShimStatus::Running);
+    assert_eq!(std::fs::read_to_string(&freezer).unwrap().trim(), "THAWED");
+    client.pause().await.unwrap();
+    // SIGKILL works on a paused container too.
+    client.kill(9, false).await.unwrap();
+    assert_eq!(client.wait().await.unwrap().exit_code, 137);
+    env.wait_shim_gone();
+    env.assert_cleaned_up();
+}
+
+/// A missing executable fails create with `NotFound`, leaving no process, cgroup or state.
+pub async fn missing_executable(rt: RuntimeChoice) {
+    let env = Env::new(rt, &["/nonexistent"], Opts::default());
+    match env.launch().await {
+        Err(Error::Create { kind, message }) => {
+            assert_eq!(kind, CreateErrorKind::NotFound, "{message}");
+            eprintln!("create error: {message}");
+        }
+        Err(e) => panic!("unexpected error: {e:?}"),
+        Ok(_) => panic!("create succeeded"),
+    }
+    env.wait_shim_gone();
+    env.assert_cleaned_up();
+    assert!(!env.state_dir().join("exit.json").exists());
+}
+
+/// An executable without execute permission fails create with `PermissionDenied`.
+pub async fn permission_denied(rt: RuntimeChoice) {
+    let env = Env::new(rt, &["/etc/passwd"], Opts::default());
+    match env.launch().await {
+        Err(Error::Create { kind, message }) => {
+            assert_eq!(kind, CreateErrorKind::PermissionDenied, "{message}");
+            eprintln!("create error: {message}");
+        }
+        Err(e) => panic!("unexpected error: {e:?}"),
+        Ok(_) => panic!("create succeeded"),
+    }
+    env.wait_shim_gone();
+    env.assert_cleaned_up();
+}
+
+/// A bundle whose rootfs is missing fails create as `Other`, leaving nothing behind.
+pub async fn missing_rootfs(rt: RuntimeChoice) {
+    let env = Env::new(rt, &["true"], Opts::default());
+    std::fs::remove_dir_all(env.launch.bundle.join("rootfs")).unwrap();
+    match env.launch().await {
+        Err(Error::Create { kind, message }) => {
+            assert_eq!(kind, CreateErrorKind::Other, "{message}");
+            eprintln!("create error: {message}");
+        }
+        Err(e) => panic!("unexpected error: {e:?}"),
+        Ok(_) => panic!("create succeeded"),
+    }
+    env.wait_shim_gone();
+    env.assert_cleaned_up();
+}

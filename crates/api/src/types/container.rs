@@ -1,0 +1,319 @@
+//! Container bodies: the create request, inspect, list rows, wait.
+//!
+//! The create body is parsed leniently like docker's (unknown fields ignored, absent ones default)
+//! but with typed fields, so a wrong type is a 400 naming the field.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `Config` of a create request and of inspect output.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerConfig {
+    pub hostname: String,
+    pub domainname: String,
+    pub user: String,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, Value>>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    #[serde(deserialize_with = "null_as_default")]
+    pub env: Vec<String>,
+    #[serde(deserialize_with = "string_or_list")]
+    pub cmd: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args_escaped: Option<bool>,
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<BTreeMap<String, Value>>,
+    pub working_dir: String,
+    #[serde(deserialize_with = "string_or_list")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_disabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub on_build: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    pub name: String,
+    pub maximum_retry_count: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogConfig {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub config: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// `HostConfig`; pouch's extension fields (`EnableLxcfs`, `Rich`, …) sit beside docker's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    #[serde(deserialize_with = "null_as_default")]
+    pub binds: Vec<String>,
+    #[serde(rename = "ContainerIDFile")]
+    pub container_id_file: String,
+    pub log_config: LogConfig,
+    pub network_mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_bindings: Option<Value>,
+    pub restart_policy: RestartPolicy,
+    pub auto_remove: bool,
+    pub volume_driver: String,
+    #[serde(deserialize_with = "null_as_default")]
+    pub volumes_from: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub cap_add: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub cap_drop: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns_options: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns_search: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub extra_hosts: Vec<String>,
+    pub ipc_mode: String,
+    pub oom_score_adj: i64,
+    pub pid_mode: String,
+    pub privileged: bool,
+    pub publish_all_ports: bool,
+    pub readonly_rootfs: bool,
+    #[serde(deserialize_with = "null_as_default")]
+    pub security_opt: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    #[serde(rename = "UTSMode")]
+    pub uts_mode: String,
+    pub userns_mode: String,
+    pub shm_size: i64,
+    #[serde(deserialize_with = "null_as_default")]
+    pub sysctls: BTreeMap<String, String>,
+    pub runtime: String,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub cpuset_cpus: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub devices: Vec<DeviceMapping>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub ulimits: Vec<Ulimit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Vec<Value>>,
+    /// PouchContainer: mount lxcfs's /proc files over the container's.
+    pub enable_lxcfs: bool,
+}
+
+/// `POST /containers/create` body: the config with `HostConfig` and `NetworkingConfig` inline.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerCreateBody {
+    #[serde(flatten)]
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub networking_config: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerCreateResponse {
+    pub id: String,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerState {
+    /// created, running, paused, restarting, removing, exited, dead
+    pub status: String,
+    pub running: bool,
+    pub paused: bool,
+    pub restarting: bool,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    pub dead: bool,
+    pub pid: i64,
+    pub exit_code: i64,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// `GET /containers/{id}/json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerInspect {
+    pub id: String,
+    pub created: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub state: ContainerState,
+    pub image: String,
+    pub resolv_conf_path: String,
+    pub hostname_path: String,
+    pub hosts_path: String,
+    pub log_path: String,
+    pub name: String,
+    pub restart_count: i64,
+    pub driver: String,
+    pub platform: String,
+    pub mount_label: String,
+    pub process_label: String,
+    pub app_armor_profile: String,
+    #[serde(rename = "ExecIDs")]
+    pub exec_ids: Option<Vec<String>>,
+    pub host_config: HostConfig,
+    pub graph_driver: super::GraphDriver,
+    pub mounts: Vec<Value>,
+    pub config: ContainerConfig,
+    pub network_settings: Value,
+}
+
+/// One row of `GET /containers/json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerSummary {
+    pub id: String,
+    pub names: Vec<String>,
+    pub image: String,
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    pub command: String,
+    pub created: i64,
+    pub ports: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<i64>,
+    pub labels: BTreeMap<String, String>,
+    pub state: String,
+    pub status: String,
+    pub host_config: BTreeMap<String, String>,
+    pub network_settings: Value,
+    pub mounts: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct WaitResponse {
+    pub status_code: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<WaitError>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct WaitError {
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerPruneReport {
+    pub containers_deleted: Vec<String>,
+    pub space_reclaimed: u64,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Docker accepts `"Cmd": "echo hi"` as well as `["echo", "hi"]` (the string is one argument).
+fn string_or_list<'de, D>(d: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<Either>::deserialize(d)? {
+        None => None,
+        Some(Either::One(s)) => Some(vec![s]),
+        Some(Either::Many(v)) => Some(v),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_body_parses_docker_cli_output() {
+        let body = r#"{"Hostname":"","Env":null,"Cmd":["sh","-c","exit 3"],"Image":"busybox",
+            "Entrypoint":null,"Labels":{"a":"b"},"Tty":false,"OpenStdin":true,"Unknown":1,
+            "HostConfig":{"AutoRemove":true,"CapAdd":null,"RestartPolicy":{"Name":"no"},
+              "LogConfig":{"Type":"","Config":{}},"UTSMode":"host","EnableLxcfs":true},
+            "NetworkingConfig":{"EndpointsConfig":{}}}"#;
+        let b: ContainerCreateBody = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            b.config.cmd,
+            Some(vec!["sh".into(), "-c".into(), "exit 3".into()])
+        );
+        assert_eq!(b.config.image, "busybox");
+        assert!(b.config.open_stdin);
+        assert!(b.host_config.auto_remove && b.host_config.enable_lxcfs);
+        assert_eq!(b.host_config.uts_mode, "host");
+        assert!(b.config.env.is_empty() && b.config.entrypoint.is_none());
+        let b: ContainerCreateBody =
+            serde_json::from_str(r#"{"Image":"x","Cmd":"echo hi"}"#).unwrap();
+        assert_eq!(b.config.cmd, Some(vec!["echo hi".into()]));
+        let err = serde_json::from_str::<ContainerCreateBody>(r#"{"Image":"x","Tty":"yes"}"#);
+        assert!(err.is_err());
+    }
+}

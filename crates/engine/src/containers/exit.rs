@@ -1,0 +1,165 @@
+//! Watching containers exit, recording how, applying restart policies and `--rm`, and adopting
+//! the shims of containers that kept running while pouchd was down (live-restore is always on).
+
+use std::time::Duration;
+
+use pouch_runtime::shim::{self, ExitInfo, ShimClient, ShimStatus};
+
+use crate::Engine;
+use crate::error::Result;
+use crate::now_nanos;
+
+impl Engine {
+    /// Waits for the container's exit in the background and records it.
+    pub(crate) fn watch_exit(&self, id: String, client: ShimClient) {
+        let e = self.clone();
+        tokio::spawn(async move {
+            let exit = match client.wait().await {
+                Ok(x) => x,
+                Err(err) => {
+                    // The shim went away without answering: trust its exit file if it wrote one.
+                    let dir = e.container_state_dir(&id);
+                    shim::read_exit_file(&dir).unwrap_or_else(|| ExitInfo {
+                        exit_code: 255,
+                        exited_at: now_nanos(),
+                        oom_killed: false,
+                        error: Some(format!("lost contact with the container's shim: {err}")),
+                    })
+                }
+            };
+            let _ = client.shutdown().await;
+            if let Err(err) = e.on_exit(&id, exit).await {
+                tracing::error!(container = %id, error = %err, "recording container exit failed");
+            }
+        });
+    }
+
+    async fn on_exit(&self, id: &str, exit: ExitInfo) -> Result<()> {
+        let live = self.inner.live.get(id);
+        live.set_shim(None);
+        let Some(mut c) = self.inner.store.container(id)? else {
+            return Ok(());
+        };
+        c.state.status = "exited".into();
+        c.state.pid = 0;
+        c.state.exit_code = exit.exit_code as i64;
+        c.state.oom_killed = exit.oom_killed;
+        c.state.error = exit.error.unwrap_or_default();
+        c.state.finished_at = exit.exited_at;
+        self.save_state(&c)?;
+        let _ = pouch_sys::mount::unmount(&self.container_rootfs(id));
+        live.exits.send_modify(|m| {
+            m.seq += 1;
+            m.code = c.state.exit_code;
+            m.error = c.state.error.clone();
+        });
+        tracing::info!(container = %id, exit_code = exit.exit_code, oom = exit.oom_killed, "exited");
+
+        if c.host_config.auto_remove {
+            let e = self.clone();
+            let id = id.to_string();
+            tokio::spawn(async move {
+                if let Err(err) = e.remove_container(&id, true).await {
+                    tracing::warn!(container = %id, error = %err, "auto-remove failed");
+                }
+            });
+            return Ok(());
+        }
+        if self.should_restart(
+            &c.host_config.restart_policy.name,
+            c.host_config.restart_policy.maximum_retry_count,
+            &c.state,
+        ) {
+            let delay = restart_delay(c.state.restart_count);
+            let e = self.clone();
+            let id = id.to_string();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let live = e.inner.live.get(&id);
+                let _op = live.op.lock().await;
+                let Ok(Some(mut c)) = e.inner.store.container(&id) else {
+                    return;
+                };
+                // A stop, rm or manual start meanwhile wins over the policy.
+                if c.state.status != "exited" || c.state.manually_stopped {
+                    return;
+                }
+                c.state.restart_count += 1;
+                let _ = e.save_state(&c);
+                if let Err(err) = e.start_locked(&id).await {
+                    tracing::warn!(container = %id, error = %err, "restart by policy failed");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn should_restart(&self, policy: &str, max: i64, s: &crate::store::StoredState) -> bool {
+        if s.manually_stopped {
+            return false;
+        }
+        match policy {
+            "always" | "unless-stopped" => true,
+            "on-failure" => s.exit_code != 0 && (max <= 0 || s.restart_count < max),
+            _ => false,
+        }
+    }
+
+    /// After a daemon start: adopt shims whose containers still run, record exits that happened
+    /// while the daemon was down, and apply restart policies to those.
+    pub async fn restore(&self) -> Result<()> {
+        for c in self.inner.store.containers()? {
+            if c.state.status != "running" && c.state.status != "paused" {
+                continue;
+            }
+            let dir = self.container_state_dir(&c.id);
+            let client = ShimClient::connect_path(&dir);
+            match client.state().await {
+                Ok(st) if !matches!(st.status, ShimStatus::Stopped) => {
+                    let live = self.inner.live.get(&c.id);
+                    live.set_shim(Some(client.clone()));
+                    let paused = matches!(st.status, ShimStatus::Paused);
+                    if paused != (c.state.status == "paused") {
+                        let mut c = c.clone();
+                        c.state.status = if paused {
+                            "paused".into()
+                        } else {
+                            "running".into()
+                        };
+                        self.save_state(&c)?;
+                    }
+                    tracing::info!(container = %c.id, "adopted running container");
+                    self.watch_exit(c.id.clone(), client);
+                }
+                Ok(st) => {
+                    let exit = st
+                        .exit
+                        .or_else(|| shim::read_exit_file(&dir))
+                        .unwrap_or_else(lost);
+                    let _ = client.shutdown().await;
+                    self.on_exit(&c.id, exit).await?;
+                }
+                Err(_) => {
+                    let exit = shim::read_exit_file(&dir).unwrap_or_else(lost);
+                    self.on_exit(&c.id, exit).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn lost() -> ExitInfo {
+    ExitInfo {
+        exit_code: 255,
+        exited_at: now_nanos(),
+        oom_killed: false,
+        error: Some("the container's shim disappeared without recording an exit status".into()),
+    }
+}
+
+/// docker's back-off: 100 ms doubling per restart, capped at one minute.
+fn restart_delay(count: i64) -> Duration {
+    let ms = 100u64.saturating_mul(1u64 << count.clamp(0, 10));
+    Duration::from_millis(ms.min(60_000))
+}

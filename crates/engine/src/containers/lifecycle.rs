@@ -1,0 +1,185 @@
+//! stop, kill, restart, pause, unpause, rename.
+
+use std::time::Duration;
+
+use super::signal;
+use crate::Engine;
+use crate::error::{Error, Result};
+
+impl Engine {
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout. Returns
+    /// false when it was not running (docker answers 304).
+    pub async fn stop_container(
+        &self,
+        name: &str,
+        sig: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<bool> {
+        let c = self.resolve_container(name)?;
+        let live = self.inner.live.get(&c.id);
+        let _op = live.op.lock().await;
+        self.stop_locked(&c.id, sig, timeout).await
+    }
+
+    pub(crate) async fn stop_locked(
+        &self,
+        id: &str,
+        sig: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<bool> {
+        let Some(mut c) = self.inner.store.container(id)? else {
+            return Ok(false);
+        };
+        let live = self.inner.live.get(id);
+        let Some(shim) = live.shim() else {
+            return Ok(false);
+        };
+        if c.state.status != "running" && c.state.status != "paused" {
+            return Ok(false);
+        }
+        c.state.manually_stopped = true;
+        self.save_state(&c)?;
+        let stop_sig = match sig.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => signal::parse(s, 15)?,
+            None => signal::parse(c.config.stop_signal.as_deref().unwrap_or(""), 15)?,
+        };
+        let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
+        let mut exits = live.exits.subscribe();
+        let seen = exits.borrow_and_update().seq;
+        if c.state.status == "paused" {
+            let _ = shim.resume().await;
+        }
+        if timeout != 0 {
+            let _ = shim.kill(stop_sig, false).await;
+        }
+        let exited = async {
+            while exits.borrow_and_update().seq == seen {
+                if exits.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if timeout < 0 {
+            exited.await;
+            return Ok(true);
+        }
+        if tokio::time::timeout(Duration::from_secs(timeout as u64), exited)
+            .await
+            .is_err()
+        {
+            tracing::info!(container = %id, timeout, "did not stop in time; killing");
+            let _ = shim.kill(9, true).await;
+            let mut exits = live.exits.subscribe();
+            while exits.borrow_and_update().seq == seen {
+                if exits.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill_container(&self, name: &str, sig: Option<String>) -> Result<()> {
+        let c = self.resolve_container(name)?;
+        let sig = signal::parse(sig.as_deref().unwrap_or(""), 9)?;
+        let live = self.inner.live.get(&c.id);
+        let shim = live
+            .shim()
+            .filter(|_| c.state.status == "running" || c.state.status == "paused");
+        let Some(shim) = shim else {
+            return Err(Error::conflict(format!(
+                "cannot kill container: {}: container {} is not running",
+                name, c.id
+            )));
+        };
+        if sig == 9 || sig == 15 || sig == 2 {
+            let mut c = c.clone();
+            c.state.manually_stopped = true;
+            self.save_state(&c)?;
+        }
+        shim.kill(sig, false)
+            .await
+            .map_err(|e| Error::internal(format!("kill: {e}")))
+    }
+
+    /// `POST /containers/{id}/restart`.
+    pub async fn restart_container(
+        &self,
+        name: &str,
+        sig: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
+        let c = self.resolve_container(name)?;
+        let live = self.inner.live.get(&c.id);
+        let _op = live.op.lock().await;
+        self.stop_locked(&c.id, sig, timeout).await?;
+        self.start_locked(&c.id).await.map(|_| ())
+    }
+
+    pub async fn pause_container(&self, name: &str, pause: bool) -> Result<()> {
+        let mut c = self.resolve_container(name)?;
+        let live = self.inner.live.get(&c.id);
+        let _op = live.op.lock().await;
+        let shim = live
+            .shim()
+            .filter(|_| c.state.status == "running" || c.state.status == "paused");
+        let Some(shim) = shim else {
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        };
+        match (pause, c.state.status.as_str()) {
+            (true, "paused") => {
+                return Err(Error::conflict(format!(
+                    "Container {} is already paused",
+                    c.id
+                )));
+            }
+            (false, "running") => {
+                return Err(Error::conflict(format!("Container {} is not paused", c.id)));
+            }
+            _ => {}
+        }
+        let r = if pause {
+            shim.pause().await
+        } else {
+            shim.resume().await
+        };
+        r.map_err(|e| {
+            Error::internal(format!("{}: {e}", if pause { "pause" } else { "unpause" }))
+        })?;
+        c.state.status = if pause {
+            "paused".into()
+        } else {
+            "running".into()
+        };
+        self.save_state(&c)
+    }
+
+    pub async fn rename_container(&self, name: &str, new_name: &str) -> Result<()> {
+        let c = self.resolve_container(name)?;
+        let new = super::create::validate_name(new_name)?;
+        if new == c.name {
+            return Err(Error::invalid(
+                "Renaming a container with the same name as its current name",
+            ));
+        }
+        self.inner.store.rename_container(&c.id, &new)
+    }
+
+    /// `POST /containers/{id}/resize`.
+    pub async fn resize_container(&self, name: &str, h: u16, w: u16) -> Result<()> {
+        let c = self.resolve_container(name)?;
+        let Some(shim) = self.inner.live.get(&c.id).shim() else {
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        };
+        shim.resize(h, w)
+            .await
+            .map_err(|e| Error::internal(format!("resize: {e}")))
+    }
+}

@@ -1,0 +1,194 @@
+//! `GET /containers/{id}/logs`: reads the json-file log the shim writes (rotated files first,
+//! oldest to newest) and, with `follow`, keeps reading until the container stops.
+
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use crate::Engine;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    pub stdout: bool,
+    pub stderr: bool,
+    pub follow: bool,
+    /// Unix nanoseconds; 0 = no bound.
+    pub since: i64,
+    pub until: i64,
+    /// Last N lines only.
+    pub tail: Option<usize>,
+}
+
+/// One log record.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    /// 1 = stdout, 2 = stderr.
+    pub stream: u8,
+    /// RFC 3339 with nanoseconds, as written by the shim.
+    pub time: String,
+    pub data: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct Record {
+    log: String,
+    stream: String,
+    time: String,
+}
+
+impl Engine {
+    /// Returns whether the container has a TTY (the server then sends raw bytes, not frames) and
+    /// the lines.
+    pub fn container_logs(
+        &self,
+        name: &str,
+        opts: LogOptions,
+    ) -> Result<(bool, mpsc::Receiver<LogLine>)> {
+        let c = self.resolve_container(name)?;
+        if !opts.stdout && !opts.stderr {
+            return Err(Error::invalid(
+                "Bad parameters: you must choose at least one stream",
+            ));
+        }
+        let (tx, rx) = mpsc::channel(256);
+        let path = self.log_path(&c.id);
+        let engine = self.clone();
+        let id = c.id.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = stream_logs(&engine, &id, &path, &opts, &tx);
+        });
+        Ok((c.config.tty, rx))
+    }
+}
+
+fn files(path: &Path) -> Vec<PathBuf> {
+    let mut rotated: Vec<PathBuf> = (1..100)
+        .map(|i| PathBuf::from(format!("{}.{i}", path.display())))
+        .take_while(|p| p.exists())
+        .collect();
+    rotated.reverse();
+    rotated.push(path.to_path_buf());
+    rotated
+}
+
+fn parse(line: &str, opts: &LogOptions) -> Option<LogLine> {
+    let r: Record = serde_json::from_str(line).ok()?;
+    let stream = match r.stream.as_str() {
+        "stdout" if opts.stdout => 1,
+        "stderr" if opts.stderr => 2,
+        _ => return None,
+    };
+    if opts.since > 0 || opts.until > 0 {
+        let t =
+            time::OffsetDateTime::parse(&r.time, &time::format_description::well_known::Rfc3339)
+                .map(|t| t.unix_timestamp_nanos() as i64)
+                .unwrap_or(0);
+        if (opts.since > 0 && t < opts.since) || (opts.until > 0 && t > opts.until) {
+            return None;
+        }
+    }
+    Some(LogLine {
+        stream,
+        time: r.time,
+        data: r.log.into_bytes(),
+    })
+}
+
+fn stream_logs(
+    engine: &Engine,
+    id: &str,
+    path: &Path,
+    opts: &LogOptions,
+    tx: &mpsc::Sender<LogLine>,
+) -> Result<()> {
+    let mut lines: Vec<LogLine> = Vec::new();
+    let send = |l: LogLine, lines: &mut Vec<LogLine>| -> bool {
+        if opts.tail.is_some() {
+            lines.push(l);
+            true
+        } else {
+            tx.blocking_send(l).is_ok()
+        }
+    };
+    let all = files(path);
+    let last = all.len() - 1;
+    let mut offset = 0u64;
+    for (i, f) in all.iter().enumerate() {
+        let Ok(file) = std::fs::File::open(f) else {
+            continue;
+        };
+        let mut r = BufReader::new(file);
+        let mut buf = String::new();
+        loop {
+            buf.clear();
+            let n = r.read_line(&mut buf)?;
+            if n == 0 || !buf.ends_with('\n') {
+                break;
+            }
+            if i == last {
+                offset += n as u64;
+            }
+            if let Some(l) = parse(buf.trim_end_matches('\n'), opts)
+                && !send(l, &mut lines)
+            {
+                return Ok(());
+            }
+        }
+    }
+    if let Some(n) = opts.tail {
+        let skip = lines.len().saturating_sub(n);
+        for l in lines.drain(..).skip(skip) {
+            if tx.blocking_send(l).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !opts.follow {
+        return Ok(());
+    }
+    // Follow: poll the live file until the container is no longer running and nothing is left.
+    loop {
+        let running = engine
+            .inner
+            .store
+            .container(id)?
+            .is_some_and(|c| matches!(c.state.status.as_str(), "running" | "paused"));
+        let mut progressed = false;
+        if let Ok(mut file) = std::fs::File::open(path) {
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if len < offset {
+                offset = 0; // rotated
+            }
+            file.seek(SeekFrom::Start(offset))?;
+            let mut r = BufReader::new(file);
+            let mut buf = String::new();
+            loop {
+                buf.clear();
+                let n = r.read_line(&mut buf)?;
+                if n == 0 || !buf.ends_with('\n') {
+                    break;
+                }
+                offset += n as u64;
+                progressed = true;
+                if let Some(l) = parse(buf.trim_end_matches('\n'), opts)
+                    && tx.blocking_send(l).is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        if !running && !progressed {
+            return Ok(());
+        }
+        if tx.is_closed() {
+            return Ok(());
+        }
+        if !progressed {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

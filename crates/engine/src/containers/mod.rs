@@ -1,0 +1,145 @@
+//! Containers: one file per operation. The store holds what must survive a restart; `Live` holds
+//! what only a running daemon has (the shim connection, waiters, pending attaches).
+
+mod attach;
+mod create;
+mod exit;
+mod lifecycle;
+mod logs;
+mod query;
+mod remove;
+mod signal;
+mod start;
+mod wait;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use pouch_runtime::shim::ShimClient;
+use tokio::sync::watch;
+
+pub use attach::AttachStream;
+pub use logs::{LogLine, LogOptions};
+pub use start::Started;
+pub use wait::WaitCondition;
+
+use crate::Engine;
+use crate::error::{Error, Result};
+use crate::store::ContainerRecord;
+
+/// Runtime-only state of one container.
+pub(crate) struct Live {
+    /// Serialises start, stop, restart and remove of this container.
+    pub op: tokio::sync::Mutex<()>,
+    pub shim: Mutex<Option<ShimClient>>,
+    /// Replaced after every recorded exit; waiters watch it.
+    pub exits: watch::Sender<ExitMark>,
+    /// Set once the container is gone from the store.
+    pub removed: watch::Sender<bool>,
+    /// Attach requests made before start, connected once the shim exists.
+    pub pending: Mutex<Vec<attach::Pending>>,
+}
+
+impl Live {
+    fn new() -> Live {
+        Live {
+            op: tokio::sync::Mutex::new(()),
+            shim: Mutex::new(None),
+            exits: watch::channel(ExitMark::default()).0,
+            removed: watch::channel(false).0,
+            pending: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn shim(&self) -> Option<ShimClient> {
+        self.shim.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_shim(&self, s: Option<ShimClient>) {
+        *self.shim.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+}
+
+/// The latest recorded exit: `seq` counts exits since the daemon started.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExitMark {
+    pub seq: u64,
+    pub code: i64,
+    pub error: String,
+}
+
+#[derive(Default)]
+pub(crate) struct LiveMap(Mutex<HashMap<String, Arc<Live>>>);
+
+impl LiveMap {
+    pub fn get(&self, id: &str) -> Arc<Live> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(id.to_string())
+            .or_insert_with(|| Arc::new(Live::new()))
+            .clone()
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+}
+
+impl Engine {
+    /// Finds a container by full id, name (with or without `/`) or unique id prefix.
+    pub(crate) fn resolve_container(&self, name: &str) -> Result<ContainerRecord> {
+        let store = &self.inner.store;
+        let no_such = || Error::not_found(format!("No such container: {name}"));
+        if name.is_empty() {
+            return Err(no_such());
+        }
+        if let Some(c) = store.container(name)? {
+            return Ok(c);
+        }
+        if let Some(id) = store.container_by_name(name.strip_prefix('/').unwrap_or(name))? {
+            return store.container(&id)?.ok_or_else(no_such);
+        }
+        if name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let ids = store.container_ids_with_prefix(&name.to_ascii_lowercase())?;
+            match ids.as_slice() {
+                [] => {}
+                [id] => return store.container(id)?.ok_or_else(no_such),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "multiple IDs found with provided prefix: {name}"
+                    )));
+                }
+            }
+        }
+        Err(no_such())
+    }
+
+    pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
+        self.inner.config.root.join("containers").join(id)
+    }
+
+    /// Where the shim keeps its socket, pid and exit files, and the OCI bundle.
+    pub(crate) fn container_state_dir(&self, id: &str) -> PathBuf {
+        self.inner.config.exec_root.join("containers").join(id)
+    }
+
+    pub(crate) fn container_rootfs(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("rootfs")
+    }
+
+    pub(crate) fn log_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+
+    pub(crate) fn save_state(&self, c: &ContainerRecord) -> Result<()> {
+        self.inner.store.update_container_state(&c.id, &c.state)
+    }
+}
+
+/// `n` random bytes as lower-case hex.
+pub(crate) fn random_hex(n: usize) -> Result<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    Ok(hex::encode(buf))
+}

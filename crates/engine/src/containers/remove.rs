@@ -1,0 +1,96 @@
+//! `DELETE /containers/{id}` and `POST /containers/prune`.
+
+use pouch_api::Filters;
+use pouch_api::types::ContainerPruneReport;
+
+use crate::Engine;
+use crate::error::{Error, Result};
+
+impl Engine {
+    /// Removes a container; a running one only with `force` (it is killed first).
+    pub async fn remove_container(&self, name: &str, force: bool) -> Result<()> {
+        let c = self.resolve_container(name)?;
+        let live = self.inner.live.get(&c.id);
+        let _op = live.op.lock().await;
+        let Some(c) = self.inner.store.container(&c.id)? else {
+            return Ok(());
+        };
+        if c.state.status == "running" || c.state.status == "paused" {
+            if !force {
+                let verb = if c.state.status == "paused" {
+                    "paused"
+                } else {
+                    "running"
+                };
+                return Err(Error::conflict(format!(
+                    "cannot remove container \"/{}\": container is {verb}: stop the container before \
+                     removing or force remove",
+                    c.name
+                )));
+            }
+            self.stop_locked(&c.id, Some("KILL".into()), Some(-1))
+                .await?;
+        }
+        let mut errors = Vec::new();
+        if let Err(e) = pouch_sys::mount::unmount(&self.container_rootfs(&c.id)) {
+            errors.push(e.to_string());
+        }
+        for dir in [self.container_state_dir(&c.id), self.container_dir(&c.id)] {
+            if let Err(e) = std::fs::remove_dir_all(&dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                errors.push(format!("remove {}: {e}", dir.display()));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::internal(format!(
+                "could not remove container {}: {}",
+                c.id,
+                errors.join("; ")
+            )));
+        }
+        self.inner.store.delete_container(&c.id)?;
+        live.removed.send_replace(true);
+        self.inner.live.forget(&c.id);
+        tracing::info!(container = %c.id, "removed");
+        Ok(())
+    }
+
+    pub async fn prune_containers(&self, filters: Filters) -> Result<ContainerPruneReport> {
+        filters
+            .validate(&["label", "until"])
+            .map_err(Error::invalid)?;
+        if filters.contains("until") {
+            return Err(Error::not_implemented(
+                "the 'until' prune filter is not supported yet",
+            ));
+        }
+        let mut report = ContainerPruneReport::default();
+        for c in self.inner.store.containers()? {
+            if matches!(c.state.status.as_str(), "running" | "paused")
+                || !filters.match_labels("label", &c.config.labels)
+            {
+                continue;
+            }
+            let size = dir_size(&self.container_dir(&c.id).join("rw/upper"));
+            self.remove_container(&c.id, false).await?;
+            report.containers_deleted.push(c.id);
+            report.space_reclaimed += size;
+        }
+        Ok(report)
+    }
+}
+
+/// Bytes in regular files under `dir` (symlinks not followed).
+pub(crate) fn dir_size(dir: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}

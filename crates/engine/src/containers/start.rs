@@ -1,0 +1,461 @@
+//! `POST /containers/{id}/start`: mounts the rootfs, writes the OCI bundle, launches the shim,
+//! connects early attaches, starts the process and begins watching for its exit.
+
+use std::path::{Path, PathBuf};
+
+use pouch_image::Digest;
+use pouch_runtime::shim::{self, RuntimeChoice, ShimLaunch};
+use pouch_runtime::spec::{self, ContainerSpec, Namespaces, NsMode};
+
+use crate::config::BUILTIN_RUNTIME;
+use crate::error::{Error, ErrorKind, Result};
+use crate::store::ContainerRecord;
+use crate::{Engine, now_nanos};
+
+/// What `start` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Started {
+    Now,
+    /// It was already running (docker answers 304).
+    Already,
+}
+
+impl Engine {
+    pub async fn start_container(&self, name: &str) -> Result<Started> {
+        let c = self.resolve_container(name)?;
+        let live = self.inner.live.get(&c.id);
+        let _op = live.op.lock().await;
+        self.start_locked(&c.id).await
+    }
+
+    /// Starts a container whose op lock the caller holds.
+    pub(crate) async fn start_locked(&self, id: &str) -> Result<Started> {
+        let mut c = self
+            .inner
+            .store
+            .container(id)?
+            .ok_or_else(|| Error::not_found(format!("No such container: {id}")))?;
+        match c.state.status.as_str() {
+            "running" => return Ok(Started::Already),
+            "paused" => {
+                return Err(Error::conflict(
+                    "cannot start a paused container, try unpause instead",
+                ));
+            }
+            _ => {}
+        }
+        let launch = {
+            let e = self.clone();
+            let c = c.clone();
+            tokio::task::spawn_blocking(move || e.prepare_start(&c))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))?
+        };
+        let launch = match launch {
+            Ok(l) => l,
+            Err(err) => return Err(self.start_failed(&mut c, err)),
+        };
+        let client = match shim::launch(&launch).await {
+            Ok(client) => client,
+            Err(err) => {
+                let msg = err.to_string();
+                let kind = if msg.contains("not found")
+                    || msg.contains("permission denied")
+                    || msg.contains("no such file")
+                {
+                    ErrorKind::InvalidArgument
+                } else {
+                    ErrorKind::Internal
+                };
+                return Err(self.start_failed(
+                    &mut c,
+                    Error::new(kind, format!("failed to create container: {msg}")),
+                ));
+            }
+        };
+        let live = self.inner.live.get(id);
+        live.set_shim(Some(client.clone()));
+        self.connect_pending(&live, &client).await;
+        let pid = match client.start().await {
+            Ok(pid) => pid,
+            Err(err) => {
+                let _ = client.kill(9, true).await;
+                let _ = client.shutdown().await;
+                live.set_shim(None);
+                return Err(self.start_failed(
+                    &mut c,
+                    Error::internal(format!("failed to start container: {err}")),
+                ));
+            }
+        };
+        c.state.status = "running".into();
+        c.state.pid = pid as i64;
+        c.state.exit_code = 0;
+        c.state.oom_killed = false;
+        c.state.error.clear();
+        c.state.started_at = now_nanos();
+        c.state.manually_stopped = false;
+        self.save_state(&c)?;
+        self.watch_exit(c.id.clone(), client);
+        tracing::info!(container = %c.id, pid, "started");
+        Ok(Started::Now)
+    }
+
+    /// Records a failed start like docker: the container stays created, with an exit code and the
+    /// error; the rootfs is unmounted again.
+    fn start_failed(&self, c: &mut ContainerRecord, err: Error) -> Error {
+        let m = &err.message;
+        c.state.exit_code = if m.contains("executable file not found")
+            || m.contains("no such file or directory")
+            || m.contains("not found")
+        {
+            127
+        } else if m.contains("permission denied") {
+            126
+        } else {
+            128
+        };
+        c.state.error = err.message.clone();
+        let _ = self.save_state(c);
+        let _ = pouch_sys::mount::unmount(&self.container_rootfs(&c.id));
+        err
+    }
+
+    /// Everything before the shim: mount, resolve the user, generate and write the spec.
+    fn prepare_start(&self, c: &ContainerRecord) -> Result<ShimLaunch> {
+        let rootfs = self.container_rootfs(&c.id);
+        if !pouch_sys::mount::is_mounted(&rootfs) {
+            self.mount_rootfs(c, &rootfs)?;
+        }
+        let user = resolve_user(&rootfs, &c.config.user)?;
+        let hc = &c.host_config;
+        let dir = self.container_dir(&c.id);
+        let ro = if hc.readonly_rootfs {
+            vec!["ro".to_string()]
+        } else {
+            Vec::new()
+        };
+        let bind = |name: &str, dest: &str| spec::Mount {
+            destination: dest.into(),
+            source: dir.join(name).display().to_string(),
+            kind: "bind".into(),
+            options: [
+                vec!["rbind".to_string(), "rprivate".to_string()],
+                ro.clone(),
+            ]
+            .concat(),
+        };
+        let mut mounts = vec![
+            bind("hosts", "/etc/hosts"),
+            bind("resolv.conf", "/etc/resolv.conf"),
+        ];
+        if hc.uts_mode != "host" {
+            mounts.push(bind("hostname", "/etc/hostname"));
+        }
+        let ns = |mode: &str, kind: &str| -> Result<NsMode> {
+            Ok(match mode {
+                "host" => NsMode::Host,
+                m if m.starts_with("container:") => {
+                    NsMode::Path(self.ns_path(&m["container:".len()..], kind)?)
+                }
+                _ => NsMode::Private,
+            })
+        };
+        let net = match hc.network_mode.as_str() {
+            "host" => NsMode::Host,
+            m if m.starts_with("container:") => {
+                NsMode::Path(self.ns_path(&m["container:".len()..], "net")?)
+            }
+            _ => NsMode::Private,
+        };
+        let mut args = c.config.entrypoint.clone().unwrap_or_default();
+        args.extend(c.config.cmd.clone().unwrap_or_default());
+        let init_path = if hc.init == Some(true) {
+            Some(find_init()?)
+        } else {
+            None
+        };
+        let cs = ContainerSpec {
+            id: c.id.clone(),
+            rootfs: rootfs.clone(),
+            readonly_rootfs: hc.readonly_rootfs,
+            args,
+            env: c.config.env.clone(),
+            cwd: c.config.working_dir.clone(),
+            user,
+            terminal: c.config.tty,
+            hostname: if hc.uts_mode == "host" {
+                String::new()
+            } else {
+                c.config.hostname.clone()
+            },
+            domainname: c.config.domainname.clone(),
+            mounts,
+            privileged: hc.privileged,
+            cap_add: hc.cap_add.clone(),
+            cap_drop: hc.cap_drop.clone(),
+            no_new_privileges: hc.security_opt.iter().any(|o| {
+                o == "no-new-privileges"
+                    || o == "no-new-privileges:true"
+                    || o == "no-new-privileges=true"
+            }),
+            devices: hc
+                .devices
+                .iter()
+                .map(|d| spec::Device {
+                    path_on_host: d.path_on_host.clone().into(),
+                    path_in_container: if d.path_in_container.is_empty() {
+                        d.path_on_host.clone()
+                    } else {
+                        d.path_in_container.clone()
+                    },
+                    cgroup_permissions: if d.cgroup_permissions.is_empty() {
+                        "rwm".into()
+                    } else {
+                        d.cgroup_permissions.clone()
+                    },
+                })
+                .collect(),
+            sysctls: hc.sysctls.clone(),
+            rlimits: hc
+                .ulimits
+                .iter()
+                .map(|u| spec::Rlimit {
+                    name: u.name.clone(),
+                    soft: u.soft.max(0) as u64,
+                    hard: u.hard.max(0) as u64,
+                })
+                .collect(),
+            shm_size: (hc.shm_size > 0).then_some(hc.shm_size as u64),
+            namespaces: Namespaces {
+                pid: ns(&hc.pid_mode, "pid")?,
+                ipc: ns(&hc.ipc_mode, "ipc")?,
+                uts: ns(&hc.uts_mode, "uts")?,
+                net,
+            },
+            cgroups_path: format!("/pouch/{}", c.id),
+            cgroup_layout: spec::detect_cgroup_layout()?,
+            resources: spec::Resources {
+                memory: (hc.memory > 0).then_some(hc.memory),
+                memory_swap: (hc.memory_swap != 0).then_some(hc.memory_swap),
+                pids_limit: hc.pids_limit.filter(|p| *p != 0),
+                cpu_shares: (hc.cpu_shares > 0).then_some(hc.cpu_shares as u64),
+                cpu_quota: if hc.nano_cpus > 0 {
+                    Some(hc.nano_cpus / 10_000)
+                } else {
+                    (hc.cpu_quota > 0).then_some(hc.cpu_quota)
+                },
+                cpu_period: if hc.nano_cpus > 0 {
+                    Some(100_000)
+                } else {
+                    (hc.cpu_period > 0).then_some(hc.cpu_period as u64)
+                },
+                cpuset_cpus: (!hc.cpuset_cpus.is_empty()).then(|| hc.cpuset_cpus.clone()),
+            },
+            oom_score_adj: (hc.oom_score_adj != 0).then_some(hc.oom_score_adj as i32),
+            init_path,
+            masked_paths: None,
+            readonly_paths: None,
+            annotations: Default::default(),
+        };
+        let spec = spec::generate(&cs).map_err(|e| Error::invalid(e.to_string()))?;
+        let state_dir = self.container_state_dir(&c.id);
+        std::fs::create_dir_all(&state_dir)?;
+        spec::write_bundle(&state_dir, &spec).map_err(|e| Error::internal(e.to_string()))?;
+        let (log_max_size, log_max_files) = super::create::logs_opts(&hc.log_config.config)?;
+        let runtime_name = c.state.runtime.clone();
+        let runtime = if runtime_name == BUILTIN_RUNTIME || runtime_name.is_empty() {
+            RuntimeChoice::Builtin
+        } else {
+            let r = self
+                .inner
+                .config
+                .runtimes
+                .get(&runtime_name)
+                .ok_or_else(|| {
+                    Error::invalid(format!("runtime {runtime_name:?} is no longer configured"))
+                })?;
+            RuntimeChoice::External {
+                name: runtime_name.clone(),
+                path: r.path.clone().into(),
+                args: r.args.clone(),
+            }
+        };
+        Ok(ShimLaunch {
+            shim_binary: shim_binary(),
+            id: c.id.clone(),
+            bundle: state_dir.clone(),
+            state_dir,
+            log_path: self.log_path(&c.id),
+            log_max_size,
+            log_max_files,
+            runtime,
+            runtime_root: self.inner.config.exec_root.join("runtime").join(
+                if runtime_name.is_empty() {
+                    BUILTIN_RUNTIME
+                } else {
+                    &runtime_name
+                },
+            ),
+            stdin: c.config.open_stdin,
+            tty: c.config.tty,
+        })
+    }
+
+    fn mount_rootfs(&self, c: &ContainerRecord, target: &Path) -> Result<()> {
+        let layers = self.inner.store.layers(&c.image_id)?;
+        let mut lower: Vec<PathBuf> = layers
+            .iter()
+            .rev()
+            .map(|l| Digest::parse(&l.chain_id).map(|d| self.inner.snaps.dir(&d)))
+            .collect::<std::result::Result<_, _>>()?;
+        if lower.is_empty() {
+            // overlayfs needs a lower layer: an image without layers gets an empty one.
+            let empty = self.container_dir(&c.id).join("rw/empty");
+            std::fs::create_dir_all(&empty)?;
+            lower.push(empty);
+        }
+        let dir = self.container_dir(&c.id);
+        pouch_sys::mount::mount_overlay(&lower, &dir.join("rw/upper"), &dir.join("rw/work"), target)
+            .map_err(|e| Error::internal(e.to_string()))
+    }
+
+    /// `/proc/<pid>/ns/<kind>` of a running container, for `--network container:x` and friends.
+    fn ns_path(&self, other: &str, kind: &str) -> Result<PathBuf> {
+        let o = self.resolve_container(other)?;
+        if o.state.status != "running" && o.state.status != "paused" {
+            return Err(Error::conflict(format!(
+                "cannot join namespace of a non running container: {}",
+                o.name
+            )));
+        }
+        Ok(PathBuf::from(format!("/proc/{}/ns/{kind}", o.state.pid)))
+    }
+}
+
+/// pouch-shim sits next to pouchd (installed together); PATH is the fallback.
+fn shim_binary() -> PathBuf {
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        let p = dir.join("pouch-shim");
+        if p.exists() {
+            return p;
+        }
+    }
+    PathBuf::from("pouch-shim")
+}
+
+/// `--init` runs tini (Debian's tini package, static build) as PID 1.
+fn find_init() -> Result<PathBuf> {
+    for p in ["/usr/bin/tini-static", "/usr/local/bin/tini-static"] {
+        if Path::new(p).exists() {
+            return Ok(p.into());
+        }
+    }
+    Err(Error::invalid(
+        "--init needs a static init binary: install it with `apt-get install tini`",
+    ))
+}
+
+/// Resolves `user[:group]` (names or numbers) against the container's /etc/passwd and /etc/group.
+/// Those files come from the image, so a symlink there is not followed out of the rootfs.
+fn resolve_user(rootfs: &Path, spec_user: &str) -> Result<spec::User> {
+    let read = |f: &str| -> String {
+        let p = rootfs.join(f);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_file() => std::fs::read_to_string(&p).unwrap_or_default(),
+            _ => String::new(),
+        }
+    };
+    let passwd = read("etc/passwd");
+    let group = read("etc/group");
+    let (u, g) = match spec_user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec_user, None),
+    };
+    let u = if u.is_empty() { "0" } else { u };
+    let pw = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
+    let (uid, primary_gid, uname) = match (&pw, u.parse::<u32>()) {
+        (Some(f), _) => (
+            f[2].parse().unwrap_or(0),
+            f[3].parse().unwrap_or(0),
+            f[0].to_string(),
+        ),
+        (None, Ok(n)) => (n, 0, String::new()),
+        (None, Err(_)) => {
+            return Err(Error::invalid(format!(
+                "unable to find user {u}: no matching entries in passwd file"
+            )));
+        }
+    };
+    let gid = match g {
+        None => primary_gid,
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() >= 3 && f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
+        },
+    };
+    let additional_gids = if uname.is_empty() {
+        Vec::new()
+    } else {
+        group
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .filter(|f| f.len() >= 4 && f[3].split(',').any(|m| m == uname))
+            .filter_map(|f| f[2].parse().ok())
+            .filter(|g| *g != gid)
+            .collect()
+    };
+    Ok(spec::User {
+        uid,
+        gid,
+        additional_gids,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_resolve_from_the_rootfs() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("etc")).unwrap();
+        std::fs::write(
+            d.path().join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("etc/group"),
+            "root:x:0:\nuser:x:1000:\nwheel:x:10:user\n",
+        )
+        .unwrap();
+        let u = resolve_user(d.path(), "").unwrap();
+        assert_eq!((u.uid, u.gid), (0, 0));
+        let u = resolve_user(d.path(), "user").unwrap();
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids.clone()),
+            (1000, 1000, vec![10])
+        );
+        let u = resolve_user(d.path(), "1000:wheel").unwrap();
+        assert_eq!((u.uid, u.gid), (1000, 10));
+        let u = resolve_user(d.path(), "4242").unwrap();
+        assert_eq!((u.uid, u.gid), (4242, 0));
+        assert!(resolve_user(d.path(), "nobody").is_err());
+        assert!(resolve_user(d.path(), "user:nogroup").is_err());
+    }
+}

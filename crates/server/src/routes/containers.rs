@@ -1,0 +1,317 @@
+//! `/containers/…`: lifecycle, inspect/list, wait, logs, attach.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use pouch_api::types::ContainerCreateBody;
+use pouch_engine::{Engine, Error, LogOptions, Started, WaitCondition};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::error::ApiResult;
+use crate::query::Query;
+use crate::stream::{frame, relay_upgraded};
+
+pub fn routes() -> Router<Engine> {
+    Router::new()
+        .route("/containers/create", post(create))
+        .route("/containers/json", get(list))
+        .route("/containers/prune", post(prune))
+        .route("/containers/{id}/json", get(inspect))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/pause", post(pause))
+        .route("/containers/{id}/unpause", post(unpause))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/resize", post(resize))
+        .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}/logs", get(logs))
+        .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}", delete(remove))
+}
+
+fn q(uri: &Uri) -> Query {
+    Query::parse(uri.query())
+}
+
+async fn create(State(engine): State<Engine>, uri: Uri, body: Bytes) -> ApiResult<Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::invalid("config cannot be empty in order to create a container").into());
+    }
+    let parsed: ContainerCreateBody = serde_json::from_slice(&body)
+        .map_err(|e| Error::invalid(format!("invalid container config: {e}")))?;
+    let name = q(&uri).get("name").map(str::to_string);
+    let resp = engine.create_container(name, parsed).await?;
+    Ok((StatusCode::CREATED, Json(resp)).into_response())
+}
+
+async fn list(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
+    let q = q(&uri);
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .filter(|l| *l > 0)
+        .map(|l| l as usize);
+    let list = engine
+        .list_containers(q.bool("all"), limit, q.bool("size"), q.filters()?)
+        .await?;
+    Ok(Json(list).into_response())
+}
+
+async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(engine.inspect_container(id).await?).into_response())
+}
+
+async fn start(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(match engine.start_container(&id).await? {
+        Started::Now => StatusCode::NO_CONTENT.into_response(),
+        Started::Already => StatusCode::NOT_MODIFIED.into_response(),
+    })
+}
+
+fn timeout(q: &Query) -> ApiResult<Option<i64>> {
+    match q
+        .get("t")
+        .or_else(|| q.get("timeout"))
+        .filter(|t| !t.is_empty())
+    {
+        None => Ok(None),
+        Some(t) => t
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::invalid(format!("invalid timeout {t:?}")).into()),
+    }
+}
+
+async fn stop(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let q = q(&uri);
+    let stopped = engine
+        .stop_container(&id, q.get("signal").map(str::to_string), timeout(&q)?)
+        .await?;
+    Ok(if stopped {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    }
+    .into_response())
+}
+
+async fn restart(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let q = q(&uri);
+    engine
+        .restart_container(&id, q.get("signal").map(str::to_string), timeout(&q)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn kill(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    engine
+        .kill_container(&id, q(&uri).get("signal").map(str::to_string))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn pause(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    engine.pause_container(&id, true).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn unpause(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    engine.pause_container(&id, false).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn rename(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let name = q(&uri).get("name").unwrap_or("").to_string();
+    engine.rename_container(&id, &name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn resize(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let q = q(&uri);
+    let dim = |k: &str| {
+        q.get(k)
+            .and_then(|v| v.parse::<u16>().ok())
+            .ok_or_else(|| Error::invalid(format!("invalid {k}")))
+    };
+    engine.resize_container(&id, dim("h")?, dim("w")?).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn remove(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let q = q(&uri);
+    if q.bool("link") {
+        return Err(Error::not_implemented("container links are not supported").into());
+    }
+    engine.remove_container(&id, q.bool("force")).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn prune(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
+    Ok(Json(engine.prune_containers(q(&uri).filters()?).await?).into_response())
+}
+
+/// Headers go out at once (clients treat them as "the wait is registered"); the body when the
+/// condition holds.
+async fn wait(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let cond = WaitCondition::parse(q(&uri).get("condition").unwrap_or(""))?;
+    let fut = engine.wait_container(&id, cond)?;
+    let stream = futures_util::stream::once(async move {
+        let r = fut.await;
+        let mut body = serde_json::to_vec(&r).unwrap_or_default();
+        body.push(b'\n');
+        Ok::<_, std::io::Error>(Bytes::from(body))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+fn unix_nanos(v: Option<&str>) -> ApiResult<i64> {
+    let Some(v) = v.filter(|v| !v.is_empty() && *v != "0") else {
+        return Ok(0);
+    };
+    let f: f64 = v
+        .parse()
+        .map_err(|_| Error::invalid(format!("invalid time value {v:?}: expected unix seconds")))?;
+    Ok((f * 1e9) as i64)
+}
+
+async fn logs(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let q = q(&uri);
+    let tail = match q.get("tail") {
+        None | Some("") | Some("all") => None,
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| Error::invalid(format!("invalid tail {n:?}")))?,
+        ),
+    };
+    let opts = LogOptions {
+        stdout: q.bool("stdout"),
+        stderr: q.bool("stderr"),
+        follow: q.bool("follow"),
+        since: unix_nanos(q.get("since"))?,
+        until: unix_nanos(q.get("until"))?,
+        tail,
+    };
+    let timestamps = q.bool("timestamps");
+    let (tty, rx) = engine.container_logs(&id, opts)?;
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |l| {
+        let mut data = Vec::with_capacity(l.data.len() + 40);
+        if timestamps {
+            data.extend_from_slice(l.time.as_bytes());
+            data.push(b' ');
+        }
+        data.extend_from_slice(&l.data);
+        Ok::<_, std::io::Error>(Bytes::from(if tty { data } else { frame(l.stream, &data) }))
+    });
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(stream)).into_response())
+}
+
+/// Hijacks the connection (`101 UPGRADED`, `Upgrade: tcp`) and relays it to the shim's attach
+/// stream; without an upgrade request it streams the output only.
+async fn attach(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let q = q(req.uri());
+    let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
+    if !q.bool("stream") && !q.bool("logs") {
+        return Err(Error::invalid("attach needs stream=1 or logs=1").into());
+    }
+    let (tty, rx) = engine.attach_container(&id, stdin, stdout, stderr).await?;
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    let wants_upgrade = req.headers().get(header::UPGRADE).is_some();
+    if wants_upgrade {
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            let Ok(shim) = rx.await else { return };
+            match on_upgrade.await {
+                Ok(up) => relay_upgraded(up, shim, stdin).await,
+                Err(e) => tracing::debug!(error = %e, "attach upgrade failed"),
+            }
+        });
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let h = resp.headers_mut();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        return Ok(resp);
+    }
+    let stream = async_stream_output(rx);
+    Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(stream)).into_response())
+}
+
+fn async_stream_output(
+    rx: tokio::sync::oneshot::Receiver<pouch_engine::AttachStream>,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+    futures_util::stream::unfold(
+        (Some(rx), None::<pouch_engine::AttachStream>),
+        |(rx, shim)| async move {
+            let mut shim = match (rx, shim) {
+                (Some(rx), _) => rx.await.ok()?,
+                (None, Some(s)) => s,
+                (None, None) => return None,
+            };
+            let _ = shim.shutdown().await;
+            let mut buf = vec![0u8; 32 * 1024];
+            match shim.read(&mut buf).await {
+                Ok(0) | Err(_) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(Bytes::from(buf)), (None, Some(shim))))
+                }
+            }
+        },
+    )
+}

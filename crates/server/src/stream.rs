@@ -1,0 +1,53 @@
+//! Byte streams shared by attach, exec and logs: Docker's 8-byte frame header and the relay
+//! between a hijacked client connection and a shim stream.
+
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+/// One multiplexed frame: `[stream, 0, 0, 0, len (u32 BE)]` + payload.
+pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 8);
+    out.extend_from_slice(&[stream, 0, 0, 0]);
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// Copies client→shim (stdin) and shim→client (output). The client closing its write side
+/// closes the container's stdin; the shim ending its stream ends the whole exchange.
+pub async fn relay_upgraded(up: Upgraded, shim: UnixStream, stdin: bool) {
+    let client = TokioIo::new(up);
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let (mut sr, mut sw) = shim.into_split();
+    let to_shim = async move {
+        if stdin {
+            let _ = tokio::io::copy(&mut cr, &mut sw).await;
+        } else {
+            // Drain and ignore whatever the client sends.
+            let mut buf = [0u8; 4096];
+            while matches!(cr.read(&mut buf).await, Ok(n) if n > 0) {}
+        }
+        let _ = sw.shutdown().await;
+        std::future::pending::<()>().await;
+    };
+    let to_client = async move {
+        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+        let _ = cw.shutdown().await;
+    };
+    tokio::select! {
+        _ = to_shim => {}
+        _ = to_client => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_header() {
+        assert_eq!(frame(2, b"hi"), vec![2, 0, 0, 0, 0, 0, 0, 2, b'h', b'i']);
+    }
+}

@@ -1,0 +1,304 @@
+//! Running containers through the stock docker CLI: output, exit codes, stdin, detached
+//! lifecycle, signals, pause, restart policies, and docker-equivalent errors.
+
+use pouch_e2e::Daemon;
+
+fn have_docker() -> bool {
+    let ok = std::process::Command::new("docker")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIP: the docker CLI is not installed on this host");
+    }
+    ok
+}
+
+fn out(o: &std::process::Output) -> (String, String, Option<i32>) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        o.status.code(),
+    )
+}
+
+#[test]
+fn run_prints_output_and_propagates_exit_codes() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let (so, se, code) = out(&d.docker(&["run", "--rm", "busybox", "echo", "hello"]));
+    assert_eq!(
+        (so.as_str(), code),
+        ("hello\n", Some(0)),
+        "stderr: {se}\n{}",
+        d.log()
+    );
+    let (so, se, code) = out(&d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]));
+    assert_eq!(code, Some(3), "{so} {se}");
+    assert_eq!(so, "out\n");
+    assert!(se.contains("err"), "{se}");
+    // --rm removed them.
+    assert_eq!(
+        d.http("GET", "/containers/json?all=1", b"").json(),
+        serde_json::json!([])
+    );
+    // Without --rm the container stays, exited, with its code.
+    let (_, _, code) = out(&d.docker(&["run", "--name", "keep", "busybox", "sh", "-c", "exit 5"]));
+    assert_eq!(code, Some(5));
+    let st = d.inspect("keep");
+    assert_eq!(st["State"]["Status"], "exited");
+    assert_eq!(st["State"]["ExitCode"], 5);
+    let ps = d.docker_ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("keep Exited (5)"), "{ps}");
+}
+
+#[test]
+fn interactive_stdin_reaches_the_container() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let o = d.docker_stdin(&["run", "-i", "--rm", "busybox", "cat"], b"hi there\n");
+    let (so, se, code) = out(&o);
+    assert_eq!((so.as_str(), code), ("hi there\n", Some(0)), "{se}");
+    let o = d.docker_stdin(&["run", "-i", "--rm", "busybox", "wc", "-l"], b"a\nb\nc\n");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "3");
+}
+
+#[test]
+fn detached_lifecycle_logs_stop_pause_kill_rm() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; exec sleep 1000",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64);
+    d.wait_for(10, "log line", || {
+        d.docker_ok(&["logs", "web"]).contains("started")
+    });
+    let st = d.inspect("web");
+    assert_eq!(st["State"]["Running"], true);
+    let pid = st["State"]["Pid"].as_i64().unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let ps = d.docker_ok(&["ps", "--format", "{{.Names}} {{.Status}} {{.Image}}"]);
+    assert!(ps.starts_with("web Up"), "{ps}");
+    assert!(ps.contains("busybox"), "{ps}");
+
+    d.docker_ok(&["pause", "web"]);
+    assert_eq!(d.inspect("web")["State"]["Status"], "paused");
+    let frozen = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        frozen.contains("State:\tD")
+            || frozen.contains("State:\tS")
+            || frozen.contains("State:\tT"),
+        "{frozen}"
+    );
+    d.docker_ok(&["unpause", "web"]);
+    assert_eq!(d.inspect("web")["State"]["Status"], "running");
+
+    // rm of a running container needs -f.
+    let o = d.docker(&["rm", "web"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("container is running"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // sleep ignores nothing: SIGTERM ends it (143).
+    d.docker_ok(&["stop", "-t", "5", "web"]);
+    let st = d.inspect("web");
+    assert_eq!(st["State"]["Status"], "exited");
+    assert_eq!(st["State"]["ExitCode"], 143);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the process outlived stop"
+    );
+
+    // Start again, kill with a signal by name, check the code.
+    d.docker_ok(&["start", "web"]);
+    assert_eq!(d.inspect("web")["State"]["Running"], true);
+    d.docker_ok(&["kill", "-s", "SIGKILL", "web"]);
+    let code = d.docker_ok(&["wait", "web"]);
+    assert_eq!(code.trim(), "137");
+    let o = d.docker(&["kill", "-s", "NOPE", "web"]);
+    assert!(!o.status.success());
+
+    d.docker_ok(&["rm", "web"]);
+    assert!(!d.root.join("containers").join(id).exists());
+    let o = d.docker(&["inspect", "web"]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn errors_match_docker() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let (_, se, code) = out(&d.docker(&["run", "--rm", "--pull", "never", "nosuchimage"]));
+    assert_eq!(code, Some(125), "{se}");
+    assert!(se.contains("No such image"), "{se}");
+    let (_, se, code) = out(&d.docker(&["run", "--rm", "busybox", "/nonexistent"]));
+    assert_eq!(code, Some(127), "{se}");
+    let (_, se, code) = out(&d.docker(&["run", "--rm", "--runtime", "nope", "busybox", "true"]));
+    assert_eq!(code, Some(125), "{se}");
+    assert!(se.contains("unknown or invalid runtime name: nope"), "{se}");
+    d.docker_ok(&["create", "--name", "dup", "busybox", "true"]);
+    let (_, se, code) = out(&d.docker(&["create", "--name", "dup", "busybox", "true"]));
+    assert_eq!(code, Some(125));
+    assert!(se.contains("is already in use"), "{se}");
+    let r = d.http("POST", "/containers/create", b"{not json");
+    assert_eq!(r.status, 400);
+    let r = d.http("POST", "/containers/nosuch/start", b"");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["message"], "No such container: nosuch");
+    let r = d.http("POST", "/containers/dup/kill", b"");
+    assert_eq!(r.status, 409);
+}
+
+#[test]
+fn restart_policy_restarts_a_failing_container() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    d.wait_for(20, "two restarts", || {
+        let s = d.inspect("flaky");
+        s["RestartCount"] == 2 && s["State"]["Status"] == "exited"
+    });
+    assert_eq!(d.inspect("flaky")["State"]["ExitCode"], 1);
+}
+
+#[test]
+fn a_container_cannot_raise_its_own_limits() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let script = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+                  echo 268435456 > /sys/fs/cgroup/memory/memory.limit_in_bytes && echo RAISED; \
+                  echo max > /sys/fs/cgroup/pids/pids.max && echo RAISED; \
+                  cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max";
+    if !std::path::Path::new("/sys/fs/cgroup/memory").exists() {
+        eprintln!("SKIP: no cgroup v1 memory hierarchy on this host");
+        return;
+    }
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "20",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let (so, se, _) = out(&o);
+    assert!(
+        !so.contains("RAISED"),
+        "a container raised its own limit:\n{so}\n{se}"
+    );
+    assert!(se.contains("Read-only file system"), "{se}");
+    assert_eq!(
+        so.lines().collect::<Vec<_>>(),
+        vec!["67108864", "67108864", "20"],
+        "{so}\n{se}"
+    );
+}
+
+#[test]
+fn containers_survive_daemon_restarts_and_crashes() {
+    if !have_docker() {
+        return;
+    }
+    let mut d = Daemon::start();
+    d.load_busybox();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "long",
+        "busybox",
+        "sh",
+        "-c",
+        "echo before; exec sleep 1000",
+    ]);
+    d.docker_ok(&["run", "-d", "--name", "victim", "busybox", "sleep", "1000"]);
+    let pid = d.inspect("long")["State"]["Pid"].as_i64().unwrap();
+    let victim = d.inspect("victim")["State"]["Pid"].as_i64().unwrap();
+
+    // A crash: the container keeps running and the new daemon adopts it.
+    d.kill9();
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "container died with the daemon"
+    );
+    d.spawn(&[]).unwrap();
+    let st = d.inspect("long");
+    assert_eq!(st["State"]["Running"], true, "{st}");
+    assert_eq!(st["State"]["Pid"], pid);
+    assert!(d.docker_ok(&["logs", "long"]).contains("before"));
+
+    // A clean stop; meanwhile one container dies.
+    assert_eq!(d.stop(), Some(0));
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &victim.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    d.spawn(&[]).unwrap();
+    d.wait_for(10, "victim recorded as exited", || {
+        d.inspect("victim")["State"]["Status"] == "exited"
+    });
+    assert_eq!(d.inspect("victim")["State"]["ExitCode"], 137);
+    // The adopted one is fully controllable.
+    d.docker_ok(&["stop", "-t", "1", "long"]);
+    assert_eq!(d.inspect("long")["State"]["Status"], "exited");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the process outlived stop"
+    );
+    d.docker_ok(&["rm", "long", "victim"]);
+}
