@@ -89,6 +89,11 @@ fn init_logging(debug: bool, format: &str) {
 async fn run(cfg: config::DaemonConfig) -> Result<()> {
     let engine =
         pouch_engine::Engine::open(cfg.engine.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Adopt containers that kept running while no daemon was up; record those that exited.
+    engine
+        .restore()
+        .await
+        .map_err(|e| anyhow::anyhow!("restoring containers: {e}"))?;
     let pidfile = listen::PidFile::create(&cfg.pidfile)?;
     let listeners = listen::bind_all(&cfg.hosts).await?;
     let (stop_tx, stop_rx) = watch::channel(false);

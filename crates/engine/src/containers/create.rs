@@ -54,7 +54,9 @@ impl Engine {
         };
         host_config.runtime = runtime.clone();
         match host_config.network_mode.as_str() {
-            "" | "default" | "bridge" => {
+            // Until bridge networks exist, the default network is none (see docs/runtime.md).
+            "" | "default" => host_config.network_mode = "none".into(),
+            "bridge" => {
                 host_config.network_mode = "none".into();
                 warnings.push(
                     "bridge networking is not available yet: the container has only a loopback \

@@ -8,7 +8,7 @@ use pouch_runtime::shim::{self, RuntimeChoice, ShimLaunch};
 use pouch_runtime::spec::{self, ContainerSpec, Namespaces, NsMode};
 
 use crate::config::BUILTIN_RUNTIME;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
 use crate::{Engine, now_nanos};
 
@@ -24,8 +24,14 @@ impl Engine {
     pub async fn start_container(&self, name: &str) -> Result<Started> {
         let c = self.resolve_container(name)?;
         let live = self.inner.live.get(&c.id);
-        let _op = live.op.lock().await;
-        self.start_locked(&c.id).await
+        let op = live.op.lock().await;
+        let res = self.start_locked(&c.id).await;
+        drop(op);
+        if res.is_err() && c.host_config.auto_remove {
+            // As docker: a `--rm` container that cannot start is removed (clients wait for it).
+            let _ = self.remove_container(&c.id, true).await;
+        }
+        res
     }
 
     /// Starts a container whose op lock the caller holds.
@@ -58,19 +64,8 @@ impl Engine {
         let client = match shim::launch(&launch).await {
             Ok(client) => client,
             Err(err) => {
-                let msg = err.to_string();
-                let kind = if msg.contains("not found")
-                    || msg.contains("permission denied")
-                    || msg.contains("no such file")
-                {
-                    ErrorKind::InvalidArgument
-                } else {
-                    ErrorKind::Internal
-                };
-                return Err(self.start_failed(
-                    &mut c,
-                    Error::new(kind, format!("failed to create container: {msg}")),
-                ));
+                let err = create_error(err, &c);
+                return Err(self.start_failed(&mut c, err));
             }
         };
         let live = self.inner.live.get(id);
@@ -117,6 +112,14 @@ impl Engine {
         };
         c.state.error = err.message.clone();
         let _ = self.save_state(c);
+        // Early attaches will never get a stream: release them so their clients see the end.
+        self.inner
+            .live
+            .get(&c.id)
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let _ = pouch_sys::mount::unmount(&self.container_rootfs(&c.id));
         err
     }
@@ -330,6 +333,36 @@ impl Engine {
             )));
         }
         Ok(PathBuf::from(format!("/proc/{}/ns/{kind}", o.state.pid)))
+    }
+}
+
+/// Words the failure as runc does, since clients (docker's CLI among them) pick the exit code
+/// 127 or 126 from those words.
+fn create_error(err: shim::Error, c: &ContainerRecord) -> Error {
+    let cmd = c
+        .config
+        .entrypoint
+        .iter()
+        .chain(c.config.cmd.iter())
+        .flatten()
+        .next()
+        .cloned()
+        .unwrap_or_default();
+    let prefix = "failed to create task for container: OCI runtime create failed: unable to start container process";
+    match err {
+        shim::Error::Create {
+            kind: shim::CreateErrorKind::NotFound,
+            message,
+        } => Error::invalid(format!(
+            "{prefix}: exec: \"{cmd}\": executable file not found in $PATH ({message})"
+        )),
+        shim::Error::Create {
+            kind: shim::CreateErrorKind::PermissionDenied,
+            message,
+        } => Error::invalid(format!(
+            "{prefix}: exec: \"{cmd}\": permission denied ({message})"
+        )),
+        other => Error::internal(format!("{prefix}: {other}")),
     }
 }
 

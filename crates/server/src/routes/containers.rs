@@ -274,10 +274,13 @@ async fn attach(
     if wants_upgrade {
         let on_upgrade = hyper::upgrade::on(&mut req);
         tokio::spawn(async move {
-            let Ok(shim) = rx.await else { return };
-            match on_upgrade.await {
-                Ok(up) => relay_upgraded(up, shim, stdin).await,
-                Err(e) => tracing::debug!(error = %e, "attach upgrade failed"),
+            let up = match on_upgrade.await {
+                Ok(up) => up,
+                Err(e) => return tracing::debug!(error = %e, "attach upgrade failed"),
+            };
+            // No shim stream (the start failed): dropping `up` closes the client's connection.
+            if let Ok(shim) = rx.await {
+                relay_upgraded(up, shim, stdin).await;
             }
         });
         let mut resp = Response::new(Body::empty());
