@@ -40,9 +40,19 @@ impl Engine {
         let Some(mut c) = self.inner.store.container(id)? else {
             return Ok(());
         };
-        c.state.status = "exited".into();
         c.state.pid = 0;
         c.state.exit_code = exit.exit_code as i64;
+        let restart = !c.host_config.auto_remove
+            && should_restart(
+                &c.host_config.restart_policy.name,
+                c.host_config.restart_policy.maximum_retry_count,
+                &c.state,
+            );
+        c.state.status = if restart {
+            "restarting".into()
+        } else {
+            "exited".into()
+        };
         c.state.oom_killed = exit.oom_killed;
         c.state.error = exit.error.unwrap_or_default();
         c.state.finished_at = exit.exited_at;
@@ -65,11 +75,7 @@ impl Engine {
             });
             return Ok(());
         }
-        if self.should_restart(
-            &c.host_config.restart_policy.name,
-            c.host_config.restart_policy.maximum_retry_count,
-            &c.state,
-        ) {
+        if restart {
             let delay = restart_delay(c.state.restart_count);
             let e = self.clone();
             let id = id.to_string();
@@ -81,7 +87,7 @@ impl Engine {
                     return;
                 };
                 // A stop, rm or manual start meanwhile wins over the policy.
-                if c.state.status != "exited" || c.state.manually_stopped {
+                if c.state.status != "restarting" || c.state.manually_stopped {
                     return;
                 }
                 c.state.restart_count += 1;
@@ -94,21 +100,17 @@ impl Engine {
         Ok(())
     }
 
-    fn should_restart(&self, policy: &str, max: i64, s: &crate::store::StoredState) -> bool {
-        if s.manually_stopped {
-            return false;
-        }
-        match policy {
-            "always" | "unless-stopped" => true,
-            "on-failure" => s.exit_code != 0 && (max <= 0 || s.restart_count < max),
-            _ => false,
-        }
-    }
-
     /// After a daemon start: adopt shims whose containers still run, record exits that happened
     /// while the daemon was down, and apply restart policies to those.
     pub async fn restore(&self) -> Result<()> {
         for c in self.inner.store.containers()? {
+            if c.state.status == "restarting" {
+                // The daemon went down during a restart back-off: finish the restart now.
+                if let Err(err) = self.start_container(&c.id).await {
+                    tracing::warn!(container = %c.id, error = %err, "restart by policy failed");
+                }
+                continue;
+            }
             if c.state.status != "running" && c.state.status != "paused" {
                 continue;
             }
@@ -146,6 +148,18 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether the restart policy asks for another run after the exit recorded in `s`.
+fn should_restart(policy: &str, max: i64, s: &crate::store::StoredState) -> bool {
+    if s.manually_stopped {
+        return false;
+    }
+    match policy {
+        "always" | "unless-stopped" => true,
+        "on-failure" => s.exit_code != 0 && (max <= 0 || s.restart_count < max),
+        _ => false,
     }
 }
 

@@ -30,6 +30,13 @@ impl Engine {
         let Some(mut c) = self.inner.store.container(id)? else {
             return Ok(false);
         };
+        if c.state.status == "restarting" {
+            // Waiting out the back-off: stopping cancels the pending restart.
+            c.state.status = "exited".into();
+            c.state.manually_stopped = true;
+            self.save_state(&c)?;
+            return Ok(true);
+        }
         let live = self.inner.live.get(id);
         let Some(shim) = live.shim() else {
             return Ok(false);

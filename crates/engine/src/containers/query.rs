@@ -57,7 +57,7 @@ impl Engine {
                 status: s.status.clone(),
                 running: s.status == "running" || s.status == "paused",
                 paused: s.status == "paused",
-                restarting: false,
+                restarting: s.status == "restarting",
                 oom_killed: s.oom_killed,
                 dead: s.status == "dead",
                 pid: s.pid,
@@ -235,6 +235,11 @@ fn status_text(c: &ContainerRecord, now: i64) -> String {
             human_duration(now - s.finished_at)
         ),
         "created" => "Created".to_string(),
+        "restarting" => format!(
+            "Restarting ({}) {} ago",
+            s.exit_code,
+            human_duration(now - s.finished_at)
+        ),
         other => other.to_string(),
     }
 }
