@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(pkg-config gcc libseccomp-dev)
 if [[ ${1:-build} == test ]]; then
-  want+=(busybox-static python3)
+  want+=(busybox-static python3 runc crun)
 fi
 missing=()
 for p in "${want[@]}"; do

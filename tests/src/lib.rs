@@ -197,6 +197,26 @@ impl Daemon {
             .expect("run docker")
     }
 
+    /// Runs the pouch CLI with `input` on its stdin.
+    pub fn pouch_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = Command::new(bin("pouch"))
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run pouch");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
+        child.wait_with_output().expect("pouch output")
+    }
+
     /// Runs the docker CLI with `input` on its stdin.
     pub fn docker_stdin(&self, args: &[&str], input: &[u8]) -> Output {
         let cfg = self.dir.path().join("docker-config");
