@@ -303,3 +303,57 @@ fn containers_survive_daemon_restarts_and_crashes() {
     );
     d.docker_ok(&["rm", "long", "victim"]);
 }
+
+#[test]
+fn events_record_the_lifecycle() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    d.docker_ok(&["tag", "busybox", "evt:1"]);
+    d.docker_ok(&["run", "--name", "ev", "busybox", "true"]);
+    d.docker_ok(&["rm", "ev"]);
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let out = d.docker_ok(&[
+        "events",
+        "--since",
+        "1",
+        "--until",
+        &until.to_string(),
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    for want in [
+        "image load busybox:latest",
+        "image tag evt:1",
+        "container create ev",
+        "container start ev",
+        "container die ev",
+        "container destroy ev",
+    ] {
+        assert!(lines.contains(&want), "missing {want:?} in {lines:?}");
+    }
+    let pos = |w: &str| lines.iter().position(|l| *l == w).unwrap();
+    assert!(
+        pos("container create ev") < pos("container start ev")
+            && pos("container die ev") < pos("container destroy ev")
+    );
+    let only = d.docker_ok(&[
+        "events",
+        "--since",
+        "1",
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "type=image",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert_eq!(only.lines().collect::<Vec<_>>(), vec!["load", "tag"]);
+}

@@ -5,6 +5,7 @@
 pub mod config;
 mod containers;
 pub mod error;
+mod events;
 mod images;
 mod store;
 mod system;
@@ -19,6 +20,7 @@ use pouch_sys::lock::LockFile;
 pub use config::{Config, RuntimeConfig};
 pub use containers::{AttachStream, LogLine, LogOptions, Started, WaitCondition};
 pub use error::{Error, ErrorKind, Result};
+pub use events::event_matches;
 pub use images::SavePlan;
 
 use store::Store;
@@ -40,6 +42,7 @@ struct Inner {
     /// a layer that a concurrent load has decided to reuse.
     image_lock: tokio::sync::Mutex<()>,
     live: containers::LiveMap,
+    events: events::Events,
     _root_lock: LockFile,
 }
 
@@ -79,6 +82,7 @@ impl Engine {
                 unpack,
                 image_lock: tokio::sync::Mutex::new(()),
                 live: Default::default(),
+                events: Default::default(),
                 _root_lock: lock,
             }),
         };

@@ -189,6 +189,7 @@ impl Engine {
             let _ = std::fs::remove_dir_all(self.container_dir(&id));
             return Err(e);
         }
+        self.emit_container(&rec, "create", &[]);
         Ok(ContainerCreateResponse { id, warnings })
     }
 

@@ -57,6 +57,7 @@ impl Engine {
         c.state.error = exit.error.unwrap_or_default();
         c.state.finished_at = exit.exited_at;
         self.save_state(&c)?;
+        self.emit_container(&c, "die", &[("exitCode", c.state.exit_code.to_string())]);
         let _ = pouch_sys::mount::unmount(&self.container_rootfs(id));
         live.exits.send_modify(|m| {
             m.seq += 1;

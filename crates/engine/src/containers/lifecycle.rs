@@ -83,6 +83,9 @@ impl Engine {
                 }
             }
         }
+        if let Ok(Some(c)) = self.inner.store.container(id) {
+            self.emit_container(&c, "stop", &[]);
+        }
         Ok(true)
     }
 
@@ -105,6 +108,7 @@ impl Engine {
             c.state.manually_stopped = true;
             self.save_state(&c)?;
         }
+        self.emit_container(&c, "kill", &[("signal", sig.to_string())]);
         shim.kill(sig, false)
             .await
             .map_err(|e| Error::internal(format!("kill: {e}")))
@@ -121,7 +125,9 @@ impl Engine {
         let live = self.inner.live.get(&c.id);
         let _op = live.op.lock().await;
         self.stop_locked(&c.id, sig, timeout).await?;
-        self.start_locked(&c.id).await.map(|_| ())
+        self.start_locked(&c.id).await?;
+        self.emit_container(&c, "restart", &[]);
+        Ok(())
     }
 
     pub async fn pause_container(&self, name: &str, pause: bool) -> Result<()> {
@@ -162,7 +168,9 @@ impl Engine {
         } else {
             "running".into()
         };
-        self.save_state(&c)
+        self.save_state(&c)?;
+        self.emit_container(&c, if pause { "pause" } else { "unpause" }, &[]);
+        Ok(())
     }
 
     pub async fn rename_container(&self, name: &str, new_name: &str) -> Result<()> {
@@ -173,7 +181,11 @@ impl Engine {
                 "Renaming a container with the same name as its current name",
             ));
         }
-        self.inner.store.rename_container(&c.id, &new)
+        self.inner.store.rename_container(&c.id, &new)?;
+        let mut renamed = c.clone();
+        renamed.name = new;
+        self.emit_container(&renamed, "rename", &[("oldName", format!("/{}", c.name))]);
+        Ok(())
     }
 
     /// `POST /containers/{id}/resize`.

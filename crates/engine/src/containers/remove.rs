@@ -50,6 +50,7 @@ impl Engine {
             )));
         }
         self.inner.store.delete_container(&c.id)?;
+        self.emit_container(&c, "destroy", &[]);
         live.removed.send_replace(true);
         self.inner.live.forget(&c.id);
         tracing::info!(container = %c.id, "removed");

@@ -91,6 +91,7 @@ impl Engine {
         c.state.started_at = now_nanos();
         c.state.manually_stopped = false;
         self.save_state(&c)?;
+        self.emit_container(&c, "start", &[]);
         self.watch_exit(c.id.clone(), client);
         tracing::info!(container = %c.id, pid, "started");
         Ok(Started::Now)

@@ -17,8 +17,29 @@ impl Engine {
     /// named in more than one repository.
     pub async fn remove_image(&self, name: String, force: bool) -> Result<Vec<DeleteItem>> {
         let _guard = self.inner.image_lock.lock().await;
-        self.blocking(move |e| e.remove_image_blocking(&name, force))
-            .await
+        let items = self
+            .blocking(move |e| e.remove_image_blocking(&name, force))
+            .await?;
+        self.emit_deletions(&items);
+        Ok(items)
+    }
+
+    fn emit_deletions(&self, items: &[DeleteItem]) {
+        let id = items.iter().find_map(|i| match i {
+            DeleteItem::Deleted(d) => Some(d.clone()),
+            DeleteItem::Untagged(_) => None,
+        });
+        for i in items {
+            match i {
+                DeleteItem::Untagged(name) => {
+                    self.emit_image(id.as_deref().unwrap_or(""), "untag", name)
+                }
+                DeleteItem::Deleted(d) if Some(d) == id.as_ref() => {
+                    self.emit_image(d, "delete", "")
+                }
+                DeleteItem::Deleted(_) => {}
+            }
+        }
     }
 
     fn remove_image_blocking(&self, name: &str, force: bool) -> Result<Vec<DeleteItem>> {

@@ -19,6 +19,7 @@ impl Engine {
             e.inner
                 .store
                 .tx(|tx| set_ref(tx, &target.to_string(), &img.id, now_nanos()))?;
+            e.emit_image(&img.id, "tag", &target.familiar());
             Ok(())
         })
         .await
@@ -50,6 +51,17 @@ impl Engine {
             }
             Ok(())
         })?;
+        for img in images {
+            let name = img
+                .repo_tags
+                .first()
+                .map(|r| r.clone().with_default_tag().familiar());
+            self.emit_image(
+                img.config_digest.as_str(),
+                "load",
+                name.as_deref().unwrap_or(""),
+            );
+        }
         Ok(lines)
     }
 }

@@ -59,6 +59,7 @@ impl Engine {
             .map_err(|err| Error::from(err).context("importing rootfs tarball"))?;
             img.repo_tags = target.into_iter().collect();
             e.record_loaded(std::slice::from_ref(&img))?;
+            e.emit_image(img.config_digest.as_str(), "import", "");
             Ok(img.config_digest.to_string())
         })
         .await

@@ -1,5 +1,6 @@
 //! One router module per API resource.
 
 pub mod containers;
+pub mod events;
 pub mod images;
 pub mod system;
