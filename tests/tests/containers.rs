@@ -357,3 +357,65 @@ fn events_record_the_lifecycle() {
     ]);
     assert_eq!(only.lines().collect::<Vec<_>>(), vec!["load", "tag"]);
 }
+
+#[test]
+fn export_diff_and_top() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "fs",
+        "busybox",
+        "sh",
+        "-c",
+        "echo data > /tmp/new; rm /etc/hostname.bak 2>/dev/null; echo x >> /etc/passwd; rm /bin/vi",
+    ]);
+    let diff = d.docker_ok(&["diff", "fs"]);
+    let lines: Vec<&str> = diff.lines().collect();
+    for want in ["A /tmp/new", "C /etc/passwd", "D /bin/vi"] {
+        assert!(lines.contains(&want), "missing {want:?} in {lines:?}");
+    }
+    // Export works on a stopped container and holds the container's changes.
+    let tarball = d.dir.path().join("fs.tar");
+    d.docker_ok(&["export", "-o", tarball.to_str().unwrap(), "fs"]);
+    let mut names = Vec::new();
+    let mut ar = tar::Archive::new(std::fs::File::open(&tarball).unwrap());
+    for e in ar.entries().unwrap() {
+        let e = e.unwrap();
+        names.push(e.path().unwrap().display().to_string());
+    }
+    assert!(names.iter().any(|n| n.ends_with("tmp/new")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with("bin/busybox")));
+    assert!(
+        !names.iter().any(|n| n.ends_with("bin/vi")),
+        "a deleted file was exported"
+    );
+    assert!(
+        !pouch_sys_mounted(&d, "fs"),
+        "export left the rootfs mounted"
+    );
+
+    d.docker_ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "1000"]);
+    let top = d.docker_ok(&["top", "busy"]);
+    assert!(top.contains("sleep 1000"), "{top}");
+    assert_eq!(top.lines().count(), 2, "{top}");
+}
+
+fn pouch_sys_mounted(d: &Daemon, name: &str) -> bool {
+    let id = d.inspect(name)["Id"].as_str().unwrap().to_string();
+    let target = d
+        .root
+        .join("containers")
+        .join(id)
+        .join("rootfs")
+        .display()
+        .to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split_whitespace().nth(4) == Some(target.as_str()))
+}

@@ -4,6 +4,7 @@
 mod attach;
 mod create;
 mod exit;
+mod fs;
 mod lifecycle;
 mod logs;
 mod query;

@@ -306,6 +306,11 @@ impl Engine {
         })
     }
 
+    /// Mounts the rootfs at its usual place (for export of a stopped container).
+    pub(crate) fn mount_container_rootfs(&self, c: &ContainerRecord) -> Result<()> {
+        self.mount_rootfs(c, &self.container_rootfs(&c.id))
+    }
+
     fn mount_rootfs(&self, c: &ContainerRecord, target: &Path) -> Result<()> {
         let layers = self.inner.store.layers(&c.image_id)?;
         let mut lower: Vec<PathBuf> = layers

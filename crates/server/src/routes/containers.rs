@@ -32,6 +32,9 @@ pub fn routes() -> Router<Engine> {
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/export", get(export))
+        .route("/containers/{id}/changes", get(changes))
+        .route("/containers/{id}/top", get(top))
         .route("/containers/{id}", delete(remove))
 }
 
@@ -317,4 +320,42 @@ fn async_stream_output(
             }
         },
     )
+}
+
+async fn export(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    // Resolve first so that an unknown name is a clean 404 before any byte is sent.
+    engine.inspect_container(id.clone()).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+    let writer = crate::routes::images::ChannelWriter::new(tx.clone());
+    tokio::spawn(async move {
+        let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, writer));
+        if let Err(e) = engine.export_container(&id, out).await {
+            tracing::error!(error = %e, "container export failed mid-stream");
+            let _ = tx.send(Err(std::io::Error::other(e.message))).await;
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-tar")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+async fn changes(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(engine.container_changes(&id).await?).into_response())
+}
+
+async fn top(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let q = q(&uri);
+    Ok(Json(
+        engine
+            .container_top(&id, q.get("ps_args").unwrap_or(""))
+            .await?,
+    )
+    .into_response())
 }

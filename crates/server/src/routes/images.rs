@@ -122,8 +122,14 @@ async fn save(engine: Engine, names: Vec<String>) -> ApiResult<Response> {
 }
 
 /// Hands bytes written on a blocking thread to the response body.
-struct ChannelWriter {
+pub(crate) struct ChannelWriter {
     tx: mpsc::Sender<std::io::Result<Bytes>>,
+}
+
+impl ChannelWriter {
+    pub(crate) fn new(tx: mpsc::Sender<std::io::Result<Bytes>>) -> ChannelWriter {
+        ChannelWriter { tx }
+    }
 }
 
 impl Write for ChannelWriter {
