@@ -22,7 +22,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$REPO/target/release}
 DOCKER=${DOCKER:-/usr/bin/docker}
 BIG=${BIG:-/tmp/pouch-bench-images/big-docker-archive.tar}
-PODMAN=podman
+PODMAN=${PODMAN:-podman}   # set to a missing path to skip podman
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -43,7 +43,7 @@ unset DOCKER_HOST DOCKER_CONTEXT
 DCLI=$DOCKER; [[ -x $DCLI ]] || DCLI=$(command -v docker || true)
 PD=""; [[ -n $DCLI ]] && PD="$DCLI -H $SOCK"
 HAVE_DOCKER=0; [[ -x $DOCKER ]] && "$DOCKER" info >/dev/null 2>&1 && HAVE_DOCKER=1
-HAVE_PODMAN=0; command -v podman >/dev/null && podman info >/dev/null 2>&1 && HAVE_PODMAN=1
+HAVE_PODMAN=0; command -v "$PODMAN" >/dev/null && $PODMAN info >/dev/null 2>&1 && HAVE_PODMAN=1
 note() { echo "- $*" >>"$T/notes"; }   # a file: hf runs in $(…) subshells
 ((HAVE_DOCKER)) || note "docker: not installed or dockerd not running — docker column skipped"
 ((HAVE_PODMAN)) || note "podman: not installed or not working — podman column skipped"
@@ -211,7 +211,7 @@ echo "## pouch benchmarks — $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "Machine: $(nproc) CPUs ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)."
 echo "Load average (1/5/15 min) before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg)."
-echo "pouch $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null) (release build); $(ver "$DCLI" --version); $( ((HAVE_DOCKER)) && "$DOCKER" version -f 'dockerd {{.Server.Version}}' 2>/dev/null); $( ((HAVE_PODMAN)) && ver podman --version); $(ver hyperfine --version)."
+echo "pouch: release binaries built $(date -u -r "$BIN/pouchd" '+%Y-%m-%d %H:%M UTC') (repo HEAD now $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)); $(ver "$DCLI" --version); $( ((HAVE_DOCKER)) && "$DOCKER" version -f 'dockerd {{.Server.Version}}' 2>/dev/null); $( ((HAVE_PODMAN)) && ver podman --version); $(ver hyperfine --version)."
 echo "hyperfine: $WARMUP warmups + $RUNS runs (load: 1 + $RUNS, big load: 1 + $BIG_RUNS); run/exec with -N (no shell)."
 echo
 echo "| benchmark | pouch | docker CLI → pouchd | docker (dockerd) | podman |"
