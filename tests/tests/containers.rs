@@ -419,3 +419,66 @@ fn pouch_sys_mounted(d: &Daemon, name: &str) -> bool {
         .lines()
         .any(|l| l.split_whitespace().nth(4) == Some(target.as_str()))
 }
+
+#[test]
+fn exec_runs_processes_in_a_running_container() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "host",
+        "-e",
+        "FROM_RUN=1",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let (so, se, code) = out(&d.docker(&[
+        "exec",
+        "host",
+        "sh",
+        "-c",
+        "echo $FROM_RUN $X; echo oops >&2; exit 6",
+    ]));
+    assert_eq!(code, Some(6), "{so} {se}");
+    assert_eq!(so, "1\n");
+    assert!(se.contains("oops"), "{se}");
+    let (so, _, code) = out(&d.docker(&[
+        "exec",
+        "-e",
+        "X=2",
+        "-w",
+        "/tmp",
+        "-u",
+        "user",
+        "host",
+        "sh",
+        "-c",
+        "echo $X $(pwd) $(id -u)",
+    ]));
+    assert_eq!((so.trim(), code), ("2 /tmp 1000", Some(0)));
+    let o = d.docker_stdin(&["exec", "-i", "host", "cat"], b"through exec\n");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "through exec\n");
+    d.docker_ok(&[
+        "exec",
+        "-d",
+        "host",
+        "sh",
+        "-c",
+        "echo detached > /tmp/marker",
+    ]);
+    d.wait_for(10, "detached exec", || {
+        d.docker(&["exec", "host", "cat", "/tmp/marker"]).stdout == b"detached\n"
+    });
+    let (_, se, code) = out(&d.docker(&["exec", "host", "/no/such/binary"]));
+    assert_eq!(code, Some(127), "{se}");
+    d.docker_ok(&["stop", "-t", "0", "host"]);
+    let (_, se, code) = out(&d.docker(&["exec", "host", "true"]));
+    assert_ne!(code, Some(0));
+    assert!(se.contains("is not running"), "{se}");
+}

@@ -71,6 +71,10 @@ fn pouch_detached_ps_logs_stop_rm() {
     });
     let ps = d.pouch_ok(&["ps", "--format", "{{.Names}} {{.State}}"]);
     assert_eq!(ps.trim(), "bg running");
+    let (so, _, code) = text(&d.pouch(&["exec", "bg", "sh", "-c", "echo in-exec; exit 2"]));
+    assert_eq!((so.as_str(), code), ("in-exec\n", Some(2)));
+    let top = d.pouch_ok(&["top", "bg"]);
+    assert!(top.contains("sleep 1000"), "{top}");
     d.pouch_ok(&["stop", "-t", "1", "bg"]);
     assert_eq!(
         d.pouch_ok(&[

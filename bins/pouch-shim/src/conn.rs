@@ -27,6 +27,8 @@ pub enum Phase {
         stdout: bool,
         stderr: bool,
     },
+    /// Raw stream of the exec'd process `exec` (an index into the shim's execs).
+    Exec { exec: usize, stdin: bool },
     /// Sending the last bytes, then closing.
     Closing,
 }
@@ -110,7 +112,7 @@ impl Conn {
                 self.inbuf.extend_from_slice(&buf[..n]);
                 self.take_request()
             }
-            Phase::Attached { .. } => Input::Data(buf[..n].to_vec()),
+            Phase::Attached { .. } | Phase::Exec { .. } => Input::Data(buf[..n].to_vec()),
             // Nothing more is expected; ignore stray bytes.
             Phase::Waiting | Phase::Closing => Input::Nothing,
         }
@@ -158,7 +160,20 @@ impl Conn {
             Stream::Stdout => stdout,
             Stream::Stderr => stderr,
         };
-        if !wanted || self.dead {
+        if wanted {
+            self.frame(stream, data, tty);
+        }
+    }
+
+    /// Forwards the output of the exec'd process this connection streams.
+    pub fn exec_output(&mut self, exec: usize, stream: Stream, data: &[u8], tty: bool) {
+        if matches!(self.phase, Phase::Exec { exec: e, .. } if e == exec) {
+            self.frame(stream, data, tty);
+        }
+    }
+
+    fn frame(&mut self, stream: Stream, data: &[u8], tty: bool) {
+        if self.dead {
             return;
         }
         if !tty {

@@ -23,9 +23,14 @@ pub struct ConsoleSocket {
 
 impl ConsoleSocket {
     pub fn bind(state_dir: &Path) -> io::Result<ConsoleSocket> {
-        let path = state_dir.join(CONSOLE_SOCKET_FILE);
+        Self::bind_named(state_dir, CONSOLE_SOCKET_FILE)
+    }
+
+    /// A console socket under another name (one per exec with a tty).
+    pub fn bind_named(state_dir: &Path, name: &str) -> io::Result<ConsoleSocket> {
+        let path = state_dir.join(name);
         let _ = std::fs::remove_file(&path);
-        let route = SocketPath::new(state_dir, CONSOLE_SOCKET_FILE)?;
+        let route = SocketPath::new(state_dir, name)?;
         let listener = UnixListener::bind(route.path())?;
         let runtime_path = match route.path().strip_prefix("/proc/self") {
             Ok(rest) => Path::new("/proc")

@@ -51,7 +51,7 @@ impl Shim {
         for c in &mut self.conns {
             match c.phase {
                 Phase::Waiting => c.finish(&answer),
-                Phase::Attached { .. } => {
+                Phase::Attached { .. } | Phase::Exec { .. } => {
                     c.phase = Phase::Closing;
                     c.flush();
                 }

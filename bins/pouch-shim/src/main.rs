@@ -12,6 +12,7 @@ mod cleanup;
 mod conn;
 mod console;
 mod create;
+mod exec;
 mod exit;
 mod logfile;
 mod ops;

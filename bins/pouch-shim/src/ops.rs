@@ -45,6 +45,16 @@ impl Shim {
                 self.attach(i, stdin, stdout, stderr);
                 return;
             }
+            Op::Exec(req) => {
+                self.exec(i, req);
+                return;
+            }
+            Op::ExecState { exec_id } => self.exec_state(&exec_id),
+            Op::ExecResize {
+                exec_id,
+                height,
+                width,
+            } => self.exec_resize(&exec_id, height, width),
             Op::Shutdown => match self.status {
                 ShimStatus::Created => {
                     self.teardown_created();
@@ -63,7 +73,10 @@ impl Shim {
                 )),
             },
         };
-        let r = answer.unwrap_or_else(|e| Response::err(e.code, e.message));
+        let r = answer.unwrap_or_else(|e| Response {
+            error: Some(e),
+            ..Response::ok()
+        });
         self.conns[i].finish(&r);
     }
 
@@ -151,6 +164,12 @@ impl Shim {
 
     /// Client bytes in attach mode: to the container's stdin if this attach asked for it.
     pub(crate) fn stdin_data(&mut self, i: usize, data: &[u8]) {
+        if let Phase::Exec { exec, stdin: true } = self.conns[i].phase {
+            if let Some(sink) = self.execs.get_mut(exec).and_then(|e| e.stdin.as_mut()) {
+                sink.push(data);
+            }
+            return;
+        }
         if let Phase::Attached { stdin: true, .. } = self.conns[i].phase {
             if let Some(sink) = self.stdin.as_mut() {
                 sink.push(data);
@@ -160,6 +179,12 @@ impl Shim {
 
     /// The client half-closed: close the container's stdin, if this attach owned it.
     pub(crate) fn stdin_eof(&mut self, i: usize) {
+        if let Phase::Exec { exec, stdin: true } = self.conns[i].phase {
+            if let Some(sink) = self.execs.get_mut(exec).and_then(|e| e.stdin.as_mut()) {
+                sink.close();
+            }
+            return;
+        }
         if let Phase::Attached { stdin: true, .. } = self.conns[i].phase {
             if let Some(sink) = self.stdin.as_mut() {
                 sink.close();
@@ -182,6 +207,7 @@ fn body(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
     ErrorBody {
         code,
         message: message.into(),
+        create_error: None,
     }
 }
 

@@ -19,6 +19,7 @@ use pouch_runtime::shim::proto::{ExitInfo, SOCKET_FILE, ShimStatus};
 use crate::backend::Runtime;
 use crate::cgroup::Cgroup;
 use crate::conn::{Conn, Input, OUTPUT_HIGH_WATER, Phase};
+use crate::exec::ExecProc;
 use crate::exit::unix_nanos;
 use crate::logfile::JsonLog;
 use crate::stdio::{Chunk, Output, ShimSide, StdinSink};
@@ -54,6 +55,9 @@ pub struct Shim {
     pub(crate) signals: SignalFd,
     pub(crate) cgroup: Cgroup,
     pub(crate) oom_base: Option<u64>,
+    /// Processes started by `exec`, in order; never removed (connections refer to them by
+    /// index), only emptied once they end.
+    pub(crate) execs: Vec<ExecProc>,
 }
 
 #[derive(Clone, Copy)]
@@ -63,6 +67,8 @@ enum Tag {
     Output(usize),
     Stdin,
     Conn(usize),
+    ExecOutput(usize, usize),
+    ExecStdin(usize),
 }
 
 /// Everything `create` produced, handed to the loop.
@@ -135,6 +141,7 @@ impl Shim {
             signals: c.signals,
             cgroup: c.cgroup,
             oom_base,
+            execs: Vec::new(),
         }
     }
 
@@ -155,7 +162,12 @@ impl Shim {
                     return Ok(());
                 }
             }
-            let timeout = match self.done.or(self.drain_deadline) {
+            let exec_deadline = self.execs.iter().filter_map(ExecProc::deadline).min();
+            let deadline = match (self.done.or(self.drain_deadline), exec_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = match deadline {
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now()).as_millis() + 1;
                     PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)
@@ -179,6 +191,7 @@ impl Shim {
                 .collect();
             drop(fds);
             let mut closed_outputs = Vec::new();
+            let mut closed_exec_outputs = Vec::new();
             for (tag, ev) in events {
                 match tag {
                     Tag::Signal => self.on_signals(),
@@ -194,8 +207,23 @@ impl Shim {
                         }
                     }
                     Tag::Conn(i) => self.on_conn(i, ev),
+                    Tag::ExecOutput(i, j) => {
+                        if self.read_exec_output(i, j, &mut buf) {
+                            closed_exec_outputs.push((i, j));
+                        }
+                    }
+                    Tag::ExecStdin(i) => {
+                        if let Some(s) = self.execs[i].stdin.as_mut() {
+                            s.flush();
+                        }
+                    }
                 }
             }
+            // Tags are in (exec, output) order, so removing backwards keeps indices valid.
+            for (i, j) in closed_exec_outputs.into_iter().rev() {
+                self.execs[i].outputs.remove(j);
+            }
+            self.check_execs();
             for i in closed_outputs.into_iter().rev() {
                 let o = self.outputs.remove(i);
                 self.log.finish(o.stream);
@@ -218,6 +246,21 @@ impl Shim {
             for (i, o) in self.outputs.iter().enumerate() {
                 add(Tag::Output(i), o.file.as_fd(), PollFlags::POLLIN);
             }
+            for (i, e) in self.execs.iter().enumerate() {
+                for (j, o) in e.outputs.iter().enumerate() {
+                    add(Tag::ExecOutput(i, j), o.file.as_fd(), PollFlags::POLLIN);
+                }
+            }
+        }
+        for (i, e) in self.execs.iter().enumerate() {
+            if let Some(fd) = e
+                .stdin
+                .as_ref()
+                .filter(|s| s.wants_write())
+                .and_then(|s| s.fd())
+            {
+                add(Tag::ExecStdin(i), fd, PollFlags::POLLOUT);
+            }
         }
         if let Some(fd) = self
             .stdin
@@ -232,6 +275,11 @@ impl Shim {
             let mut flags = PollFlags::empty();
             let wants_input = match c.phase {
                 Phase::Attached { stdin: true, .. } => stdin_room,
+                Phase::Exec { exec, stdin: true } => self
+                    .execs
+                    .get(exec)
+                    .and_then(|e| e.stdin.as_ref())
+                    .is_none_or(|s| s.accepts_more()),
                 Phase::Closing => false,
                 _ => true,
             };
@@ -273,6 +321,8 @@ impl Shim {
                 self.reaped = Some((code, unix_nanos()));
                 self.status = ShimStatus::Stopped;
                 self.drain_deadline = Some(Instant::now() + DRAIN);
+            } else {
+                self.exec_reaped(pid.as_raw(), code);
             }
         }
     }

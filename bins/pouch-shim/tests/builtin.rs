@@ -49,6 +49,18 @@ async fn missing_executable() {
 }
 
 #[tokio::test]
+async fn exec_basics() {
+    require_env!();
+    bounded(cases::exec_basics(RuntimeChoice::Builtin)).await;
+}
+
+#[tokio::test]
+async fn exec_tty() {
+    require_env!();
+    bounded(cases::exec_tty(RuntimeChoice::Builtin)).await;
+}
+
+#[tokio::test]
 async fn missing_rootfs() {
     require_env!();
     bounded(cases::missing_rootfs(RuntimeChoice::Builtin)).await;

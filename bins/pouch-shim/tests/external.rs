@@ -70,6 +70,20 @@ macro_rules! runtime_cases {
             }
 
             #[tokio::test]
+            async fn exec_basics() {
+                if let Some(rt) = runtime() {
+                    bounded(cases::exec_basics(rt)).await;
+                }
+            }
+
+            #[tokio::test]
+            async fn exec_tty() {
+                if let Some(rt) = runtime() {
+                    bounded(cases::exec_tty(rt)).await;
+                }
+            }
+
+            #[tokio::test]
             async fn missing_executable() {
                 if let Some(rt) = runtime() {
                     bounded(cases::missing_executable(rt)).await;

@@ -18,7 +18,7 @@ use pouch_image::{ContentStore, Snapshotter, UnpackOptions};
 use pouch_sys::lock::LockFile;
 
 pub use config::{Config, RuntimeConfig};
-pub use containers::{AttachStream, LogLine, LogOptions, Started, WaitCondition};
+pub use containers::{AttachStream, ExecStarted, LogLine, LogOptions, Started, WaitCondition};
 pub use error::{Error, ErrorKind, Result};
 pub use events::event_matches;
 pub use images::SavePlan;
@@ -42,6 +42,7 @@ struct Inner {
     /// a layer that a concurrent load has decided to reuse.
     image_lock: tokio::sync::Mutex<()>,
     live: containers::LiveMap,
+    execs: containers::Execs,
     events: events::Events,
     _root_lock: LockFile,
 }
@@ -82,6 +83,7 @@ impl Engine {
                 unpack,
                 image_lock: tokio::sync::Mutex::new(()),
                 live: Default::default(),
+                execs: Default::default(),
                 events: Default::default(),
                 _root_lock: lock,
             }),

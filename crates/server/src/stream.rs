@@ -6,6 +6,21 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
+pub const RAW: &str = "application/vnd.docker.raw-stream";
+pub const MUX: &str = "application/vnd.docker.multiplexed-stream";
+
+/// `101 UPGRADED` with `Upgrade: tcp`, as docker answers a hijack.
+pub fn switching(ctype: &'static str) -> axum::response::Response {
+    use axum::http::{HeaderValue, StatusCode, header};
+    let mut resp = axum::response::Response::new(axum::body::Body::empty());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    resp
+}
+
 /// One multiplexed frame: `[stream, 0, 0, 0, len (u32 BE)]` + payload.
 pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 8);

@@ -5,13 +5,17 @@
 //! `oom_score_adj`) and forks with raw `clone3`; all harmless here because the shim is
 //! single-threaded and exists for this one container.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::oci_spec::runtime::Spec;
 use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
+use libcontainer::workload::default::DefaultExecutor;
+use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use nix::sys::signal::SigSet;
 use pouch_runtime::shim::ShimLaunch;
 
 use super::{CreateIo, Runtime};
@@ -52,6 +56,30 @@ fn concise(message: &str) -> &str {
         .map_or(message, |i| &message[i + MARKER.len()..])
 }
 
+/// The default executor, but with every signal unblocked first: an exec'd process is created
+/// by the running shim, whose supervised signals are blocked (they are read from a
+/// signalfd), and the mask would otherwise survive into the process.
+#[derive(Clone)]
+struct Unmasked;
+
+impl Executor for Unmasked {
+    fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        SigSet::all()
+            .thread_unblock()
+            .map_err(|e| ExecutorError::Other(format!("unblocking signals: {e}")))?;
+        DefaultExecutor {}.exec(spec)
+    }
+
+    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        DefaultExecutor {}.validate(spec)
+    }
+}
+
+fn runtime_error(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    let chain = format!("{:#}", e.into());
+    anyhow!("{}", concise(&chain))
+}
+
 impl Runtime for Builtin {
     fn create(&mut self, io: CreateIo) -> anyhow::Result<i32> {
         let mut builder = ContainerBuilder::new(self.id.clone(), SyscallType::default())
@@ -74,10 +102,7 @@ impl Runtime for Builtin {
             // In 0.7.0 this only gates the console socket, which a tty container needs.
             .with_detach(self.tty)
             .build()
-            .map_err(|e| {
-                let chain = format!("{:#}", anyhow::Error::from(e));
-                anyhow!("{}", concise(&chain))
-            })?;
+            .map_err(runtime_error)?;
         let pid = container
             .pid()
             .ok_or_else(|| anyhow!("runtime reported no init pid"))?;
@@ -100,6 +125,32 @@ impl Runtime for Builtin {
 
     fn resume(&mut self) -> anyhow::Result<()> {
         Ok(self.container()?.resume()?)
+    }
+
+    fn exec(&mut self, process: &Path, io: CreateIo) -> anyhow::Result<i32> {
+        let tty = io.console_socket.is_some();
+        let mut builder = ContainerBuilder::new(self.id.clone(), SyscallType::default())
+            .with_root_path(&self.root)?
+            .with_console_socket(io.console_socket)
+            .with_executor(Unmasked);
+        if let Some(fd) = io.stdin {
+            builder = builder.with_stdin(fd);
+        }
+        if let Some(fd) = io.stdout {
+            builder = builder.with_stdout(fd);
+        }
+        if let Some(fd) = io.stderr {
+            builder = builder.with_stderr(fd);
+        }
+        let pid = builder
+            .validate_id()?
+            .as_tenant()
+            .with_process(Some(process))
+            // As for create: in 0.7.0 this only gates the console socket.
+            .with_detach(tty)
+            .build()
+            .map_err(runtime_error)?;
+        Ok(pid.as_raw())
     }
 
     fn delete(&mut self) -> anyhow::Result<()> {

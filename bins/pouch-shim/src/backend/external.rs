@@ -157,6 +157,42 @@ impl Runtime for External {
         self.run("resume", &[self.id.as_ref()])
     }
 
+    fn exec(&mut self, process: &Path, io: CreateIo) -> anyhow::Result<i32> {
+        let pid_file = process.with_extension("pid");
+        let _ = fs::remove_file(&pid_file);
+        let mark = self.log_len();
+        let mut cmd = self.command("exec");
+        cmd.arg("--process")
+            .arg(process)
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .arg("--detach");
+        if let Some(socket) = &io.console_socket {
+            cmd.arg("--console-socket").arg(socket);
+        }
+        cmd.arg(&self.id);
+        // Detached, the runtime hands its stdio on to the process (std resets the signal
+        // mask of the child, so the process does not inherit the shim's).
+        let stdio = |fd: Option<std::os::fd::OwnedFd>| fd.map_or_else(Stdio::null, Stdio::from);
+        cmd.stdin(stdio(io.stdin))
+            .stdout(stdio(io.stdout))
+            .stderr(stdio(io.stderr));
+        let status = cmd
+            .status()
+            .with_context(|| format!("running {}", self.path.display()))?;
+        drop(cmd);
+        if !status.success() {
+            let _ = fs::remove_file(&pid_file);
+            return Err(self.failure("exec", status, mark, ""));
+        }
+        let text = fs::read_to_string(&pid_file)
+            .with_context(|| format!("{} wrote no pid file", self.name))?;
+        let _ = fs::remove_file(&pid_file);
+        text.trim()
+            .parse()
+            .with_context(|| format!("bad pid file from {}: {text:?}", self.name))
+    }
+
     fn delete(&mut self) -> anyhow::Result<()> {
         if !self.root.join(&self.id).exists() {
             // Nothing was created (or it is already gone): runc/crun would only complain.

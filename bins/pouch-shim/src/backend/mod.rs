@@ -6,7 +6,7 @@ mod builtin;
 mod external;
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pouch_runtime::shim::{RuntimeChoice, ShimLaunch};
 
@@ -34,6 +34,11 @@ pub trait Runtime {
     /// Removes the runtime's state and the container's cgroup, killing what is left. Also
     /// cleans up after a failed create.
     fn delete(&mut self) -> anyhow::Result<()>;
+    /// Starts an extra process in the running container from an OCI process description
+    /// (`process.json`), with `io` as its stdio (or a pty sent to `io.console_socket`).
+    /// Returns its host pid once it runs the executable; the shim reaps it (as parent or
+    /// subreaper).
+    fn exec(&mut self, process: &Path, io: CreateIo) -> anyhow::Result<i32>;
 }
 
 /// The backend `launch` asks for.

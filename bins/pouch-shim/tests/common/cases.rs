@@ -230,3 +230,197 @@ pub async fn missing_rootfs(rt: RuntimeChoice) {
     env.wait_shim_gone();
     env.assert_cleaned_up();
 }
+
+/// An exec request with the defaults of `docker exec` (root, no tty, no stdin).
+pub fn exec_req(id: &str, args: &[&str]) -> shim::ExecRequest {
+    shim::ExecRequest {
+        exec_id: id.into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: Vec::new(),
+        cwd: String::new(),
+        uid: 0,
+        gid: 0,
+        additional_gids: Vec::new(),
+        tty: false,
+        stdin: false,
+        privileged: false,
+    }
+}
+
+/// Reads frames to the end of the stream: (stdout, stderr), each concatenated.
+pub async fn read_streams(s: &mut UnixStream) -> (String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    while let Some((stream, payload)) = read_frame(s).await {
+        match stream {
+            1 => out.extend(payload),
+            2 => err.extend(payload),
+            other => panic!("bad stream {other}"),
+        }
+    }
+    (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+/// Runs one exec to the end; returns (stdout, stderr, exit code).
+pub async fn exec_run(
+    client: &shim::ShimClient,
+    req: &shim::ExecRequest,
+) -> (String, String, Option<i32>) {
+    let (pid, mut s) = client.exec(req).await.expect("exec");
+    assert!(pid > 0);
+    let (out, err) = read_streams(&mut s).await;
+    let code = client.exec_state(&req.exec_id).await.expect("exec_state");
+    (out, err, code)
+}
+
+/// `exec` without a tty: output framed per stream, exit codes, env/cwd, stdin with
+/// half-close, errors (missing executable, permission denied, unknown id, duplicate id, not
+/// running); the exec's output stays out of the container's log.
+pub async fn exec_basics(rt: RuntimeChoice) {
+    let env = Env::new(rt, &["sleep", "100"], Opts::default());
+    let client = env.launch().await.unwrap();
+    // Not started yet.
+    assert!(matches!(
+        client.exec(&exec_req("early", &["true"])).await,
+        Err(Error::Rejected {
+            code: shim::ErrorCode::NotRunning,
+            ..
+        })
+    ));
+    client.start().await.unwrap();
+    let (out, err, code) = exec_run(&client, &exec_req("echo", &["echo", "hi"])).await;
+    assert_eq!((out.as_str(), err.as_str(), code), ("hi\n", "", Some(0)));
+
+    // No signal of the shim's (which reads them from a signalfd) stays blocked.
+    let req = exec_req("mask", &["sh", "-c", "grep SigBlk /proc/self/status"]);
+    let (out, _, _) = exec_run(&client, &req).await;
+    assert_eq!(out, "SigBlk:\t0000000000000000\n");
+
+    let req = exec_req("exit3", &["sh", "-c", "echo oops >&2; exit 3"]);
+    let (out, err, code) = exec_run(&client, &req).await;
+    assert_eq!((out.as_str(), err.as_str(), code), ("", "oops\n", Some(3)));
+
+    let mut req = exec_req("envcwd", &["sh", "-c", "echo $FOO; pwd; id -u"]);
+    req.env = vec!["FOO=bar".into()];
+    req.cwd = "/tmp".into();
+    req.uid = 1000;
+    req.gid = 1000;
+    let (out, _, code) = exec_run(&client, &req).await;
+    assert_eq!((out.as_str(), code), ("bar\n/tmp\n1000\n", Some(0)));
+
+    // Privileged: every capability, unlike the container's default set.
+    let caps = ["sh", "-c", "grep CapEff /proc/self/status"];
+    let (plain, _, _) = exec_run(&client, &exec_req("caps", &caps)).await;
+    let mut req = exec_req("caps-priv", &caps);
+    req.privileged = true;
+    let (privileged, _, _) = exec_run(&client, &req).await;
+    // The shim's own bounding set, which a privileged exec gets in full.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim();
+    assert_eq!(privileged.trim(), format!("CapEff:\t{bounding}"));
+    assert_ne!(plain, privileged);
+
+    // stdin: echoed, and EOF on half-close ends the process.
+    let mut req = exec_req("cat", &["cat"]);
+    req.stdin = true;
+    let (_, mut s) = client.exec(&req).await.unwrap();
+    s.write_all(b"hello\n").await.unwrap();
+    assert_eq!(read_frame(&mut s).await, Some((1, b"hello\n".to_vec())));
+    assert_eq!(client.exec_state("cat").await.unwrap(), None);
+    s.shutdown().await.unwrap();
+    assert_eq!(read_streams(&mut s).await, (String::new(), String::new()));
+    assert_eq!(client.exec_state("cat").await.unwrap(), Some(0));
+
+    // A signal: 128 + n.
+    let (_, mut s) = client
+        .exec(&exec_req("killed", &["sh", "-c", "kill -9 $$"]))
+        .await
+        .unwrap();
+    read_streams(&mut s).await;
+    assert_eq!(client.exec_state("killed").await.unwrap(), Some(137));
+
+    for (args, want) in [
+        (&["/nonexistent"][..], CreateErrorKind::NotFound),
+        (&["nope-not-here"][..], CreateErrorKind::NotFound),
+        (&["/etc/passwd"][..], CreateErrorKind::PermissionDenied),
+    ] {
+        match client.exec(&exec_req("bad", args)).await {
+            Err(Error::Create { kind, message }) => {
+                assert_eq!(kind, want, "{message}");
+                eprintln!("exec error: {message}");
+            }
+            Err(e) => panic!("unexpected error: {e:?}"),
+            Ok(_) => panic!("exec of {args:?} succeeded"),
+        }
+    }
+    assert!(matches!(
+        client.exec_state("unknown").await,
+        Err(Error::Rejected {
+            code: shim::ErrorCode::NotFound,
+            ..
+        })
+    ));
+    assert!(matches!(
+        client.exec(&exec_req("echo", &["true"])).await,
+        Err(Error::Rejected {
+            code: shim::ErrorCode::AlreadyExists,
+            ..
+        })
+    ));
+    // The container still runs, its state is unaffected.
+    assert_eq!(client.state().await.unwrap().status, ShimStatus::Running);
+
+    // A running exec dies with the container; its stream ends.
+    let (_, mut s) = client
+        .exec(&exec_req("long", &["sleep", "100"]))
+        .await
+        .unwrap();
+    client.kill(9, false).await.unwrap();
+    assert_eq!(client.wait().await.unwrap().exit_code, 137);
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).await.unwrap();
+    env.wait_shim_gone();
+    env.assert_cleaned_up();
+    let lines = env.log_lines();
+    assert!(lines.is_empty(), "exec output was logged: {lines:?}");
+}
+
+/// `exec` with a tty: raw output from a pty, sized through `exec_resize`, stdin forwarded.
+pub async fn exec_tty(rt: RuntimeChoice) {
+    let env = Env::new(rt, &["sleep", "100"], Opts::default());
+    let client = env.launch().await.unwrap();
+    client.start().await.unwrap();
+    let mut req = exec_req("t1", &["sh", "-c", "sleep 0.5; stty size; tty; echo hi"]);
+    req.tty = true;
+    let (_, mut s) = client.exec(&req).await.unwrap();
+    client.exec_resize("t1", 30, 100).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("30 100\r\n"), "{text:?}");
+    assert!(text.contains("/dev/pts/"), "{text:?}");
+    assert!(text.ends_with("hi\r\n"), "{text:?}");
+    assert_eq!(client.exec_state("t1").await.unwrap(), Some(0));
+
+    let mut req = exec_req("t2", &["sh"]);
+    req.tty = true;
+    req.stdin = true;
+    let (_, mut s) = client.exec(&req).await.unwrap();
+    s.write_all(b"echo $((6*7)); exit 5\n").await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("42\r\n"), "{text:?}");
+    assert_eq!(client.exec_state("t2").await.unwrap(), Some(5));
+
+    client.kill(9, false).await.unwrap();
+    client.wait().await.unwrap();
+    env.wait_shim_gone();
+    env.assert_cleaned_up();
+}

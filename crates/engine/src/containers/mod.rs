@@ -3,6 +3,7 @@
 
 mod attach;
 mod create;
+mod exec;
 mod exit;
 mod fs;
 mod lifecycle;
@@ -21,6 +22,8 @@ use pouch_runtime::shim::ShimClient;
 use tokio::sync::watch;
 
 pub use attach::AttachStream;
+pub use exec::ExecStarted;
+pub(crate) use exec::Execs;
 pub use logs::{LogLine, LogOptions};
 pub use start::Started;
 pub use wait::WaitCondition;

@@ -399,7 +399,7 @@ fn find_init() -> Result<PathBuf> {
 
 /// Resolves `user[:group]` (names or numbers) against the container's /etc/passwd and /etc/group.
 /// Those files come from the image, so a symlink there is not followed out of the rootfs.
-fn resolve_user(rootfs: &Path, spec_user: &str) -> Result<spec::User> {
+pub(crate) fn resolve_user(rootfs: &Path, spec_user: &str) -> Result<spec::User> {
     let read = |f: &str| -> String {
         let p = rootfs.join(f);
         match std::fs::symlink_metadata(&p) {

@@ -8,7 +8,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use super::files::{SocketPath, read_exit_file};
-use super::proto::{ExitInfo, Op, PROTOCOL_VERSION, Request, Response, SOCKET_FILE, ShimState};
+use super::proto::{
+    ErrorBody, ExecRequest, ExitInfo, Op, PROTOCOL_VERSION, Request, Response, SOCKET_FILE,
+    ShimState,
+};
 use super::{Error, Result};
 
 /// Requests other than `wait` and `attach` are answered at once by a healthy shim; one that
@@ -106,25 +109,47 @@ impl ShimClient {
             },
         )
         .await?;
-        // Byte by byte: output may follow the answer at once, and must stay in the stream.
-        let mut line = Vec::new();
-        loop {
-            let b = stream.read_u8().await.map_err(|e| match e.kind() {
-                io::ErrorKind::UnexpectedEof => {
-                    Error::Unavailable("shim closed the connection".into())
-                }
-                _ => Error::Io(e),
-            })?;
-            if b == b'\n' {
-                break;
-            }
-            if line.len() as u64 >= MAX_LINE {
-                return Err(Error::Protocol("attach answer too long".into()));
-            }
-            line.push(b);
-        }
-        check(parse(&line)?)?;
+        read_handshake(&mut stream).await?;
         Ok(stream)
+    }
+
+    /// Starts an extra process in the running container and returns its host pid and its
+    /// stdio as a raw stream, framed like [`attach`](Self::attach) (8-byte headers without a
+    /// tty, raw bytes with one). With `stdin`, bytes written go to the process's stdin and
+    /// `shutdown()` of the write half closes it. The stream ends after the process has exited
+    /// and its output is flushed; then [`exec_state`](Self::exec_state) has its exit code.
+    /// A missing executable is [`Error::Create`] with `NotFound`, an unexecutable one
+    /// `PermissionDenied` (docker's 127/126).
+    pub async fn exec(&self, req: &ExecRequest) -> Result<(i32, UnixStream)> {
+        let mut stream = self.connect().await?;
+        send(&mut stream, Op::Exec(req.clone())).await?;
+        let r = read_handshake(&mut stream).await?;
+        let pid = r
+            .pid
+            .ok_or_else(|| Error::Protocol("exec answer has no pid".into()))?;
+        Ok((pid, stream))
+    }
+
+    /// The exit code of an exec'd process once it has exited (128 + signal when killed),
+    /// `None` while it runs. The shim keeps it until the container exits.
+    pub async fn exec_state(&self, exec_id: &str) -> Result<Option<i32>> {
+        let r = self
+            .call(Op::ExecState {
+                exec_id: exec_id.to_owned(),
+            })
+            .await?;
+        Ok(r.exit_code)
+    }
+
+    /// Sets the exec's pty size (ignored for an exec without a tty).
+    pub async fn exec_resize(&self, exec_id: &str, height: u16, width: u16) -> Result<()> {
+        self.call(Op::ExecResize {
+            exec_id: exec_id.to_owned(),
+            height,
+            width,
+        })
+        .await
+        .map(drop)
     }
 
     /// Tells a shim whose container has exited (or was created but never started) to delete
@@ -191,12 +216,37 @@ async fn read_response(stream: UnixStream) -> Result<Response> {
     check(parse(&line)?)
 }
 
+/// Reads the answer line of a request whose connection turns raw (`attach`, `exec`).
+async fn read_handshake(stream: &mut UnixStream) -> Result<Response> {
+    // Byte by byte: output may follow the answer at once, and must stay in the stream.
+    let mut line = Vec::new();
+    loop {
+        let b = stream.read_u8().await.map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => Error::Unavailable("shim closed the connection".into()),
+            _ => Error::Io(e),
+        })?;
+        if b == b'\n' {
+            break;
+        }
+        if line.len() as u64 >= MAX_LINE {
+            return Err(Error::Protocol("answer too long".into()));
+        }
+        line.push(b);
+    }
+    check(parse(&line)?)
+}
+
 fn parse(line: &[u8]) -> Result<Response> {
     serde_json::from_slice(line).map_err(|e| Error::Protocol(format!("bad answer: {e}")))
 }
 
 fn check(r: Response) -> Result<Response> {
     match r.error {
+        Some(ErrorBody {
+            create_error: Some(kind),
+            message,
+            ..
+        }) => Err(Error::Create { kind, message }),
         Some(e) => Err(Error::Rejected {
             code: e.code,
             message: e.message,

@@ -23,6 +23,15 @@
 //! only stops forwarding: the pty stays open). When the container exits the shim flushes what
 //! is left and closes every attached stream.
 //!
+//! `exec` (version 2, with `exec_state` and `exec_resize`) runs an extra process in the running
+//! container. Its answer carries the process's host pid; then the connection is raw like an
+//! attach with stdout and stderr (and stdin if asked for), but carrying only that process's
+//! stdio, which is not logged. The shim ends the stream once the process has exited (it reaps
+//! it as parent or subreaper) and its output is flushed, and keeps its exit code for
+//! `exec_state` until the container exits. A failed exec answers an error whose
+//! `create_error` classifies it like a failed create (missing executable, permission denied).
+//! An exec'd process dies with the container (it is in the container's cgroup).
+//!
 //! # Lifecycle and files
 //!
 //! When init exits the shim drains the container's output (at most a couple of seconds), then in
@@ -56,7 +65,7 @@ pub use client::ShimClient;
 pub use files::{read_exit_file, shim_pid};
 #[cfg(feature = "client")]
 pub use launch::{cleanup, launch};
-pub use proto::{CreateErrorKind, ErrorCode, ExitInfo, ShimState, ShimStatus};
+pub use proto::{CreateErrorKind, ErrorCode, ExecRequest, ExitInfo, ShimState, ShimStatus};
 
 /// Errors of the shim client and launcher.
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol spoken by this build. Sent in every request, response and ready line.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The shim's control socket, in the container's state dir.
 pub const SOCKET_FILE: &str = "shim.sock";
@@ -104,6 +104,46 @@ pub enum Op {
     },
     /// Finish now: delete runtime state and exit (only when the container is created or stopped).
     Shutdown,
+    /// Run an extra process in the running container (since version 2). Answer: `pid`; then
+    /// the connection carries the process's stdio raw, like `attach`.
+    Exec(ExecRequest),
+    /// Answer: `exit_code` once the exec'd process has exited, none while it runs (since 2).
+    ExecState {
+        exec_id: String,
+    },
+    /// Set the exec's pty window size (a no-op without a tty) (since 2).
+    ExecResize {
+        exec_id: String,
+        height: u16,
+        width: u16,
+    },
+}
+
+/// An extra process to run in a running container (`docker exec`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecRequest {
+    /// The caller's name for the process; `exec_state`/`exec_resize` refer to it.
+    pub exec_id: String,
+    pub args: Vec<String>,
+    /// `KEY=value` entries, added to (and overriding) the container's environment.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Working directory; empty means the container's (`/` if it has none).
+    #[serde(default)]
+    pub cwd: String,
+    #[serde(default)]
+    pub uid: u32,
+    #[serde(default)]
+    pub gid: u32,
+    #[serde(default)]
+    pub additional_gids: Vec<u32>,
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub stdin: bool,
+    /// All capabilities instead of the container's set.
+    #[serde(default)]
+    pub privileged: bool,
 }
 
 /// Why the shim refused a request.
@@ -120,6 +160,10 @@ pub enum ErrorCode {
     Unsupported,
     /// The request line was not valid.
     BadRequest,
+    /// No such exec (since version 2).
+    NotFound,
+    /// The exec id is already in use (since version 2).
+    AlreadyExists,
     /// A code added by a newer shim.
     #[serde(other)]
     Unknown,
@@ -130,6 +174,9 @@ pub enum ErrorCode {
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+    /// For a failed `exec`: the class of the failure, as for a failed create (since 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_error: Option<CreateErrorKind>,
 }
 
 /// One response: a single JSON line from shim to client.
@@ -144,6 +191,9 @@ pub struct Response {
     pub state: Option<ShimState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit: Option<ExitInfo>,
+    /// `exec_state`: the exec's exit code (128 + signal when killed), once it has exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
 }
 
 impl Response {
@@ -162,6 +212,7 @@ impl Response {
             error: Some(ErrorBody {
                 code,
                 message: message.into(),
+                create_error: None,
             }),
             ..Default::default()
         }
@@ -255,7 +306,29 @@ mod tests {
         assert_eq!(r.error.unwrap().code, ErrorCode::Unknown);
         let k: CreateErrorKind = serde_json::from_str(r#""weird""#).unwrap();
         assert_eq!(k, CreateErrorKind::Other);
-        assert!(serde_json::from_str::<Request>(r#"{"version":2,"op":"exec"}"#).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"version":9,"op":"checkpoint"}"#).is_err());
+    }
+
+    #[test]
+    fn exec_requests_are_flat() {
+        let r = Request {
+            version: PROTOCOL_VERSION,
+            op: Op::ExecState {
+                exec_id: "e1".into(),
+            },
+        };
+        let s = serde_json::to_string(&r).unwrap();
+        assert_eq!(s, r#"{"version":2,"op":"exec_state","exec_id":"e1"}"#);
+        let back: Request =
+            serde_json::from_str(r#"{"version":2,"op":"exec","exec_id":"x","args":["true"]}"#)
+                .unwrap();
+        let Op::Exec(e) = back.op else {
+            panic!("{back:?}")
+        };
+        assert_eq!(
+            (e.exec_id.as_str(), e.cwd.as_str(), e.tty),
+            ("x", "", false)
+        );
     }
 
     #[test]

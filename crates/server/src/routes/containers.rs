@@ -2,7 +2,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::ApiResult;
 use crate::query::Query;
-use crate::stream::{frame, relay_upgraded};
+use crate::stream::{MUX, RAW, frame, relay_upgraded, switching};
 
 pub fn routes() -> Router<Engine> {
     Router::new()
@@ -247,11 +247,7 @@ async fn logs(
         data.extend_from_slice(&l.data);
         Ok::<_, std::io::Error>(Bytes::from(if tty { data } else { frame(l.stream, &data) }))
     });
-    let ctype = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
+    let ctype = if tty { RAW } else { MUX };
     Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(stream)).into_response())
 }
 
@@ -268,11 +264,7 @@ async fn attach(
         return Err(Error::invalid("attach needs stream=1 or logs=1").into());
     }
     let (tty, rx) = engine.attach_container(&id, stdin, stdout, stderr).await?;
-    let ctype = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
+    let ctype = if tty { RAW } else { MUX };
     let wants_upgrade = req.headers().get(header::UPGRADE).is_some();
     if wants_upgrade {
         let on_upgrade = hyper::upgrade::on(&mut req);
@@ -286,13 +278,7 @@ async fn attach(
                 relay_upgraded(up, shim, stdin).await;
             }
         });
-        let mut resp = Response::new(Body::empty());
-        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        let h = resp.headers_mut();
-        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-        return Ok(resp);
+        return Ok(switching(ctype));
     }
     let stream = async_stream_output(rx);
     Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(stream)).into_response())
