@@ -2,7 +2,7 @@
 # Installs the Debian packages that building and testing pouch need, when they are missing.
 # Usage: scripts/deps.sh [build|test]
 set -euo pipefail
-want=(pkg-config gcc libseccomp-dev)
+want=(pkg-config gcc libseccomp-dev tini)
 if [[ ${1:-build} == test ]]; then
   want+=(busybox-static python3 runc crun)
 fi

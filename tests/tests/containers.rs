@@ -482,3 +482,38 @@ fn exec_runs_processes_in_a_running_container() {
     assert_ne!(code, Some(0));
     assert!(se.contains("is not running"), "{se}");
 }
+
+#[test]
+fn tty_and_init() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    // A TTY gives raw output with the pty's line endings.
+    let (so, se, code) =
+        out(&d.docker(&["run", "--rm", "-t", "busybox", "sh", "-c", "tty; exit 2"]));
+    assert_eq!(code, Some(2), "{se}");
+    assert!(
+        so.starts_with("/dev/pts/") && so.ends_with("\r\n"),
+        "{so:?}"
+    );
+    // --init runs a reaper as PID 1 with the command as its child.
+    if std::path::Path::new("/usr/bin/tini-static").exists() {
+        let (so, se, code) = out(&d.docker(&[
+            "run",
+            "--rm",
+            "--init",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$",
+        ]));
+        assert_eq!(code, Some(0), "{se}");
+        let lines: Vec<&str> = so.lines().collect();
+        assert!(lines[0].starts_with("/sbin/docker-init -- sh"), "{so}");
+        assert_ne!(lines[1], "1", "the command must not be PID 1 under --init");
+    } else {
+        eprintln!("SKIP --init: tini-static is not installed (apt-get install tini)");
+    }
+}

@@ -18,7 +18,9 @@ use pouch_image::{ContentStore, Snapshotter, UnpackOptions};
 use pouch_sys::lock::LockFile;
 
 pub use config::{Config, RuntimeConfig};
-pub use containers::{AttachStream, ExecStarted, LogLine, LogOptions, Started, WaitCondition};
+pub use containers::{
+    AttachStream, CommitOptions, ExecStarted, LogLine, LogOptions, Started, WaitCondition,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use events::event_matches;
 pub use images::SavePlan;

@@ -6,6 +6,7 @@
 //! `import` return, and use the content store and snapshotter as caches addressed by digest.
 
 pub mod archive;
+pub mod commit;
 pub mod content;
 pub mod digest;
 pub mod error;

@@ -21,8 +21,10 @@ pub fn router(engine: Engine) -> Router {
         .merge(routes::system::routes())
         .merge(routes::images::routes())
         .merge(routes::containers::routes())
+        .merge(routes::archive::routes())
         .merge(routes::events::routes())
         .merge(routes::exec::routes())
+        .merge(routes::commit::routes())
         .fallback(|| async { routes::images::page_not_found() })
         .with_state(engine);
     // The version layer sits on an outer router so it runs before the inner one routes, and can

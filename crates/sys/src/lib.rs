@@ -1,6 +1,7 @@
 //! Every `unsafe` block and raw syscall of pouch lives here, each with a `// SAFETY:` comment.
 #![allow(unsafe_code)]
 
+pub mod at;
 pub mod fs;
 pub mod host;
 pub mod lock;

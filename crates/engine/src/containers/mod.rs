@@ -1,7 +1,9 @@
 //! Containers: one file per operation. The store holds what must survive a restart; `Live` holds
 //! what only a running daemon has (the shim connection, waiters, pending attaches).
 
+mod archive;
 mod attach;
+mod commit;
 mod create;
 mod exec;
 mod exit;
@@ -22,6 +24,7 @@ use pouch_runtime::shim::ShimClient;
 use tokio::sync::watch;
 
 pub use attach::AttachStream;
+pub use commit::CommitOptions;
 pub use exec::ExecStarted;
 pub(crate) use exec::Execs;
 pub use logs::{LogLine, LogOptions};

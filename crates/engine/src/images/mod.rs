@@ -3,7 +3,7 @@
 
 mod query;
 mod remove;
-mod tag;
+pub(crate) mod tag;
 mod transfer;
 
 pub use transfer::SavePlan;

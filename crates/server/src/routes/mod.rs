@@ -1,5 +1,7 @@
 //! One router module per API resource.
 
+pub mod archive;
+pub mod commit;
 pub mod containers;
 pub mod events;
 pub mod exec;

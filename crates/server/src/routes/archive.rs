@@ -1,0 +1,92 @@
+//! `/containers/{id}/archive`: what `docker cp` uses (HEAD stats a path, GET reads it as a tar,
+//! PUT extracts a tar into a directory).
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::TryStreamExt;
+use pouch_engine::{Engine, Error};
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use crate::error::ApiResult;
+use crate::query::Query;
+
+const STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
+
+pub fn routes() -> Router<Engine> {
+    Router::new().route(
+        "/containers/{id}/archive",
+        get(get_archive).head(head_archive).put(put_archive),
+    )
+}
+
+fn path_param(q: &Query) -> ApiResult<String> {
+    match q.get("path") {
+        Some(p) if !p.is_empty() => Ok(p.to_string()),
+        _ => Err(Error::invalid("bad parameter: path cannot be empty").into()),
+    }
+}
+
+async fn head_archive(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    let path = path_param(&Query::parse(req.uri().query()))?;
+    let stat = engine.container_path_stat(&id, &path).await?;
+    Ok((StatusCode::OK, [(STAT_HEADER, stat)]).into_response())
+}
+
+async fn get_archive(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    let path = path_param(&Query::parse(req.uri().query()))?;
+    // Stat first: a missing path is a clean 404 before any byte of the tar is sent.
+    let stat = engine.container_path_stat(&id, &path).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+    let writer = crate::routes::images::ChannelWriter::new(tx.clone());
+    tokio::spawn(async move {
+        let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, writer));
+        if let Err(e) = engine.container_archive(&id, &path, out).await {
+            tracing::error!(error = %e, "container archive failed mid-stream");
+            let _ = tx.send(Err(std::io::Error::other(e.message))).await;
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE.as_str(),
+                "application/x-tar".to_string(),
+            ),
+            (STAT_HEADER, stat),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+async fn put_archive(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    let q = Query::parse(req.uri().query());
+    let path = path_param(&q)?;
+    let no_overwrite = q.bool("noOverwriteDirNonDir");
+    let copy_uid_gid = q.bool("copyUIDGID");
+    let stream = req
+        .into_body()
+        .into_data_stream()
+        .map_err(std::io::Error::other);
+    let body = Box::new(SyncIoBridge::new(StreamReader::new(stream)));
+    engine
+        .extract_to_container(&id, &path, no_overwrite, copy_uid_gid, body)
+        .await?;
+    Ok(StatusCode::OK.into_response())
+}
