@@ -61,6 +61,11 @@ impl Daemon {
     }
 
     pub fn start_with(extra: &[&str]) -> Result<Daemon, String> {
+        Daemon::start_with_config("{}", extra)
+    }
+
+    /// Starts pouchd with `config` as its config file.
+    pub fn start_with_config(config: &str, extra: &[&str]) -> Result<Daemon, String> {
         let dir = tempfile::Builder::new()
             .prefix("pouch-e2e-")
             .tempdir()
@@ -68,6 +73,7 @@ impl Daemon {
         let root = dir.path().join("root");
         let exec_root = dir.path().join("exec");
         let sock = dir.path().join("pouchd.sock");
+        std::fs::write(dir.path().join("config.json"), config).map_err(|e| e.to_string())?;
         let mut d = Daemon {
             root,
             exec_root,

@@ -517,3 +517,94 @@ fn tty_and_init() {
         eprintln!("SKIP --init: tini-static is not installed (apt-get install tini)");
     }
 }
+
+#[test]
+fn external_runtime_from_the_daemon_config() {
+    if !have_docker() {
+        return;
+    }
+    let Some(runc) = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("SKIP: runc is not installed");
+        return;
+    };
+    let cfg = format!(r#"{{"runtimes": {{"runc": {{"path": "{runc}"}}}}}}"#);
+    let d = Daemon::start_with_config(&cfg, &[]).unwrap();
+    d.load_busybox();
+    let info = d.docker_ok(&[
+        "info",
+        "--format",
+        "{{range $k, $v := .Runtimes}}{{$k}} {{end}}",
+    ]);
+    assert!(info.contains("runc") && info.contains("pouch"), "{info}");
+    let (so, se, code) = out(&d.docker(&[
+        "run",
+        "--rm",
+        "--runtime",
+        "runc",
+        "busybox",
+        "sh",
+        "-c",
+        "echo via runc; exit 9",
+    ]));
+    assert_eq!((so.as_str(), code), ("via runc\n", Some(9)), "{se}");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--runtime",
+        "runc",
+        "--name",
+        "rc",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(d.docker_ok(&["exec", "rc", "echo", "exec ok"]), "exec ok\n");
+    d.docker_ok(&["stop", "-t", "1", "rc"]);
+    assert_eq!(d.inspect("rc")["State"]["ExitCode"], 137);
+}
+
+#[test]
+fn logs_follow_tail_and_timestamps() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo line$i; done; echo err >&2; exec sleep 1000",
+    ]);
+    d.wait_for(10, "all lines logged", || {
+        d.docker_ok(&["logs", "talker"]).contains("line5")
+    });
+    // The tail counts lines of both streams, as docker's does: here line4, line5 and err.
+    assert_eq!(
+        d.docker_ok(&["logs", "--tail", "3", "talker"]),
+        "line4\nline5\n"
+    );
+    let o = d.docker(&["logs", "talker"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("err"));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("err"));
+    let ts = d.docker_ok(&["logs", "-t", "--tail", "2", "talker"]);
+    assert!(ts.starts_with("20") && ts.contains("Z line5"), "{ts}");
+    // -f ends when the container stops.
+    let mut follow = std::process::Command::new("docker")
+        .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
+        .args(["-H", &d.host(), "logs", "-f", "talker"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    d.docker_ok(&["kill", "talker"]);
+    let outp = follow.wait_with_output().unwrap();
+    assert!(outp.status.success());
+    assert!(String::from_utf8_lossy(&outp.stdout).contains("line1"));
+}
