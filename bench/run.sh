@@ -137,6 +137,10 @@ c4=$skip; ((HAVE_PODMAN)) && c4=$(fast run-podman "$PODMAN run --rm --network no
 row "\`$RUNCMD\` (median / mean / min ms)" "$c1" "$c2" "$c3" "$c4"
 
 # 2. exec into a running container
+$POUCH run -d --name pb-exec --network none busybox sleep 600 >/dev/null
+c1=$(fast exec-pouch "$POUCH exec pb-exec true")
+c2=$skip; [[ -n $PD ]] && c2=$(fast exec-dpouch "$PD exec pb-exec true")
+$POUCH rm -f pb-exec >/dev/null
 c3=$skip; c4=$skip
 if ((HAVE_DOCKER)); then
   "$DOCKER" run -d --name pb-exec --network none busybox sleep 600 >/dev/null
@@ -144,7 +148,7 @@ if ((HAVE_DOCKER)); then
 if ((HAVE_PODMAN)); then
   $PODMAN run -d --name pb-exec --network none "$PODMAN_IMG" sleep 600 >/dev/null
   c4=$(fast exec-podman "podman exec pb-exec true"); podman rm -f -t 0 pb-exec >/dev/null; fi
-row "\`exec pb-exec true\` (median / mean / min ms)" "n/a (not implemented)" "n/a (not implemented)" "$c3" "$c4"
+row "\`exec pb-exec true\` (median / mean / min ms)" "$c1" "$c2" "$c3" "$c4"
 
 # 3. load, with rmi before each run (hyperfine --prepare; timed: the load only)
 load_row() { # load_row LABEL TAR TAG RUNS WARMUP PODMAN_NAME
