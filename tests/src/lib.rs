@@ -10,6 +10,27 @@ use std::time::{Duration, Instant};
 
 pub mod archives;
 
+/// Whether the stock docker CLI is installed; tests that need it print a skip reason otherwise.
+pub fn have_docker() -> bool {
+    let ok = Command::new("docker")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIP: the docker CLI is not installed on this host");
+    }
+    ok
+}
+
+/// stdout, stderr and the exit code of a finished command.
+pub fn out(o: &Output) -> (String, String, Option<i32>) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        o.status.code(),
+    )
+}
+
 /// Where cargo put the workspace binaries (next to this test executable's `deps/`).
 pub fn bin(name: &str) -> PathBuf {
     if let Ok(dir) = std::env::var("POUCH_BIN_DIR") {

@@ -1,26 +1,7 @@
 //! `docker commit`: a container's changes become a new image layer that runs here and, saved and
 //! loaded, on another daemon.
 
-use pouch_e2e::Daemon;
-
-fn have_docker() -> bool {
-    let ok = std::process::Command::new("docker")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIP: the docker CLI is not installed on this host");
-    }
-    ok
-}
-
-fn out(o: &std::process::Output) -> (String, String, Option<i32>) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-        o.status.code(),
-    )
-}
+use pouch_e2e::{Daemon, have_docker, out};
 
 #[test]
 fn commit_runs_here_and_after_save_load_elsewhere() {

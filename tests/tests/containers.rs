@@ -1,26 +1,7 @@
 //! Running containers through the stock docker CLI: output, exit codes, stdin, detached
 //! lifecycle, signals, pause, restart policies, and docker-equivalent errors.
 
-use pouch_e2e::Daemon;
-
-fn have_docker() -> bool {
-    let ok = std::process::Command::new("docker")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIP: the docker CLI is not installed on this host");
-    }
-    ok
-}
-
-fn out(o: &std::process::Output) -> (String, String, Option<i32>) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-        o.status.code(),
-    )
-}
+use pouch_e2e::{Daemon, have_docker, out};
 
 #[test]
 fn run_prints_output_and_propagates_exit_codes() {

@@ -3,18 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use pouch_e2e::Daemon;
-
-fn have_docker() -> bool {
-    let ok = std::process::Command::new("docker")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIP: the docker CLI is not installed on this host");
-    }
-    ok
-}
+use pouch_e2e::{Daemon, have_docker};
 
 /// The (name, contents) of every entry of a tar.
 fn tar_entries(body: &[u8]) -> Vec<(String, Vec<u8>)> {

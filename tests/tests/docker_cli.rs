@@ -1,18 +1,7 @@
 //! The stock docker CLI (as installed on the host) against pouchd: version negotiation, info, and
 //! the image commands.
 
-use pouch_e2e::{Daemon, test_images};
-
-fn have_docker() -> bool {
-    let ok = std::process::Command::new("docker")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIP: the docker CLI is not installed on this host");
-    }
-    ok
-}
+use pouch_e2e::{Daemon, have_docker, test_images};
 
 #[test]
 fn docker_cli_version_and_info() {

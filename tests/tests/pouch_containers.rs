@@ -1,20 +1,12 @@
 //! Running containers through the pouch CLI.
 
-use pouch_e2e::Daemon;
-
-fn text(o: &std::process::Output) -> (String, String, Option<i32>) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-        o.status.code(),
-    )
-}
+use pouch_e2e::{Daemon, out};
 
 #[test]
 fn pouch_run_output_exit_codes_and_stdin() {
     let d = Daemon::start();
     d.load_busybox();
-    let (so, se, code) = text(&d.pouch(&[
+    let (so, se, code) = out(&d.pouch(&[
         "run",
         "--rm",
         "busybox",
@@ -24,13 +16,13 @@ fn pouch_run_output_exit_codes_and_stdin() {
     ]));
     assert_eq!((so.as_str(), code), ("out\n", Some(4)), "{se}");
     assert!(se.contains("err"), "{se}");
-    let (so, _, code) = text(&d.pouch_stdin(
+    let (so, _, code) = out(&d.pouch_stdin(
         &["run", "-i", "--rm", "busybox", "tr", "a-z", "A-Z"],
         b"shout\n",
     ));
     assert_eq!((so.as_str(), code), ("SHOUT\n", Some(0)));
     // Environment, working directory and user reach the process.
-    let (so, se, _) = text(&d.pouch(&[
+    let (so, se, _) = out(&d.pouch(&[
         "run",
         "--rm",
         "-e",
@@ -47,7 +39,7 @@ fn pouch_run_output_exit_codes_and_stdin() {
     let f: Vec<&str> = so.split_whitespace().collect();
     assert_eq!(&f[..3], ["hi", "/tmp", "1000:1000"], "{so} {se}");
     assert_eq!(f[3].len(), 12, "hostname is the short id: {so}");
-    let (_, se, code) = text(&d.pouch(&["run", "--rm", "busybox", "nonexistent-cmd"]));
+    let (_, se, code) = out(&d.pouch(&["run", "--rm", "busybox", "nonexistent-cmd"]));
     assert_eq!(code, Some(127), "{se}");
 }
 
@@ -71,7 +63,7 @@ fn pouch_detached_ps_logs_stop_rm() {
     });
     let ps = d.pouch_ok(&["ps", "--format", "{{.Names}} {{.State}}"]);
     assert_eq!(ps.trim(), "bg running");
-    let (so, _, code) = text(&d.pouch(&["exec", "bg", "sh", "-c", "echo in-exec; exit 2"]));
+    let (so, _, code) = out(&d.pouch(&["exec", "bg", "sh", "-c", "echo in-exec; exit 2"]));
     assert_eq!((so.as_str(), code), ("in-exec\n", Some(2)));
     let top = d.pouch_ok(&["top", "bg"]);
     assert!(top.contains("sleep 1000"), "{top}");
@@ -104,7 +96,7 @@ fn an_image_in_use_cannot_be_deleted() {
         .as_str()
         .unwrap()
         .to_string();
-    let (_, se, code) = text(&d.pouch(&["rmi", &id]));
+    let (_, se, code) = out(&d.pouch(&["rmi", &id]));
     assert_eq!(code, Some(1));
     assert!(se.contains("is being used by container"), "{se}");
     // Untagging is allowed; the image stays for its container.

@@ -21,6 +21,44 @@ pub fn switching(ctype: &'static str) -> axum::response::Response {
     resp
 }
 
+/// A response body fed by `write`, which runs with a writer whose bytes become the body as they are
+/// written (`save`, `export`, `cp`). A failure after the first byte aborts the body, so the client
+/// sees a truncated transfer rather than a well-formed but partial archive.
+pub fn writer_body<F, Fut>(what: &'static str, write: F) -> axum::body::Body
+where
+    F: FnOnce(Box<dyn std::io::Write + Send>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = pouch_engine::Result<()>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+    let writer = ChannelWriter { tx: tx.clone() };
+    tokio::spawn(async move {
+        let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, writer));
+        if let Err(e) = write(out).await {
+            tracing::error!(error = %e, what, "streamed response failed mid-way");
+            let _ = tx.send(Err(std::io::Error::other(e.message))).await;
+        }
+    });
+    axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// Hands bytes written on a blocking thread to the response body.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .blocking_send(Ok(bytes::Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// One multiplexed frame: `[stream, 0, 0, 0, len (u32 BE)]` + payload.
 pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 8);

@@ -2,7 +2,7 @@
 //! PUT extracts a tar into a directory).
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +13,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::error::ApiResult;
 use crate::query::Query;
+use crate::stream::writer_body;
 
 const STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
 
@@ -48,16 +49,9 @@ async fn get_archive(
     let path = path_param(&Query::parse(req.uri().query()))?;
     // Stat first: a missing path is a clean 404 before any byte of the tar is sent.
     let stat = engine.container_path_stat(&id, &path).await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
-    let writer = crate::routes::images::ChannelWriter::new(tx.clone());
-    tokio::spawn(async move {
-        let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, writer));
-        if let Err(e) = engine.container_archive(&id, &path, out).await {
-            tracing::error!(error = %e, "container archive failed mid-stream");
-            let _ = tx.send(Err(std::io::Error::other(e.message))).await;
-        }
+    let body = writer_body("container archive", move |out| async move {
+        engine.container_archive(&id, &path, out).await
     });
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
     Ok((
         [
             (
@@ -66,7 +60,7 @@ async fn get_archive(
             ),
             (STAT_HEADER, stat),
         ],
-        Body::from_stream(stream),
+        body,
     )
         .into_response())
 }

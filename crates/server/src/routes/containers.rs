@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::ApiResult;
 use crate::query::Query;
-use crate::stream::{MUX, RAW, frame, relay_upgraded, switching};
+use crate::stream::{MUX, RAW, frame, relay_upgraded, switching, writer_body};
 
 pub fn routes() -> Router<Engine> {
     Router::new()
@@ -311,21 +311,10 @@ fn async_stream_output(
 async fn export(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
     // Resolve first so that an unknown name is a clean 404 before any byte is sent.
     engine.inspect_container(id.clone()).await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
-    let writer = crate::routes::images::ChannelWriter::new(tx.clone());
-    tokio::spawn(async move {
-        let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, writer));
-        if let Err(e) = engine.export_container(&id, out).await {
-            tracing::error!(error = %e, "container export failed mid-stream");
-            let _ = tx.send(Err(std::io::Error::other(e.message))).await;
-        }
+    let body = writer_body("container export", move |out| async move {
+        engine.export_container(&id, out).await
     });
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    Ok((
-        [(header::CONTENT_TYPE, "application/x-tar")],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
 }
 
 async fn changes(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -1,23 +1,19 @@
 //! `/images/…`. Image names may contain slashes (`localhost:5000/a/b`), so the per-image routes
 //! are matched by suffix on a catch-all path, as docker's `{name:.*}` routes do.
 
-use std::io::Write;
-
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
 use futures_util::TryStreamExt;
 use pouch_api::types::JsonMessage;
 use pouch_engine::{Engine, Error};
-use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::error::{ApiError, ApiResult};
 use crate::query::Query;
+use crate::stream::writer_body;
 
 pub fn routes() -> Router<Engine> {
     Router::new()
@@ -104,45 +100,10 @@ async fn save_many(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response
 /// Streams the archive as it is written; names are resolved first so a bad one is a clean 404.
 async fn save(engine: Engine, names: Vec<String>) -> ApiResult<Response> {
     let plan = engine.plan_save(names).await?;
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
-    let writer = ChannelWriter { tx: tx.clone() };
-    tokio::spawn(async move {
-        let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, writer));
-        if let Err(e) = engine.write_save(plan, out).await {
-            tracing::error!(error = %e, "image save failed mid-stream");
-            let _ = tx.send(Err(std::io::Error::other(e.message))).await;
-        }
+    let body = writer_body("image save", move |out| async move {
+        engine.write_save(plan, out).await
     });
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    Ok((
-        [(header::CONTENT_TYPE, "application/x-tar")],
-        Body::from_stream(stream),
-    )
-        .into_response())
-}
-
-/// Hands bytes written on a blocking thread to the response body.
-pub(crate) struct ChannelWriter {
-    tx: mpsc::Sender<std::io::Result<Bytes>>,
-}
-
-impl ChannelWriter {
-    pub(crate) fn new(tx: mpsc::Sender<std::io::Result<Bytes>>) -> ChannelWriter {
-        ChannelWriter { tx }
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tx
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
 }
 
 /// The request body as a blocking reader, for the engine's tar parsers.
