@@ -589,3 +589,62 @@ fn logs_follow_tail_and_timestamps() {
     assert!(outp.status.success());
     assert!(String::from_utf8_lossy(&outp.stdout).contains("line1"));
 }
+
+/// Opens a hijacked attach (stdin, stdout, stderr) on the container; returns the raw stream.
+fn raw_attach(d: &Daemon, id: &str) -> std::os::unix::net::UnixStream {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(&d.sock).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        s,
+        "POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: pouch\r\n\
+         Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    s
+}
+
+#[test]
+fn detach_keys_end_an_attach_and_keep_stdin_open() {
+    use std::io::{Read, Write};
+    let d = Daemon::start();
+    d.load_busybox();
+    let r = d.http(
+        "POST",
+        "/containers/create?name=att",
+        br#"{"Image":"busybox","Cmd":["cat"],"OpenStdin":true,"AttachStdin":true}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(d.http("POST", "/containers/att/start", b"").status, 204);
+    for word in ["first", "second"] {
+        let mut s = raw_attach(&d, "att");
+        s.write_all(format!("{word}\n").as_bytes()).unwrap();
+        let mut frame = vec![0u8; 8 + word.len() + 1];
+        s.read_exact(&mut frame).unwrap();
+        assert_eq!(&frame[..8], &[1, 0, 0, 0, 0, 0, 0, word.len() as u8 + 1]);
+        assert_eq!(&frame[8..], format!("{word}\n").as_bytes());
+        // ctrl-p ctrl-q: the daemon ends the stream; cat keeps running with stdin open, so the
+        // next round's attach still reaches it.
+        s.write_all(b"\x10\x11").unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "{rest:?}");
+        assert_eq!(
+            d.inspect("att")["State"]["Running"],
+            true,
+            "detaching stopped the container"
+        );
+    }
+}

@@ -167,7 +167,12 @@ fn import_with_changes_history_and_prune() {
     assert!(h.contains("from the test"), "{h}");
 
     let bad = d.pouch(&["import", "-c", "FROM scratch", &path("rootfs.tar")]);
-    assert!(!bad.status.success());
+    assert!(
+        !bad.status.success(),
+        "{} {}",
+        String::from_utf8_lossy(&bad.stdout),
+        String::from_utf8_lossy(&bad.stderr)
+    );
     assert!(String::from_utf8_lossy(&bad.stderr).contains("FROM"));
 
     // An untagged import is dangling: prune removes it, -a removes the rest.

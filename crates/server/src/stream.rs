@@ -68,36 +68,124 @@ pub fn frame(stream: u8, data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Docker's detach-key syntax: comma-separated `ctrl-<x>` or single characters
+/// (default `ctrl-p,ctrl-q`).
+pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, String> {
+    let spec = if spec.is_empty() {
+        "ctrl-p,ctrl-q"
+    } else {
+        spec
+    };
+    spec.split(',')
+        .map(|k| {
+            let k = k.trim();
+            if let Some(c) = k.strip_prefix("ctrl-") {
+                let c = c.as_bytes();
+                match c {
+                    [b'@'] => Ok(0),
+                    [x] if x.is_ascii_lowercase() => Ok(x - b'a' + 1),
+                    [x] if (b'['..=b'_').contains(x) => Ok(x - b'@'),
+                    _ => Err(format!("invalid detach key: {k}")),
+                }
+            } else if k.len() == 1 {
+                Ok(k.as_bytes()[0])
+            } else {
+                Err(format!("invalid detach key: {k}"))
+            }
+        })
+        .collect()
+}
+
 /// Copies client→shim (stdin) and shim→client (output). The client closing its write side
-/// closes the container's stdin; the shim ending its stream ends the whole exchange.
-pub async fn relay_upgraded(up: Upgraded, shim: UnixStream, stdin: bool) {
+/// closes the container's stdin; the shim ending its stream ends the whole exchange. When the
+/// client types `detach` (attach's detach keys), the exchange ends and stdin stays open.
+pub async fn relay_upgraded(up: Upgraded, shim: UnixStream, stdin: bool, detach: Option<Vec<u8>>) {
     let client = TokioIo::new(up);
     let (mut cr, mut cw) = tokio::io::split(client);
     let (mut sr, mut sw) = shim.into_split();
-    let to_shim = async move {
-        if stdin {
-            let _ = tokio::io::copy(&mut cr, &mut sw).await;
-        } else {
-            // Drain and ignore whatever the client sends.
-            let mut buf = [0u8; 4096];
-            while matches!(cr.read(&mut buf).await, Ok(n) if n > 0) {}
+    let detached = {
+        let to_shim = copy_stdin(&mut cr, &mut sw, stdin, detach.as_deref());
+        let to_client = async {
+            let _ = tokio::io::copy(&mut sr, &mut cw).await;
+            let _ = cw.shutdown().await;
+        };
+        tokio::select! {
+            d = to_shim => d,
+            _ = to_client => false,
         }
-        let _ = sw.shutdown().await;
-        std::future::pending::<()>().await;
     };
-    let to_client = async move {
-        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+    if detached {
         let _ = cw.shutdown().await;
-    };
-    tokio::select! {
-        _ = to_shim => {}
-        _ = to_client => {}
+        // Closing the shim connection would close the container's stdin (the shim cannot tell a
+        // close from a half-close), so keep it open, discarding output, until the container ends.
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut sr, &mut tokio::io::sink()).await;
+            drop(sw);
+        });
     }
+}
+
+/// Forwards the client's bytes to the shim until EOF (then half-closes stdin) or until the detach
+/// keys arrive (returns true, leaving stdin open).
+async fn copy_stdin<R, W>(cr: &mut R, sw: &mut W, stdin: bool, keys: Option<&[u8]>) -> bool
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = [0u8; 8192];
+    let mut matched = 0usize;
+    loop {
+        let n = match cr.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if !stdin {
+            continue; // drain and ignore
+        }
+        let Some(keys) = keys.filter(|k| !k.is_empty()) else {
+            if sw.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            continue;
+        };
+        let mut out = Vec::with_capacity(n);
+        for &b in &buf[..n] {
+            if b == keys[matched] {
+                matched += 1;
+                if matched == keys.len() {
+                    let _ = sw.write_all(&out).await;
+                    return true;
+                }
+            } else {
+                out.extend_from_slice(&keys[..matched]);
+                matched = usize::from(b == keys[0]);
+                if matched == 0 {
+                    out.push(b);
+                }
+            }
+        }
+        if sw.write_all(&out).await.is_err() {
+            break;
+        }
+    }
+    if stdin {
+        let _ = sw.shutdown().await;
+    }
+    std::future::pending::<bool>().await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detach_keys() {
+        assert_eq!(parse_detach_keys("").unwrap(), vec![16, 17]);
+        assert_eq!(parse_detach_keys("ctrl-a,x").unwrap(), vec![1, b'x']);
+        assert_eq!(parse_detach_keys("ctrl-[").unwrap(), vec![27]);
+        assert!(parse_detach_keys("ctrl-ab").is_err());
+        assert!(parse_detach_keys("xy").is_err());
+    }
 
     #[test]
     fn frame_header() {

@@ -20,10 +20,15 @@ impl Engine {
     pub async fn load_images(&self, body: Box<dyn Read + Send>) -> Result<Vec<String>> {
         let _guard = self.inner.image_lock.lock().await;
         self.blocking(move |e| {
+            let mut body = body;
             let staging = e.temp_dir("load")?;
             let i = &e.inner;
-            let images = pouch_image::load(body, staging.path(), &i.content, &i.snaps, &i.unpack)
-                .map_err(|err| Error::from(err).context("loading image archive"))?;
+            let images =
+                pouch_image::load(&mut body, staging.path(), &i.content, &i.snaps, &i.unpack)
+                    .map_err(|err| {
+                        drain(&mut body);
+                        Error::from(err).context("loading image archive")
+                    })?;
             if images.is_empty() {
                 return Err(Error::invalid("the archive holds no image"));
             }
@@ -47,16 +52,20 @@ impl Engine {
         };
         let _guard = self.inner.image_lock.lock().await;
         self.blocking(move |e| {
+            let mut body = body;
             let i = &e.inner;
             let mut img = pouch_image::import::import(
-                body,
+                &mut body,
                 &changes,
                 message.as_deref(),
                 &i.content,
                 &i.snaps,
                 &i.unpack,
             )
-            .map_err(|err| Error::from(err).context("importing rootfs tarball"))?;
+            .map_err(|err| {
+                drain(&mut body);
+                Error::from(err).context("importing rootfs tarball")
+            })?;
             img.repo_tags = target.into_iter().collect();
             e.record_loaded(std::slice::from_ref(&img))?;
             e.emit_image(img.config_digest.as_str(), "import", "");
@@ -166,4 +175,10 @@ impl Engine {
         })
         .await
     }
+}
+
+/// Reads what is left of a refused upload, so the client finishes sending before it reads the
+/// error (a client still writing into a closed connection may never see the answer).
+fn drain(body: &mut (dyn Read + Send)) {
+    let _ = std::io::copy(body, &mut std::io::sink());
 }

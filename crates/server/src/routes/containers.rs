@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::ApiResult;
 use crate::query::Query;
-use crate::stream::{MUX, RAW, frame, relay_upgraded, switching, writer_body};
+use crate::stream::{MUX, RAW, frame, parse_detach_keys, relay_upgraded, switching, writer_body};
 
 pub fn routes() -> Router<Engine> {
     Router::new()
@@ -260,6 +260,7 @@ async fn attach(
 ) -> ApiResult<Response> {
     let q = q(req.uri());
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
+    let detach = parse_detach_keys(q.get("detachKeys").unwrap_or("")).map_err(Error::invalid)?;
     if !q.bool("stream") && !q.bool("logs") {
         return Err(Error::invalid("attach needs stream=1 or logs=1").into());
     }
@@ -275,7 +276,7 @@ async fn attach(
             };
             // No shim stream (the start failed): dropping `up` closes the client's connection.
             if let Ok(shim) = rx.await {
-                relay_upgraded(up, shim, stdin).await;
+                relay_upgraded(up, shim, stdin, Some(detach)).await;
             }
         });
         return Ok(switching(ctype));

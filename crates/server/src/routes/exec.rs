@@ -89,7 +89,7 @@ async fn start(
                 Some(on_upgrade) => {
                     tokio::spawn(async move {
                         match on_upgrade.await {
-                            Ok(up) => relay_upgraded(up, stream, stdin).await,
+                            Ok(up) => relay_upgraded(up, stream, stdin, None).await,
                             Err(e) => tracing::debug!(error = %e, "exec upgrade failed"),
                         }
                     });
