@@ -1,0 +1,129 @@
+//! `docker run` flags that shape the OCI spec, checked from inside the container.
+
+use pouch_e2e::{Daemon, have_docker, out};
+
+fn sh(d: &Daemon, flags: &[&str], script: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "sh", "-c", script]);
+    let (so, se, code) = out(&d.docker(&args));
+    assert_eq!(code, Some(0), "{flags:?} {script}: {so} {se}");
+    so.trim().to_string()
+}
+
+#[test]
+fn spec_flags_take_effect_inside_the_container() {
+    if !have_docker() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    assert_eq!(
+        sh(
+            &d,
+            &["--sysctl", "net.ipv4.ip_forward=1"],
+            "cat /proc/sys/net/ipv4/ip_forward"
+        ),
+        "1"
+    );
+    assert_eq!(
+        sh(
+            &d,
+            &["--ulimit", "nofile=1024:2048"],
+            "ulimit -n; ulimit -Hn"
+        ),
+        "1024\n2048"
+    );
+    assert_eq!(
+        sh(
+            &d,
+            &["--shm-size", "16m"],
+            "df -k /dev/shm | tail -1 | awk '{print $2}'"
+        ),
+        "16384"
+    );
+    assert_eq!(
+        sh(
+            &d,
+            &["--read-only"],
+            "touch /x 2>/dev/null && echo wrote || echo refused"
+        ),
+        "refused"
+    );
+    assert_eq!(
+        sh(&d, &["--hostname", "box1"], "hostname; cat /etc/hostname"),
+        "box1\nbox1"
+    );
+    assert_eq!(
+        sh(
+            &d,
+            &["--device", "/dev/null:/dev/mynull"],
+            "echo hi > /dev/mynull && echo ok"
+        ),
+        "ok"
+    );
+    // Capabilities: docker's default set (0xa80425fb), minus a dropped one, all with --privileged.
+    let capeff = |flags: &[&str]| sh(&d, flags, "grep CapEff /proc/self/status | cut -f2");
+    assert_eq!(capeff(&[]), "00000000a80425fb");
+    assert_eq!(capeff(&["--cap-drop", "NET_RAW"]), "00000000a80405fb");
+    assert_ne!(capeff(&["--privileged"]), "00000000a80425fb");
+    assert_eq!(
+        sh(
+            &d,
+            &[],
+            "mkdir -p /tmp/m; mount -t tmpfs t /tmp/m 2>/dev/null && echo mounted || echo denied"
+        ),
+        "denied"
+    );
+    assert_eq!(
+        sh(
+            &d,
+            &["--privileged"],
+            "mkdir -p /tmp/m; mount -t tmpfs t /tmp/m && echo mounted"
+        ),
+        "mounted"
+    );
+    // Masked paths read as empty; /proc/sys is read-only.
+    assert_eq!(
+        sh(&d, &[], "wc -c < /proc/timer_list 2>/dev/null || echo 0"),
+        "0"
+    );
+    assert_eq!(
+        sh(
+            &d,
+            &[],
+            "echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo wrote || echo ro"
+        ),
+        "ro"
+    );
+    // Host namespaces.
+    let host_pid1 = sh(&d, &["--pid", "host"], "cat /proc/1/comm");
+    assert_eq!(
+        host_pid1,
+        std::fs::read_to_string("/proc/1/comm").unwrap().trim()
+    );
+    assert_eq!(sh(&d, &[], "cat /proc/1/comm; true"), "sh");
+    // Joining another container's IPC namespace.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ipc-owner",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let owner = d.inspect("ipc-owner")["State"]["Pid"].as_i64().unwrap();
+    let want = std::fs::read_link(format!("/proc/{owner}/ns/ipc"))
+        .unwrap()
+        .display()
+        .to_string();
+    assert_eq!(
+        sh(
+            &d,
+            &["--ipc", "container:ipc-owner"],
+            "readlink /proc/self/ns/ipc"
+        ),
+        want
+    );
+}
