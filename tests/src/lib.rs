@@ -210,63 +210,38 @@ impl Daemon {
 
     /// Runs the stock docker CLI against this daemon (with a private config dir).
     pub fn docker(&self, args: &[&str]) -> Output {
-        let cfg = self.dir.path().join("docker-config");
-        std::fs::create_dir_all(&cfg).expect("docker config dir");
-        Command::new("docker")
-            .env("DOCKER_CONFIG", &cfg)
-            .env_remove("DOCKER_HOST")
-            .env_remove("DOCKER_CONTEXT")
-            .arg("-H")
-            .arg(self.host())
+        self.docker_command()
             .args(args)
             .stdin(Stdio::null())
             .output()
             .expect("run docker")
     }
 
+    /// The stock docker CLI aimed at this daemon, with a private config dir.
+    pub fn docker_command(&self) -> Command {
+        let cfg = self.dir.path().join("docker-config");
+        std::fs::create_dir_all(&cfg).expect("docker config dir");
+        let mut cmd = Command::new("docker");
+        cmd.env("DOCKER_CONFIG", &cfg)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .arg("-H")
+            .arg(self.host());
+        cmd
+    }
+
     /// Runs the pouch CLI with `input` on its stdin.
     pub fn pouch_stdin(&self, args: &[&str], input: &[u8]) -> Output {
-        let mut child = Command::new(bin("pouch"))
-            .arg("-H")
-            .arg(self.host())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run pouch");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input)
-            .expect("write stdin");
-        child.wait_with_output().expect("pouch output")
+        let mut cmd = Command::new(bin("pouch"));
+        cmd.arg("-H").arg(self.host()).args(args);
+        with_stdin(cmd, input)
     }
 
     /// Runs the docker CLI with `input` on its stdin.
     pub fn docker_stdin(&self, args: &[&str], input: &[u8]) -> Output {
-        let cfg = self.dir.path().join("docker-config");
-        std::fs::create_dir_all(&cfg).expect("docker config dir");
-        let mut child = Command::new("docker")
-            .env("DOCKER_CONFIG", &cfg)
-            .env_remove("DOCKER_HOST")
-            .env_remove("DOCKER_CONTEXT")
-            .arg("-H")
-            .arg(self.host())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run docker");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input)
-            .expect("write stdin");
-        child.wait_with_output().expect("docker output")
+        let mut cmd = self.docker_command();
+        cmd.args(args);
+        with_stdin(cmd, input)
     }
 
     /// Loads the offline busybox image as `busybox:latest`.
@@ -336,6 +311,23 @@ impl Drop for Daemon {
         }
         self.stop();
     }
+}
+
+/// Runs `cmd` with `input` written to its stdin (then closed), collecting its output.
+fn with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    child.wait_with_output().expect("output")
 }
 
 fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {

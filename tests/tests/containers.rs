@@ -578,9 +578,9 @@ fn logs_follow_tail_and_timestamps() {
     let ts = d.docker_ok(&["logs", "-t", "--tail", "2", "talker"]);
     assert!(ts.starts_with("20") && ts.contains("Z line5"), "{ts}");
     // -f ends when the container stops.
-    let follow = std::process::Command::new("docker")
-        .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
-        .args(["-H", &d.host(), "logs", "-f", "talker"])
+    let follow = d
+        .docker_command()
+        .args(["logs", "-f", "talker"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -45,6 +45,7 @@ struct Inner {
     image_lock: tokio::sync::Mutex<()>,
     live: containers::LiveMap,
     execs: containers::Execs,
+    cgroup_layout: std::sync::OnceLock<pouch_runtime::spec::CgroupLayout>,
     events: events::Events,
     _root_lock: LockFile,
 }
@@ -86,6 +87,7 @@ impl Engine {
                 image_lock: tokio::sync::Mutex::new(()),
                 live: Default::default(),
                 execs: Default::default(),
+                cgroup_layout: std::sync::OnceLock::new(),
                 events: Default::default(),
                 _root_lock: lock,
             }),

@@ -80,21 +80,29 @@ fn runtime_error(e: impl Into<anyhow::Error>) -> anyhow::Error {
     anyhow!("{}", concise(&chain))
 }
 
-impl Runtime for Builtin {
-    fn create(&mut self, io: CreateIo) -> anyhow::Result<i32> {
-        let mut builder = ContainerBuilder::new(self.id.clone(), SyscallType::default())
+impl Builtin {
+    /// A builder for this container with the process's stdio and console socket wired in.
+    fn builder(&self, io: CreateIo) -> anyhow::Result<ContainerBuilder> {
+        let mut b = ContainerBuilder::new(self.id.clone(), SyscallType::default())
             .with_root_path(&self.root)?
             .with_console_socket(io.console_socket);
         if let Some(fd) = io.stdin {
-            builder = builder.with_stdin(fd);
+            b = b.with_stdin(fd);
         }
         if let Some(fd) = io.stdout {
-            builder = builder.with_stdout(fd);
+            b = b.with_stdout(fd);
         }
         if let Some(fd) = io.stderr {
-            builder = builder.with_stderr(fd);
+            b = b.with_stderr(fd);
         }
-        let container = builder
+        Ok(b)
+    }
+}
+
+impl Runtime for Builtin {
+    fn create(&mut self, io: CreateIo) -> anyhow::Result<i32> {
+        let container = self
+            .builder(io)?
             .validate_id()?
             .as_init(&self.bundle)
             // Never the systemd cgroup driver: pouch writes absolute cgroupfs paths.
@@ -129,20 +137,9 @@ impl Runtime for Builtin {
 
     fn exec(&mut self, process: &Path, io: CreateIo) -> anyhow::Result<i32> {
         let tty = io.console_socket.is_some();
-        let mut builder = ContainerBuilder::new(self.id.clone(), SyscallType::default())
-            .with_root_path(&self.root)?
-            .with_console_socket(io.console_socket)
-            .with_executor(Unmasked);
-        if let Some(fd) = io.stdin {
-            builder = builder.with_stdin(fd);
-        }
-        if let Some(fd) = io.stdout {
-            builder = builder.with_stdout(fd);
-        }
-        if let Some(fd) = io.stderr {
-            builder = builder.with_stderr(fd);
-        }
-        let pid = builder
+        let pid = self
+            .builder(io)?
+            .with_executor(Unmasked)
             .validate_id()?
             .as_tenant()
             .with_process(Some(process))

@@ -100,18 +100,20 @@ impl External {
     }
 }
 
-impl Runtime for External {
-    fn create(&mut self, io: CreateIo) -> anyhow::Result<i32> {
-        fs::create_dir_all(&self.root)
-            .with_context(|| format!("creating {}", self.root.display()))?;
-        let pid_file = self.state_dir.join(PID_FILE);
-        let _ = fs::remove_file(&pid_file);
+impl External {
+    /// Runs `<runtime> <op> <extra…> --pid-file P [--console-socket S] <id>` with the process's
+    /// stdio and returns the pid the runtime wrote.
+    fn run_for_pid(
+        &self,
+        op: &str,
+        extra: &[&OsStr],
+        pid_file: &Path,
+        io: CreateIo,
+    ) -> anyhow::Result<i32> {
+        let _ = fs::remove_file(pid_file);
         let mark = self.log_len();
-        let mut cmd = self.command("create");
-        cmd.arg("--bundle")
-            .arg(&self.bundle)
-            .arg("--pid-file")
-            .arg(&pid_file);
+        let mut cmd = self.command(op);
+        cmd.args(extra).arg("--pid-file").arg(pid_file);
         if let Some(socket) = &io.console_socket {
             cmd.arg("--console-socket").arg(socket);
         }
@@ -123,17 +125,32 @@ impl Runtime for External {
         let status = cmd
             .status()
             .with_context(|| format!("running {}", self.path.display()))?;
-        // Our copies of the container's pipe ends must close, or output never reaches EOF.
+        // Our copies of the process's pipe ends must close, or output never reaches EOF.
         drop(cmd);
         if !status.success() {
-            return Err(self.failure("create", status, mark, ""));
+            let _ = fs::remove_file(pid_file);
+            return Err(self.failure(op, status, mark, ""));
         }
-        let text = fs::read_to_string(&pid_file)
+        let text = fs::read_to_string(pid_file)
             .with_context(|| format!("{} wrote no pid file", self.name))?;
-        let _ = fs::remove_file(&pid_file);
+        let _ = fs::remove_file(pid_file);
         text.trim()
             .parse()
             .with_context(|| format!("bad pid file from {}: {text:?}", self.name))
+    }
+}
+
+impl Runtime for External {
+    fn create(&mut self, io: CreateIo) -> anyhow::Result<i32> {
+        fs::create_dir_all(&self.root)
+            .with_context(|| format!("creating {}", self.root.display()))?;
+        let pid_file = self.state_dir.join(PID_FILE);
+        self.run_for_pid(
+            "create",
+            &[OsStr::new("--bundle"), self.bundle.as_os_str()],
+            &pid_file,
+            io,
+        )
     }
 
     fn start(&mut self) -> anyhow::Result<()> {
@@ -159,38 +176,14 @@ impl Runtime for External {
 
     fn exec(&mut self, process: &Path, io: CreateIo) -> anyhow::Result<i32> {
         let pid_file = process.with_extension("pid");
-        let _ = fs::remove_file(&pid_file);
-        let mark = self.log_len();
-        let mut cmd = self.command("exec");
-        cmd.arg("--process")
-            .arg(process)
-            .arg("--pid-file")
-            .arg(&pid_file)
-            .arg("--detach");
-        if let Some(socket) = &io.console_socket {
-            cmd.arg("--console-socket").arg(socket);
-        }
-        cmd.arg(&self.id);
-        // Detached, the runtime hands its stdio on to the process (std resets the signal
-        // mask of the child, so the process does not inherit the shim's).
-        let stdio = |fd: Option<std::os::fd::OwnedFd>| fd.map_or_else(Stdio::null, Stdio::from);
-        cmd.stdin(stdio(io.stdin))
-            .stdout(stdio(io.stdout))
-            .stderr(stdio(io.stderr));
-        let status = cmd
-            .status()
-            .with_context(|| format!("running {}", self.path.display()))?;
-        drop(cmd);
-        if !status.success() {
-            let _ = fs::remove_file(&pid_file);
-            return Err(self.failure("exec", status, mark, ""));
-        }
-        let text = fs::read_to_string(&pid_file)
-            .with_context(|| format!("{} wrote no pid file", self.name))?;
-        let _ = fs::remove_file(&pid_file);
-        text.trim()
-            .parse()
-            .with_context(|| format!("bad pid file from {}: {text:?}", self.name))
+        // Detached, the runtime hands its stdio on to the process (std resets the signal mask of
+        // the child, so the process does not inherit the shim's).
+        let extra = [
+            OsStr::new("--process"),
+            process.as_os_str(),
+            OsStr::new("--detach"),
+        ];
+        self.run_for_pid("exec", &extra, &pid_file, io)
     }
 
     fn delete(&mut self) -> anyhow::Result<()> {

@@ -13,11 +13,11 @@ use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use pouch_image::unpack::tar_name_components as components;
 use pouch_sys::at::*;
 
 use crate::Engine;
@@ -483,25 +483,6 @@ fn bad_entry(name: &str, why: impl std::fmt::Display) -> Error {
     Error::invalid(format!("refusing archive entry {name:?}: {why}"))
 }
 
-/// Splits a tar name, refusing absolute names, `..` and nul bytes.
-fn components(name: &[u8]) -> std::result::Result<Vec<OsString>, &'static str> {
-    if name.contains(&0) {
-        return Err("name contains a nul byte");
-    }
-    if name.starts_with(b"/") {
-        return Err("absolute name");
-    }
-    let mut out = Vec::new();
-    for c in name.split(|b| *b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => return Err("name contains a '..' component"),
-            _ => out.push(OsStr::from_bytes(c).to_os_string()),
-        }
-    }
-    Ok(out)
-}
-
 fn extract(
     root: BorrowedFd<'_>,
     dest: &OwnedFd,
@@ -709,5 +690,6 @@ mod tests {
         assert!(components(b"/abs").is_err());
         assert!(components(b"a/../../b").is_err());
         assert_eq!(components(b"./a/b/").unwrap(), vec!["a", "b"]);
+        assert!(components(b"").is_err());
     }
 }

@@ -238,7 +238,7 @@ impl Engine {
                 net,
             },
             cgroups_path: format!("/pouch/{}", c.id),
-            cgroup_layout: spec::detect_cgroup_layout()?,
+            cgroup_layout: self.cgroup_layout()?,
             resources: spec::Resources {
                 memory: (hc.memory > 0).then_some(hc.memory),
                 memory_swap: (hc.memory_swap != 0).then_some(hc.memory_swap),
@@ -304,6 +304,16 @@ impl Engine {
             stdin: c.config.open_stdin,
             tty: c.config.tty,
         })
+    }
+
+    /// The host's cgroup layout, read from mountinfo on first use and kept: hierarchies do not
+    /// change under a running engine, and every start needs it.
+    fn cgroup_layout(&self) -> Result<spec::CgroupLayout> {
+        if let Some(l) = self.inner.cgroup_layout.get() {
+            return Ok(l.clone());
+        }
+        let l = spec::detect_cgroup_layout()?;
+        Ok(self.inner.cgroup_layout.get_or_init(|| l).clone())
     }
 
     /// Mounts the rootfs at its usual place (for export of a stopped container).

@@ -154,19 +154,18 @@ impl Engine {
                     continue;
                 }
                 let layers = e.inner.store.layers(&img.id)?;
-                let before = e.inner.store.referenced_content()?.0;
                 report
                     .images_deleted
                     .extend(refs.iter().map(|r| DeleteItem::Untagged(familiar(&r.name))));
-                report
-                    .images_deleted
-                    .extend(e.delete_image_and_content(&img.id)?);
-                let after = e.inner.store.referenced_content()?.0;
+                let deleted = e.delete_image_and_content(&img.id)?;
+                // The snapshots removed are reported as `Deleted: <chain id>`: their sizes are
+                // what the prune gave back.
                 report.space_reclaimed += layers
                     .iter()
-                    .filter(|l| before.contains(&l.chain_id) && !after.contains(&l.chain_id))
+                    .filter(|l| deleted.contains(&DeleteItem::Deleted(l.chain_id.clone())))
                     .map(|l| l.size as u64)
                     .sum::<u64>();
+                report.images_deleted.extend(deleted);
             }
             Ok(report)
         })

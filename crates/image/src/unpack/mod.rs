@@ -9,6 +9,8 @@
 //! `trusted.overlay.opaque=y`).
 
 mod path;
+
+pub use path::components as tar_name_components;
 #[cfg(test)]
 mod tests;
 

@@ -17,7 +17,7 @@ use crate::error::{Error, IoContext, Result};
 /// Splits a tar name into its components, dropping `.` and empty ones (`./a//b/` is `a/b`).
 /// Returns the reason when the name is one a layer must never contain. An empty result is the
 /// layer root itself (`./`).
-pub(super) fn components(name: &[u8]) -> std::result::Result<Vec<OsString>, &'static str> {
+pub fn components(name: &[u8]) -> std::result::Result<Vec<OsString>, &'static str> {
     if name.is_empty() {
         return Err("empty name");
     }
