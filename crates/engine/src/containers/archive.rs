@@ -140,22 +140,10 @@ impl Engine {
         name: &str,
         f: impl FnOnce(&Engine, &ContainerRecord, BorrowedFd<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
-        let _op = live.op.lock().await;
-        self.blocking(move |e| {
-            let rootfs = e.container_rootfs(&c.id);
-            let mounted_here = !pouch_sys::mount::is_mounted(&rootfs);
-            if mounted_here {
-                e.mount_container_rootfs(&c)?;
-            }
-            let r = open_path(&rootfs, libc::O_PATH | libc::O_DIRECTORY)
-                .map_err(|err| Error::internal(format!("opening container rootfs: {err}")))
-                .and_then(|root| f(e, &c, root.as_fd()));
-            if mounted_here {
-                let _ = pouch_sys::mount::unmount(&rootfs);
-            }
-            r
+        self.with_mounted_rootfs(name, move |e, c, rootfs| {
+            let root = open_path(rootfs, libc::O_PATH | libc::O_DIRECTORY)
+                .map_err(|err| Error::internal(format!("opening container rootfs: {err}")))?;
+            f(e, c, root.as_fd())
         })
         .await
     }

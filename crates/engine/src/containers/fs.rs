@@ -13,6 +13,23 @@ use crate::error::{Error, Result};
 impl Engine {
     /// Writes the container's rootfs as a tar stream, mounting it for the duration when stopped.
     pub async fn export_container(&self, name: &str, out: Box<dyn Write + Send>) -> Result<()> {
+        self.with_mounted_rootfs(name, move |_, _, rootfs| {
+            let mut b = tar::Builder::new(out);
+            b.follow_symlinks(false);
+            b.append_dir_all(".", rootfs)
+                .and_then(|_| b.finish())
+                .map_err(|err| Error::internal(format!("exporting container: {err}")))
+        })
+        .await
+    }
+
+    /// Runs `f` (blocking) with the container's rootfs mounted: as it is while the container
+    /// runs, or mounted for the duration when it is stopped. Serialised with start, stop and rm.
+    pub(crate) async fn with_mounted_rootfs<T: Send + 'static>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&Engine, &crate::store::ContainerRecord, &Path) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let c = self.resolve_container(name)?;
         let live = self.inner.live.get(&c.id);
         let _op = live.op.lock().await;
@@ -22,13 +39,11 @@ impl Engine {
             if mounted_here {
                 e.mount_container_rootfs(&c)?;
             }
-            let mut b = tar::Builder::new(out);
-            b.follow_symlinks(false);
-            let r = b.append_dir_all(".", &rootfs).and_then(|_| b.finish());
+            let r = f(e, &c, &rootfs);
             if mounted_here {
                 let _ = pouch_sys::mount::unmount(&rootfs);
             }
-            r.map_err(|err| Error::internal(format!("exporting container: {err}")))
+            r
         })
         .await
     }
