@@ -74,13 +74,29 @@ async fn put_archive(
     let path = path_param(&q)?;
     let no_overwrite = q.bool("noOverwriteDirNonDir");
     let copy_uid_gid = q.bool("copyUIDGID");
-    let stream = req
-        .into_body()
-        .into_data_stream()
-        .map_err(std::io::Error::other);
+    let body = req.into_body();
+    // Refuse an unknown container or destination before taking the tar, but read what the client
+    // is still sending first, or it may never see the answer.
+    if let Err(e) = engine.container_path_stat(&id, &path).await {
+        drain(body).await;
+        return Err(e.into());
+    }
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
     let body = Box::new(SyncIoBridge::new(StreamReader::new(stream)));
     engine
         .extract_to_container(&id, &path, no_overwrite, copy_uid_gid, body)
         .await?;
     Ok(StatusCode::OK.into_response())
+}
+
+/// Reads and drops up to 64 MiB of a refused upload.
+async fn drain(body: axum::body::Body) {
+    let mut left: usize = 64 << 20;
+    let mut stream = body.into_data_stream();
+    while let Ok(Some(chunk)) = stream.try_next().await {
+        left = left.saturating_sub(chunk.len());
+        if left == 0 {
+            break;
+        }
+    }
 }
