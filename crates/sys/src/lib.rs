@@ -7,3 +7,4 @@ pub mod host;
 pub mod lock;
 pub mod mount;
 pub mod proc;
+pub mod quota;

@@ -3,9 +3,13 @@
 pub mod common;
 pub mod container;
 pub mod image;
+pub mod resources;
 pub mod system;
+pub mod volume;
 
 pub use common::*;
 pub use container::*;
 pub use image::*;
+pub use resources::*;
 pub use system::*;
+pub use volume::*;
