@@ -29,6 +29,23 @@ struct FileConfig {
     runtimes: BTreeMap<String, FileRuntime>,
     #[serde(default)]
     labels: Vec<String>,
+    /// Registries spoken to over plain HTTP (hosts, `host:port` or CIDRs).
+    #[serde(default)]
+    insecure_registries: Vec<String>,
+    /// docker's list of docker.io mirrors, or a map of registry host → mirror URLs.
+    registry_mirrors: Option<Mirrors>,
+    /// Where `<host>/ca.crt` files are looked up (default /etc/pouch/certs.d).
+    certs_dir: Option<PathBuf>,
+    default_registry: Option<String>,
+    /// `http://host:port` proxy for registry connections.
+    registry_proxy: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Mirrors {
+    DockerHub(Vec<String>),
+    PerHost(BTreeMap<String, Vec<String>>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +114,17 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig> {
             )
         })
         .collect();
+    engine.registry.insecure = file.insecure_registries;
+    engine.registry.mirrors = match file.registry_mirrors {
+        Some(Mirrors::DockerHub(urls)) => BTreeMap::from([("docker.io".to_string(), urls)]),
+        Some(Mirrors::PerHost(map)) => map,
+        None => BTreeMap::new(),
+    };
+    if let Some(dir) = file.certs_dir {
+        engine.registry.certs_dir = dir;
+    }
+    engine.registry.proxy = file.registry_proxy;
+    engine.default_registry = file.default_registry;
     if let Some(d) = file.default_runtime {
         if d != pouch_engine::config::BUILTIN_RUNTIME && !engine.runtimes.contains_key(&d) {
             bail!("default-runtime {d:?} is not among the configured runtimes");

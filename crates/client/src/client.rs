@@ -275,12 +275,43 @@ impl Client {
         format!("/v{}{}", self.version, path_and_query)
     }
 
+    /// `POST` without a body, with extra request headers (`X-Registry-Auth` for pull and push),
+    /// streaming the response back.
+    pub async fn post_stream_with_headers(
+        &self,
+        path_and_query: &str,
+        headers: &HeaderMap,
+    ) -> Result<StreamResponse> {
+        let uri = self.versioned(path_and_query);
+        let resp = self
+            .send_with(Method::POST, uri, None, Body::empty(), headers)
+            .await?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = collect(resp.into_body()).await.unwrap_or_default();
+            return Err(api_error(status, &body));
+        }
+        Ok(StreamResponse::from_response(resp))
+    }
+
     async fn send(
         &self,
         method: Method,
         uri: String,
         content_type: Option<&str>,
         body: Body,
+    ) -> Result<Response<Incoming>> {
+        self.send_with(method, uri, content_type, body, &HeaderMap::new())
+            .await
+    }
+
+    async fn send_with(
+        &self,
+        method: Method,
+        uri: String,
+        content_type: Option<&str>,
+        body: Body,
+        extra: &HeaderMap,
     ) -> Result<Response<Incoming>> {
         tracing::debug!(%method, %uri, "request");
         let mut req = Request::builder()
@@ -290,6 +321,9 @@ impl Client {
             .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         if let Some(ct) = content_type {
             req = req.header(CONTENT_TYPE, ct);
+        }
+        for (k, v) in extra {
+            req = req.header(k, v);
         }
         let req = req.body(body)?;
         let connect_err = |cause| Error::Connect {

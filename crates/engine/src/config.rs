@@ -23,7 +23,16 @@ pub struct Config {
     pub runtimes: BTreeMap<String, RuntimeConfig>,
     pub default_runtime: String,
     pub labels: Vec<String>,
+    /// Registry endpoints, mirrors, CAs and proxy (see docs/registry.md).
+    pub registry: pouch_image::registry::RegistryConfig,
+    /// The registry unqualified names (`busybox`) are pulled from instead of docker.io. The name is
+    /// qualified with it, so `busybox` becomes `<default-registry>/library/busybox`.
+    pub default_registry: Option<String>,
 }
+
+/// Where per-registry CA certificates live by default (`<dir>/<host[:port]>/ca.crt`), as docker's
+/// `/etc/docker/certs.d`.
+pub const DEFAULT_CERTS_DIR: &str = "/etc/pouch/certs.d";
 
 /// The runtime linked into pouch-shim; always available.
 pub const BUILTIN_RUNTIME: &str = "pouch";
@@ -38,6 +47,11 @@ impl Config {
             runtimes: BTreeMap::new(),
             default_runtime: BUILTIN_RUNTIME.to_string(),
             labels: Vec::new(),
+            registry: pouch_image::registry::RegistryConfig {
+                certs_dir: PathBuf::from(DEFAULT_CERTS_DIR),
+                ..Default::default()
+            },
+            default_registry: None,
         }
     }
 }

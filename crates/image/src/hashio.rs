@@ -88,11 +88,12 @@ impl<R: Read, W: io::Write> Read for TeeReader<'_, R, W> {
 pub(crate) enum Compression {
     None,
     Gzip,
+    Zstd,
 }
 
 /// Sniffs the stream's magic and returns a reader of the uncompressed bytes (all gzip members, as
-/// Go's reader does). zstd, bzip2 and xz are recognised only to give a clear error instead of a
-/// confusing tar parse failure.
+/// Go's reader does; all zstd frames). bzip2 and xz are recognised only to give a clear error
+/// instead of a confusing tar parse failure.
 pub(crate) fn decompress<'a, R: Read + 'a>(mut r: R) -> Result<(Compression, Box<dyn Read + 'a>)> {
     let mut head = [0u8; 6];
     let mut got = 0;
@@ -110,9 +111,9 @@ pub(crate) fn decompress<'a, R: Read + 'a>(mut r: R) -> Result<(Compression, Box
         return Ok((Compression::Gzip, Box::new(MultiGzDecoder::new(stream))));
     }
     if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Err(Error::Unsupported(
-            "zstd layers are not supported yet".into(),
-        ));
+        let d = zstd::stream::read::Decoder::new(stream)
+            .map_err(|e| Error::InvalidArchive(format!("zstd layer: {e}")))?;
+        return Ok((Compression::Zstd, Box::new(d)));
     }
     if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
         return Err(Error::Unsupported(
@@ -183,9 +184,13 @@ mod tests {
         let mut s = String::new();
         r.read_to_string(&mut s).unwrap();
         assert_eq!(s, "ab");
-        let err = decompress(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0][..])
-            .err()
-            .unwrap();
+        let packed = zstd::encode_all(&b"zstd layer"[..], 3).unwrap();
+        let (c, mut r) = decompress(&packed[..]).unwrap();
+        assert_eq!(c, Compression::Zstd);
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "zstd layer");
+        let err = decompress(&b"BZh91AY"[..]).err().unwrap();
         assert!(matches!(err, Error::Unsupported(_)));
     }
 }

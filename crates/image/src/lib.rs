@@ -13,6 +13,7 @@ pub mod error;
 pub mod import;
 pub mod oci;
 pub mod reference;
+pub mod registry;
 pub mod snapshot;
 pub mod unpack;
 

@@ -20,6 +20,7 @@ pub fn router(engine: Engine) -> Router {
     let api = Router::new()
         .merge(routes::system::routes())
         .merge(routes::images::routes())
+        .merge(routes::registry::routes())
         .merge(routes::containers::routes())
         .merge(routes::archive::routes())
         .merge(routes::events::routes())

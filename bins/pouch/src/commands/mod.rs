@@ -6,6 +6,7 @@ mod container;
 mod image;
 mod info;
 mod inspect;
+mod login;
 mod version;
 
 use anyhow::Result;
@@ -74,6 +75,14 @@ pub enum Command {
     Save(image::save::SaveArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(image::import::ImportArgs),
+    /// Download an image from a registry
+    Pull(image::pull::PullArgs),
+    /// Upload an image to a registry
+    Push(image::push::PushArgs),
+    /// Log in to a registry
+    Login(login::LoginArgs),
+    /// Log out from a registry
+    Logout(login::LogoutArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(c::ContainerCommand),
@@ -134,6 +143,10 @@ pub async fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
         Command::Load(args) => image::load::run(ctx, args).await,
         Command::Save(args) => image::save::run(ctx, args).await,
         Command::Import(args) => image::import::run(ctx, args).await,
+        Command::Pull(args) => image::pull::run(ctx, args).await,
+        Command::Push(args) => image::push::run(ctx, args).await,
+        Command::Login(args) => login::login(ctx, args).await,
+        Command::Logout(args) => login::logout(ctx, args).await,
         Command::Container(cmd) => c::run(ctx, cmd).await,
         Command::Run(args) => c::run::run(ctx, args).await,
         Command::Create(args) => c::create::run(ctx, args).await,

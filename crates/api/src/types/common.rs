@@ -19,6 +19,16 @@ pub struct JsonMessage {
     pub id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
+    /// `{"current": n, "total": m}` while a transfer runs; `{}` on state changes.
+    #[serde(
+        rename = "progressDetail",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub progress_detail: Option<serde_json::Value>,
+    /// Structured results (push: `{"Tag","Digest","Size"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aux: Option<serde_json::Value>,
     #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<ErrorDetail>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -50,9 +50,35 @@ impl Engine {
         let mut items = Vec::new();
         if let Some(r) = resolved.reference.filter(|r| r.digest.is_none()) {
             let full = r.to_string();
-            self.inner.store.tx(|tx| delete_ref(tx, &full))?;
+            // As docker: when the last tag of a repository goes, the digest references of that
+            // repository (`repo@sha256:…`, recorded by pulls) go with it.
+            let repo = r.name();
+            let same_repo = |n: &str| {
+                Reference::parse_normalized(n).is_ok_and(|x| x.name() == repo)
+            };
+            let tag_left = refs
+                .iter()
+                .any(|x| x.name != full && !is_digest_ref(&x.name) && same_repo(&x.name));
+            let doomed: Vec<String> = if tag_left {
+                Vec::new()
+            } else {
+                refs.iter()
+                    .filter(|x| is_digest_ref(&x.name) && same_repo(&x.name))
+                    .map(|x| x.name.clone())
+                    .collect()
+            };
+            self.inner.store.tx(|tx| {
+                delete_ref(tx, &full)?;
+                for d in &doomed {
+                    delete_ref(tx, d)?;
+                }
+                Ok(())
+            })?;
             items.push(DeleteItem::Untagged(r.familiar()));
-            if refs.iter().any(|x| x.name != full) || !users.is_empty() {
+            items.extend(doomed.iter().map(|d| DeleteItem::Untagged(familiar(d))));
+            if refs.iter().any(|x| x.name != full && !doomed.contains(&x.name))
+                || !users.is_empty()
+            {
                 // Docker keeps an image that containers use once its last name goes.
                 return Ok(items);
             }
@@ -167,6 +193,7 @@ impl Engine {
                     .sum::<u64>();
                 report.images_deleted.extend(deleted);
             }
+            report.space_reclaimed += e.gc_content()?;
             Ok(report)
         })
         .await

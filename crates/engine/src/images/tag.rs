@@ -90,7 +90,7 @@ pub(crate) fn parse_tag_target(repo: &str, tag: &str) -> Result<Reference> {
     })
 }
 
-fn records(img: &LoadedImage, now: i64) -> Result<(ImageRecord, Vec<LayerRecord>)> {
+pub(crate) fn records(img: &LoadedImage, now: i64) -> Result<(ImageRecord, Vec<LayerRecord>)> {
     let cfg = serde_json::to_value(&img.config)?;
     let labels: BTreeMap<String, String> = cfg
         .get("config")

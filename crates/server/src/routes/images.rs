@@ -61,20 +61,17 @@ async fn get_image(
 async fn post_image(
     State(engine): State<Engine>,
     Path(rest): Path<String>,
-    uri: Uri,
+    req: Request,
 ) -> ApiResult<Response> {
-    let q = query(&uri);
+    let q = query(req.uri());
     if let Some(name) = rest.strip_suffix("/tag") {
         let repo = q.get("repo").unwrap_or("").to_string();
         let tag = q.get("tag").unwrap_or("").to_string();
         engine.tag_image(name.to_string(), repo, tag).await?;
         return Ok(StatusCode::CREATED.into_response());
     }
-    if rest.ends_with("/push") {
-        return Err(Error::not_implemented(
-            "pushing to a registry is not supported yet; use `pouch save` to move images",
-        )
-        .into());
+    if let Some(name) = rest.strip_suffix("/push") {
+        return super::registry::push(engine, name.to_string(), req).await;
     }
     Err(page_not_found())
 }
@@ -122,15 +119,11 @@ async fn load(State(engine): State<Engine>, req: Request) -> ApiResult<Response>
     ))
 }
 
-/// `POST /images/create`: only `fromSrc=-` (import) for now; pulling arrives with registries.
+/// `POST /images/create`: `fromImage` pulls from a registry, `fromSrc=-` imports a rootfs tarball.
 async fn create(State(engine): State<Engine>, req: Request) -> ApiResult<Response> {
     let q = query(req.uri());
     if q.get("fromImage").is_some_and(|s| !s.is_empty()) {
-        return Err(Error::not_implemented(
-            "pulling images from a registry is not supported yet; load an archive with \
-             `pouch load -i image.tar`",
-        )
-        .into());
+        return super::registry::pull(engine, req).await;
     }
     match q.get("fromSrc") {
         Some("-") => {}

@@ -6,6 +6,8 @@ pub mod inspect;
 pub mod list;
 pub mod load;
 pub mod prune;
+pub mod pull;
+pub mod push;
 pub mod remove;
 pub mod save;
 pub mod tag;
@@ -37,6 +39,10 @@ pub enum ImageCommand {
     Import(import::ImportArgs),
     /// Remove unused images
     Prune(prune::PruneArgs),
+    /// Download an image from a registry
+    Pull(pull::PullArgs),
+    /// Upload an image to a registry
+    Push(push::PushArgs),
 }
 
 pub async fn run(ctx: &mut Ctx, cmd: ImageCommand) -> Result<()> {
@@ -50,5 +56,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ImageCommand) -> Result<()> {
         ImageCommand::Save(args) => save::run(ctx, args).await,
         ImageCommand::Import(args) => import::run(ctx, args).await,
         ImageCommand::Prune(args) => prune::run(ctx, args).await,
+        ImageCommand::Pull(args) => pull::run(ctx, args).await,
+        ImageCommand::Push(args) => push::run(ctx, args).await,
     }
 }

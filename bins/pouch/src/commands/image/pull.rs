@@ -1,0 +1,53 @@
+//! `pouch pull` / `pouch image pull`.
+
+use anyhow::Result;
+use clap::Args;
+use pouch_client::Query;
+
+use crate::commands::Ctx;
+use crate::commands::login::auth_headers;
+use crate::output;
+use crate::reference::pull_params;
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    name: String,
+    /// Set platform if server is multi-platform capable (os/arch[/variant])
+    #[arg(long)]
+    platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub async fn run(ctx: &mut Ctx, args: PullArgs) -> Result<()> {
+    let (from, tag) = pull_params(&args.name);
+    let mut query = Query::new();
+    query.push("fromImage", from.as_str()).push("tag", tag.as_str());
+    if let Some(p) = &args.platform {
+        query.push("platform", p.as_str());
+    }
+    let path = format!("/images/create{}", query.to_query_string());
+    let resp = ctx
+        .client()
+        .await?
+        .post_stream_with_headers(&path, &auth_headers(&from))
+        .await?;
+    let messages = resp.json_messages();
+    if args.quiet {
+        let mut messages = std::pin::pin!(messages);
+        while let Some(msg) = futures_util::StreamExt::next(&mut messages).await {
+            msg?;
+        }
+    } else {
+        output::display_messages(messages, output::stdout_is_terminal()).await?;
+    }
+    // docker prints the full reference last, so scripts can read what was pulled.
+    let shown = if tag.starts_with("sha256:") {
+        format!("{from}@{tag}")
+    } else {
+        format!("{from}:{tag}")
+    };
+    output::print(&format!("{shown}\n"))
+}

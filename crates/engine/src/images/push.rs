@@ -1,0 +1,247 @@
+//! `POST /images/{name}/push`: uploads an image's blobs and manifest to its registry.
+//!
+//! The manifest pushed is the one the image arrived with when the store kept it (pulled images,
+//! OCI layouts); otherwise one is built from the stored blobs, deterministically, so pushing the
+//! same image twice gives the same digest. Layers are pushed as stored (compressed or not).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use pouch_api::types::JsonMessage;
+use pouch_image::oci::MEDIA_TYPE_OCI_MANIFEST;
+use pouch_image::registry::{AuthConfig, build_manifest};
+use pouch_image::{Digest, Reference};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::is_digest_ref;
+use super::pull::{bar, registry_error, send, short, status_detail};
+use crate::Engine;
+use crate::error::{Error, Result};
+
+/// One tag to push, resolved before anything is sent.
+struct PushItem {
+    reference: Reference,
+    config: Digest,
+    /// (media type, blob, size) per layer, bottom first.
+    layers: Vec<(String, Digest, u64)>,
+    /// Diff ids, for the progress ids docker shows.
+    diff_ids: Vec<Digest>,
+    manifest_digest: Option<Digest>,
+}
+
+impl Engine {
+    /// Pushes `name` (with `tag`, or every tag of the repository when `tag` is empty).
+    pub async fn push_image(
+        &self,
+        name: String,
+        tag: String,
+        auth_header: Option<String>,
+        progress: UnboundedSender<JsonMessage>,
+    ) -> Result<()> {
+        let auth = match auth_header.as_deref() {
+            Some(h) => AuthConfig::from_header(h).map_err(registry_error)?,
+            None => AuthConfig::default(),
+        };
+        let items = self
+            .blocking(move |e| e.push_items(&name, &tag))
+            .await?;
+        let first = &items[0].reference;
+        let client = self.registry_client();
+        let endpoint = client
+            .endpoints(&first.domain, false)
+            .map_err(registry_error)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::internal("no registry endpoint"))?;
+        let repo = client
+            .repo(&endpoint, &first.path, auth.credentials(), true)
+            .await
+            .map_err(registry_error)?;
+        send(
+            &progress,
+            JsonMessage::status(format!(
+                "The push refers to repository [{}]",
+                first.name()
+            )),
+        );
+        for item in items {
+            self.push_one(&repo, item, &progress).await?;
+        }
+        Ok(())
+    }
+
+    fn push_items(&self, name: &str, tag: &str) -> Result<Vec<PushItem>> {
+        let r = Reference::parse_normalized(name).map_err(|e| Error::invalid(e.to_string()))?;
+        let mut refs = Vec::new();
+        if !tag.is_empty() {
+            refs.push(Reference {
+                tag: Some(tag.to_string()),
+                digest: None,
+                ..r
+            });
+        } else if r.tag.is_some() || r.digest.is_some() {
+            refs.push(r);
+        } else {
+            for rec in self.inner.store.refs()? {
+                if is_digest_ref(&rec.name) {
+                    continue;
+                }
+                if let Ok(t) = Reference::parse_normalized(&rec.name)
+                    && t.name() == r.name()
+                {
+                    refs.push(t);
+                }
+            }
+            if refs.is_empty() {
+                return Err(Error::not_found(format!(
+                    "An image does not exist locally with the tag: {}",
+                    r.familiar_name()
+                )));
+            }
+        }
+        let mut items = Vec::new();
+        for reference in refs {
+            let res = self.resolve_image(&reference.to_string()).map_err(|e| {
+                if e.kind == crate::ErrorKind::NotFound {
+                    Error::not_found(format!(
+                        "An image does not exist locally with the tag: {}",
+                        reference.familiar_name()
+                    ))
+                } else {
+                    e
+                }
+            })?;
+            let layers = self.inner.store.layers(&res.image.id)?;
+            let mut out = Vec::new();
+            let mut diff_ids = Vec::new();
+            for l in layers {
+                out.push((l.media_type, Digest::parse(&l.blob)?, l.blob_size as u64));
+                diff_ids.push(Digest::parse(&l.diff_id)?);
+            }
+            items.push(PushItem {
+                reference,
+                config: Digest::parse(&res.image.id)?,
+                layers: out,
+                diff_ids,
+                manifest_digest: res
+                    .image
+                    .manifest_digest
+                    .as_deref()
+                    .map(Digest::parse)
+                    .transpose()?,
+            });
+        }
+        Ok(items)
+    }
+
+    async fn push_one(
+        &self,
+        repo: &pouch_image::registry::RepoClient,
+        item: PushItem,
+        progress: &UnboundedSender<JsonMessage>,
+    ) -> Result<()> {
+        let content = &self.inner.content;
+        for d in &item.diff_ids {
+            send(progress, status_detail("Preparing", &short(d)));
+        }
+        for ((_, blob, size), diff) in item.layers.iter().zip(&item.diff_ids).rev() {
+            let id = short(diff);
+            if repo.has_blob(blob).await.map_err(registry_error)? {
+                send(progress, status_detail("Layer already exists", &id));
+                continue;
+            }
+            let total = *size;
+            let tick = {
+                let (p, id) = (progress.clone(), id.clone());
+                let last = std::sync::Mutex::new(Instant::now());
+                Arc::new(move |n: u64| {
+                    let mut l = last.lock().expect("progress clock");
+                    if n == total || l.elapsed().as_millis() >= 100 {
+                        *l = Instant::now();
+                        send(&p, bar("Pushing", &id, n, total));
+                    }
+                })
+            };
+            repo.upload_file(blob, &content.blob_path(blob), tick)
+                .await
+                .map_err(registry_error)
+                .map_err(|e| e.context(&format!("pushing layer {blob}")))?;
+            send(progress, status_detail("Pushed", &id));
+        }
+        if !repo.has_blob(&item.config).await.map_err(registry_error)? {
+            repo.upload_file(&item.config, &content.blob_path(&item.config), Arc::new(|_| {}))
+                .await
+                .map_err(registry_error)?;
+        }
+        let (media_type, bytes) = match item.manifest_digest.as_ref().filter(|d| content.has(d)) {
+            Some(d) => {
+                let bytes = content.read(d)?;
+                let mt = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v.get("mediaType")?.as_str().map(str::to_string))
+                    .unwrap_or_else(|| MEDIA_TYPE_OCI_MANIFEST.to_string());
+                (mt, bytes)
+            }
+            None => {
+                let config_size = content.size(&item.config)?;
+                let (mt, bytes) = build_manifest(&item.config, config_size, &item.layers);
+                (mt, bytes.to_vec())
+            }
+        };
+        let digest = Digest::sha256_of(&bytes);
+        let size = bytes.len();
+        let tag = item.reference.tag.clone().unwrap_or_else(|| digest.to_string());
+        repo.put_manifest(&tag, &media_type, bytes)
+            .await
+            .map_err(registry_error)?;
+        send(
+            progress,
+            JsonMessage::status(format!("{tag}: digest: {digest} size: {size}")),
+        );
+        send(
+            progress,
+            JsonMessage {
+                progress_detail: Some(serde_json::json!({})),
+                aux: Some(serde_json::json!({"Tag": tag, "Digest": digest.to_string(), "Size": size})),
+                ..Default::default()
+            },
+        );
+        self.emit_image(item.config.as_str(), "push", &item.reference.familiar());
+        Ok(())
+    }
+
+    /// `POST /auth`: checks credentials against a registry. Returns docker's status line.
+    pub async fn registry_login(
+        &self,
+        username: String,
+        password: String,
+        server: String,
+    ) -> Result<String> {
+        let domain = server_domain(&server);
+        let client = self.registry_client();
+        let endpoint = client
+            .endpoints(&domain, false)
+            .map_err(registry_error)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::internal("no registry endpoint"))?;
+        let creds = pouch_image::registry::Credentials::Basic(username, password);
+        client
+            .login(&endpoint, creds)
+            .await
+            .map_err(registry_error)?;
+        Ok("Login Succeeded".to_string())
+    }
+}
+
+/// The registry domain of a login server address (`https://index.docker.io/v1/`, `host:5000`).
+pub(crate) fn server_domain(server: &str) -> String {
+    let s = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let host = s.split('/').next().unwrap_or(s);
+    match host {
+        "" | "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".to_string(),
+        h => h.to_string(),
+    }
+}

@@ -1,0 +1,622 @@
+//! The distribution API for one repository on one endpoint: ping, auth, manifests, blobs,
+//! uploads. Requests that can be repeated are retried with backoff on connection errors and 5xx;
+//! redirects are followed (dropping credentials when they leave the registry's host).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::body::Incoming;
+use serde::Deserialize;
+
+use super::auth::{Challenge, Credentials, TokenResponse, parse_challenge};
+use super::endpoint::{Endpoint, endpoints_for};
+use super::transport::{Body, Transport};
+use super::{Error, RegistryConfig, Result};
+use crate::digest::Digest;
+use crate::oci::{
+    MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_OCI_INDEX,
+    MEDIA_TYPE_OCI_MANIFEST,
+};
+
+/// Attempts for a request that may be repeated (connection errors, 5xx).
+const ATTEMPTS: u32 = 4;
+const MAX_REDIRECTS: usize = 5;
+/// Manifests and configs are small; refuse to buffer more.
+const MAX_SMALL_BODY: usize = 16 << 20;
+
+/// Shared settings for every registry conversation of a daemon.
+#[derive(Clone)]
+pub struct Client {
+    cfg: Arc<RegistryConfig>,
+    transport: Arc<Transport>,
+}
+
+impl Client {
+    pub fn new(cfg: RegistryConfig) -> Client {
+        let transport = Arc::new(Transport::new(cfg.certs_dir.clone(), cfg.proxy.clone()));
+        Client {
+            cfg: Arc::new(cfg),
+            transport,
+        }
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.cfg
+    }
+
+    /// Endpoints for a domain, mirrors first when pulling.
+    pub fn endpoints(&self, domain: &str, pull: bool) -> Result<Vec<Endpoint>> {
+        endpoints_for(domain, &self.cfg, pull)
+    }
+
+    /// Connects to `endpoint` for repository `path`: pings `/v2/` (HTTPS first, then plain HTTP
+    /// for insecure endpoints) and authenticates if the registry asks to.
+    pub async fn repo(
+        &self,
+        endpoint: &Endpoint,
+        path: &str,
+        creds: Credentials,
+        push: bool,
+    ) -> Result<RepoClient> {
+        let mut schemes = vec![endpoint.scheme.clone()];
+        if endpoint.scheme == "https" && endpoint.insecure {
+            schemes.push("http".to_string());
+        }
+        let mut last = None;
+        for scheme in schemes {
+            let base = format!("{scheme}://{}", endpoint.host);
+            let repo = RepoClient {
+                transport: self.transport.clone(),
+                base: base.clone(),
+                path: path.to_string(),
+                creds: creds.clone(),
+                push,
+                auth: Arc::new(Mutex::new(None)),
+            };
+            match repo.ping().await {
+                Ok(()) => return Ok(repo),
+                Err(e @ Error::Unavailable(_)) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Unavailable(format!("no endpoint for {}", endpoint.host))))
+    }
+}
+
+impl Client {
+    /// Checks credentials the way `docker login` does: `/v2/` must answer 200 with them.
+    pub async fn login(&self, endpoint: &Endpoint, creds: Credentials) -> Result<()> {
+        if creds == Credentials::Anonymous {
+            return Err(Error::Unauthorized("no credentials given".into()));
+        }
+        let repo = self.repo(endpoint, "", creds, false).await?;
+        let url = format!("{}/v2/", repo.base);
+        let resp = repo
+            .send(Method::GET, &url, &HeaderMap::new(), &|| Ok(empty()), true)
+            .await?;
+        check(resp, "registry API").await.map(|_| ())
+    }
+}
+
+/// A connected repository. Cheap to clone; clones share the auth token.
+#[derive(Clone)]
+pub struct RepoClient {
+    transport: Arc<Transport>,
+    /// `scheme://host[:port]`.
+    base: String,
+    path: String,
+    creds: Credentials,
+    push: bool,
+    auth: Arc<Mutex<Option<String>>>,
+}
+
+#[derive(Deserialize)]
+struct RegistryErrors {
+    #[serde(default)]
+    errors: Vec<RegistryError>,
+}
+
+#[derive(Deserialize)]
+struct RegistryError {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+pub(crate) const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+     application/vnd.docker.distribution.manifest.list.v2+json, \
+     application/vnd.oci.image.manifest.v1+json, \
+     application/vnd.docker.distribution.manifest.v2+json";
+
+impl RepoClient {
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, rest: &str) -> String {
+        format!("{}/v2/{}/{rest}", self.base, self.path)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let url = format!("{}/v2/", self.base);
+        let resp = self
+            .transport
+            .send(request(Method::GET, &url, &HeaderMap::new(), empty())?)
+            .await
+            .map_err(|e| Error::Unavailable(format!("Get {url:?}: {}", io_message(&e))))?;
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::UNAUTHORIZED => {
+                if let Some(c) = challenge_of(&resp) {
+                    self.authenticate(&c).await?;
+                }
+                Ok(())
+            }
+            s if s.is_server_error() => Err(Error::Unavailable(format!(
+                "Get {url:?}: registry answered {s}"
+            ))),
+            // Some registries do not serve /v2/ but do serve the API below it.
+            _ => Ok(()),
+        }
+    }
+
+    fn scope(&self) -> String {
+        let actions = if self.push { "pull,push" } else { "pull" };
+        format!("repository:{}:{actions}", self.path)
+    }
+
+    /// Answers a challenge: Basic uses the credentials as they are, Bearer fetches a token.
+    async fn authenticate(&self, c: &Challenge) -> Result<()> {
+        let header = match c.scheme.as_str() {
+            "basic" => match self.creds.basic_header() {
+                Some(h) => h,
+                None => return Ok(()),
+            },
+            "bearer" => {
+                if let Credentials::Token(t) = &self.creds {
+                    format!("Bearer {t}")
+                } else {
+                    format!("Bearer {}", self.fetch_token(c).await?)
+                }
+            }
+            _ => return Ok(()),
+        };
+        *self.auth.lock().expect("auth") = Some(header);
+        Ok(())
+    }
+
+    async fn fetch_token(&self, c: &Challenge) -> Result<String> {
+        let realm = c
+            .params
+            .get("realm")
+            .ok_or_else(|| Error::Protocol("bearer challenge without realm".into()))?;
+        let mut url = realm.clone();
+        let mut sep = if url.contains('?') { '&' } else { '?' };
+        if let Some(s) = c.params.get("service") {
+            url.push_str(&format!("{sep}service={}", encode(s)));
+            sep = '&';
+        }
+        if !self.path.is_empty() {
+            url.push_str(&format!("{sep}scope={}", encode(&self.scope())));
+        }
+        let mut headers = HeaderMap::new();
+        if let Some(b) = self.creds.basic_header() {
+            headers.insert(header::AUTHORIZATION, hv(&b)?);
+        }
+        let resp = self
+            .transport
+            .send(request(Method::GET, &url, &headers, empty())?)
+            .await
+            .map_err(|e| Error::Unavailable(format!("Get {url:?}: {}", io_message(&e))))?;
+        let status = resp.status();
+        let body = read_small(resp).await?;
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(Error::Unauthorized(
+                error_message(&body).unwrap_or_else(|| "incorrect username or password".into()),
+            ));
+        }
+        if !status.is_success() {
+            return Err(Error::Unavailable(format!(
+                "token server {realm} answered {status}"
+            )));
+        }
+        serde_json::from_slice::<TokenResponse>(&body)
+            .ok()
+            .and_then(TokenResponse::into_token)
+            .ok_or_else(|| Error::Protocol(format!("token server {realm} sent no token")))
+    }
+
+    /// Sends a request, retrying when that is safe, answering one auth challenge, following
+    /// redirects. `body` makes the body afresh for each attempt. Error statuses are returned as
+    /// responses; see [`check`].
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &HeaderMap,
+        body: &(dyn Fn() -> Result<Body> + Sync),
+        retry: bool,
+    ) -> Result<Response<Incoming>> {
+        let mut url = url.to_string();
+        let mut method = method;
+        let mut reauthed = false;
+        let mut redirects = 0;
+        let mut attempt = 0;
+        let mut same_host = true;
+        loop {
+            let mut h = headers.clone();
+            if same_host && let Some(a) = self.auth.lock().expect("auth").clone() {
+                h.insert(header::AUTHORIZATION, hv(&a)?);
+            }
+            let req = request(method.clone(), &url, &h, body()?)?;
+            let resp = match self.transport.send(req).await {
+                Ok(r) => r,
+                Err(e) => {
+                    attempt += 1;
+                    if retry && attempt < ATTEMPTS {
+                        tracing::debug!(%url, error = %e, attempt, "registry request failed; retrying");
+                        backoff(attempt).await;
+                        continue;
+                    }
+                    return Err(Error::Unavailable(format!(
+                        "{method} {url:?}: {}",
+                        io_message(&e)
+                    )));
+                }
+            };
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED && !reauthed && same_host {
+                if let Some(c) = challenge_of(&resp) {
+                    reauthed = true;
+                    let had = self.auth.lock().expect("auth").clone();
+                    self.authenticate(&c).await?;
+                    if *self.auth.lock().expect("auth") != had {
+                        continue;
+                    }
+                }
+                return Ok(resp);
+            }
+            if status.is_redirection()
+                && let Some(loc) = resp.headers().get(header::LOCATION)
+            {
+                redirects += 1;
+                if redirects > MAX_REDIRECTS {
+                    return Err(Error::Protocol(format!("{method} {url:?}: too many redirects")));
+                }
+                let next = resolve(&url, loc.to_str().unwrap_or_default());
+                same_host = same_host && host_of(&next) == host_of(&self.base);
+                url = next;
+                if status == StatusCode::SEE_OTHER {
+                    method = Method::GET;
+                }
+                continue;
+            }
+            if retry
+                && matches!(status.as_u16(), 500 | 502 | 503 | 504 | 429)
+                && attempt + 1 < ATTEMPTS
+            {
+                attempt += 1;
+                tracing::debug!(%url, %status, attempt, "registry error; retrying");
+                backoff(attempt).await;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// Fetches a manifest or index by tag or digest. Returns its media type, bytes and digest;
+    /// a digest reference is verified.
+    pub async fn get_manifest(&self, reference: &str) -> Result<(String, Bytes, Digest)> {
+        let url = self.url(&format!("manifests/{reference}"));
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_static(MANIFEST_ACCEPT));
+        let resp = self.send(Method::GET, &url, &h, &|| Ok(empty()), true).await?;
+        let resp = check(resp, &format!("manifest for {}:{reference} not found", self.path)).await?;
+        let ct = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let bytes = read_small(resp).await?;
+        let digest = Digest::sha256_of(&bytes);
+        if let Ok(want) = Digest::parse(reference)
+            && want != digest
+        {
+            return Err(Error::Image(crate::Error::DigestMismatch {
+                what: format!("manifest {reference}"),
+                expected: want.to_string(),
+                actual: digest.to_string(),
+            }));
+        }
+        // The body's own mediaType wins over a generic Content-Type.
+        let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(str::to_string))
+            .filter(|m| !m.is_empty())
+            .unwrap_or(ct);
+        Ok((media_type, bytes, digest))
+    }
+
+    /// Starts downloading a blob at `offset` (a `Range` request when non-zero). The answer is
+    /// `200` (whole blob) or `206` (from `offset`).
+    pub async fn get_blob(&self, digest: &Digest, offset: u64) -> Result<Response<Incoming>> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let mut h = HeaderMap::new();
+        if offset > 0 {
+            h.insert(header::RANGE, hv(&format!("bytes={offset}-"))?);
+        }
+        let resp = self.send(Method::GET, &url, &h, &|| Ok(empty()), true).await?;
+        check(resp, &format!("blob {digest} not found")).await
+    }
+
+    /// A small blob (a config), verified.
+    pub async fn get_blob_bytes(&self, digest: &Digest) -> Result<Bytes> {
+        let resp = self.get_blob(digest, 0).await?;
+        let bytes = read_small(resp).await?;
+        let actual = Digest::sha256_of(&bytes);
+        if &actual != digest {
+            return Err(Error::Image(crate::Error::DigestMismatch {
+                what: format!("blob {digest}"),
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            }));
+        }
+        Ok(bytes)
+    }
+
+    pub async fn has_blob(&self, digest: &Digest) -> Result<bool> {
+        let url = self.url(&format!("blobs/{digest}"));
+        let resp = self
+            .send(Method::HEAD, &url, &HeaderMap::new(), &|| Ok(empty()), true)
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        check(resp, "blob").await.map(|_| true)
+    }
+
+    /// Monolithic upload: `POST` a session, then `PUT` the whole blob with its digest.
+    pub async fn upload_blob(
+        &self,
+        digest: &Digest,
+        size: u64,
+        body: &(dyn Fn() -> Result<Body> + Sync),
+    ) -> Result<()> {
+        let url = self.url("blobs/uploads/");
+        let resp = self
+            .send(Method::POST, &url, &HeaderMap::new(), &|| Ok(empty()), true)
+            .await?;
+        let resp = check(resp, "upload").await?;
+        let loc = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::Protocol("upload session without Location".into()))?
+            .to_string();
+        let mut put = resolve(&url, &loc);
+        put.push(if put.contains('?') { '&' } else { '?' });
+        put.push_str(&format!("digest={}", encode(digest.as_str())));
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        h.insert(header::CONTENT_LENGTH, hv(&size.to_string())?);
+        let resp = self.send(Method::PUT, &put, &h, body, false).await?;
+        check(resp, "upload").await?;
+        Ok(())
+    }
+
+    /// Uploads the file at `path` as blob `digest`, calling `progress` with the bytes sent so far.
+    pub async fn upload_file(
+        &self,
+        digest: &Digest,
+        path: &std::path::Path,
+        progress: Arc<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<()> {
+        use futures_util::StreamExt;
+        let size = std::fs::metadata(path)
+            .map_err(|e| Error::Image(crate::Error::io(format!("stat {}", path.display()), e)))?
+            .len();
+        let body = || -> Result<Body> {
+            let file = std::fs::File::open(path).map_err(|e| {
+                Error::Image(crate::Error::io(format!("open {}", path.display()), e))
+            })?;
+            let progress = progress.clone();
+            let mut sent = 0u64;
+            let stream = tokio_util::io::ReaderStream::with_capacity(
+                tokio::fs::File::from_std(file),
+                256 * 1024,
+            )
+            .map(move |chunk| {
+                chunk.map(|b| {
+                    sent += b.len() as u64;
+                    progress(sent);
+                    hyper::body::Frame::data(b)
+                })
+            });
+            Ok(BodyExt::boxed(http_body_util::StreamBody::new(stream)))
+        };
+        self.upload_blob(digest, size, &body).await
+    }
+
+    /// Puts a manifest under a tag or digest; returns the digest the registry reports.
+    pub async fn put_manifest(&self, reference: &str, media_type: &str, bytes: Vec<u8>) -> Result<()> {
+        let bytes = Bytes::from(bytes);
+        let url = self.url(&format!("manifests/{reference}"));
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, hv(media_type)?);
+        let resp = self
+            .send(Method::PUT, &url, &h, &|| Ok(full(bytes.clone())), true)
+            .await?;
+        check(resp, "manifest").await?;
+        Ok(())
+    }
+}
+
+/// Accepted manifest media types, for callers that check what they got.
+pub fn known_manifest(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        MEDIA_TYPE_DOCKER_MANIFEST
+            | MEDIA_TYPE_DOCKER_MANIFEST_LIST
+            | MEDIA_TYPE_OCI_INDEX
+            | MEDIA_TYPE_OCI_MANIFEST
+    )
+}
+
+/// Turns an error status into an [`Error`] carrying the registry's own message.
+pub(crate) async fn check(resp: Response<Incoming>, not_found: &str) -> Result<Response<Incoming>> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let body = read_small(resp).await.unwrap_or_default();
+    let msg = error_message(&body);
+    Err(match status {
+        StatusCode::UNAUTHORIZED => {
+            Error::Unauthorized(msg.unwrap_or_else(|| "authentication required".into()))
+        }
+        StatusCode::FORBIDDEN => {
+            Error::Denied(msg.unwrap_or_else(|| "requested access to the resource is denied".into()))
+        }
+        StatusCode::NOT_FOUND => Error::NotFound(match msg {
+            Some(m) => format!("{not_found}: {m}"),
+            None => not_found.to_string(),
+        }),
+        s if s.is_server_error() => Error::Unavailable(format!(
+            "registry answered {s}{}",
+            msg.map(|m| format!(": {m}")).unwrap_or_default()
+        )),
+        s => Error::Protocol(format!(
+            "registry answered {s}{}",
+            msg.map(|m| format!(": {m}")).unwrap_or_default()
+        )),
+    })
+}
+
+/// `code: message` of the first error in a registry error body, docker style
+/// (`manifest unknown: manifest unknown`).
+fn error_message(body: &[u8]) -> Option<String> {
+    let errs: RegistryErrors = serde_json::from_slice(body).ok()?;
+    let e = errs.errors.into_iter().next()?;
+    let code = e.code.to_lowercase().replace('_', " ");
+    Some(match (code.is_empty(), e.message.is_empty()) {
+        (false, false) => format!("{code}: {}", e.message),
+        (false, true) => code,
+        _ => e.message,
+    })
+}
+
+pub(crate) async fn read_small(resp: Response<Incoming>) -> Result<Bytes> {
+    Limited::new(resp.into_body(), MAX_SMALL_BODY)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| Error::Unavailable(format!("read registry answer: {e}")))
+}
+
+fn challenge_of(resp: &Response<Incoming>) -> Option<Challenge> {
+    resp.headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(parse_challenge)
+        .max_by_key(|c| c.scheme == "bearer")
+}
+
+fn request(method: Method, url: &str, headers: &HeaderMap, body: Body) -> Result<Request<Body>> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(url)
+        .body(body)
+        .map_err(|e| Error::Protocol(format!("bad request URL {url:?}: {e}")))?;
+    req.headers_mut().extend(headers.clone());
+    Ok(req)
+}
+
+pub(crate) fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+pub(crate) fn full(b: Bytes) -> Body {
+    Full::new(b).map_err(|never| match never {}).boxed()
+}
+
+fn hv(s: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(s).map_err(|e| Error::Protocol(format!("bad header value: {e}")))
+}
+
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(250 << attempt.min(5))).await;
+}
+
+/// The innermost message of an io error, without repeating wrappers.
+fn io_message(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    if s.contains("Connection refused") {
+        return "connection refused".into();
+    }
+    s
+}
+
+/// Resolves a `Location` against the URL it answered.
+fn resolve(base: &str, loc: &str) -> String {
+    if loc.starts_with("http://") || loc.starts_with("https://") {
+        return loc.to_string();
+    }
+    let origin_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|s| base[s..].find('/').map(|j| s + j))
+        .unwrap_or(base.len());
+    if loc.starts_with('/') {
+        format!("{}{loc}", &base[..origin_end])
+    } else {
+        let dir_end = base.rfind('/').filter(|&i| i >= origin_end).unwrap_or(origin_end);
+        format!("{}/{loc}", &base[..dir_end])
+    }
+}
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// Percent-encodes a query value.
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_locations_and_messages() {
+        assert_eq!(
+            resolve("http://r:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/x?_state=1"),
+            "http://r:5000/v2/a/blobs/uploads/x?_state=1"
+        );
+        assert_eq!(resolve("http://r/v2/x", "https://s3/y"), "https://s3/y");
+        assert_eq!(host_of("https://r:5000/v2/"), "r:5000");
+        assert_eq!(encode("repository:a/b:pull,push"), "repository%3Aa%2Fb%3Apull%2Cpush");
+        let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(error_message(body).unwrap(), "manifest unknown: manifest unknown");
+        assert!(known_manifest(MEDIA_TYPE_OCI_INDEX));
+    }
+}
