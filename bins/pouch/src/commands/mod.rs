@@ -118,6 +118,10 @@ pub enum Command {
     Exec(c::exec::ExecArgs),
     /// Display the running processes of a container
     Top(c::top::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(c::stats::StatsArgs),
+    /// Update configuration of one or more containers
+    Update(c::update::UpdateArgs),
     /// List port mappings or a specific mapping for the container
     Port(c::port::PortArgs),
     /// Copy files/folders between a container and the local filesystem
@@ -164,6 +168,8 @@ pub async fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
         Command::Ps(args) => c::list::run(ctx, args).await,
         Command::Exec(args) => c::exec::run(ctx, args).await,
         Command::Top(args) => c::top::run(ctx, args).await,
+        Command::Stats(args) => c::stats::run(ctx, args).await,
+        Command::Update(args) => c::update::run(ctx, args).await,
         Command::Port(args) => c::port::run(ctx, args).await,
         Command::Cp(args) => c::cp::run(ctx, args).await,
         Command::Export(args) => c::export::run(ctx, args).await,

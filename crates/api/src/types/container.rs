@@ -85,6 +85,22 @@ pub struct Ulimit {
     pub hard: i64,
 }
 
+/// `--device-read-bps` and friends: a limit for one block device.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
+}
+
+/// `--blkio-weight-device`: a relative weight for one block device.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WeightDevice {
+    pub path: String,
+    pub weight: u16,
+}
+
 /// `HostConfig`; pouch's extension fields (`EnableLxcfs`, `Rich`, …) sit beside docker's.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
@@ -140,6 +156,24 @@ pub struct HostConfig {
     pub cpuset_cpus: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pids_limit: Option<i64>,
+    pub memory_reservation: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_kill_disable: Option<bool>,
+    pub cpuset_mems: String,
+    pub blkio_weight: u16,
+    #[serde(deserialize_with = "null_as_default")]
+    pub blkio_weight_device: Vec<WeightDevice>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub blkio_device_read_bps: Vec<ThrottleDevice>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub blkio_device_write_bps: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceReadIOps", deserialize_with = "null_as_default")]
+    pub blkio_device_read_iops: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceWriteIOps", deserialize_with = "null_as_default")]
+    pub blkio_device_write_iops: Vec<ThrottleDevice>,
+    pub cgroup_parent: String,
     #[serde(deserialize_with = "null_as_default")]
     pub devices: Vec<DeviceMapping>,
     #[serde(deserialize_with = "null_as_default")]
@@ -263,7 +297,7 @@ pub struct ContainerPruneReport {
     pub space_reclaimed: u64,
 }
 
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Default + Deserialize<'de>,

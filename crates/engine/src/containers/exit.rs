@@ -57,6 +57,9 @@ impl Engine {
         c.state.error = exit.error.unwrap_or_default();
         c.state.finished_at = exit.exited_at;
         self.save_state(&c)?;
+        if c.state.oom_killed {
+            self.emit_container(&c, "oom", &[]);
+        }
         self.emit_container(&c, "die", &[("exitCode", c.state.exit_code.to_string())]);
         let _ = pouch_sys::mount::unmount(&self.container_rootfs(id));
         live.exits.send_modify(|m| {

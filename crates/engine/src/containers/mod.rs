@@ -14,6 +14,8 @@ mod query;
 mod remove;
 mod signal;
 mod start;
+mod stats;
+mod update;
 mod wait;
 
 use std::collections::HashMap;

@@ -71,6 +71,12 @@ impl Engine {
         let live = self.inner.live.get(id);
         live.set_shim(Some(client.clone()));
         self.connect_pending(&live, &client).await;
+        if let Err(err) = self.apply_post_create(&c) {
+            let _ = client.kill(9, true).await;
+            let _ = client.shutdown().await;
+            live.set_shim(None);
+            return Err(self.start_failed(&mut c, err));
+        }
         let pid = match client.start().await {
             Ok(pid) => pid,
             Err(err) => {
@@ -237,25 +243,9 @@ impl Engine {
                 uts: ns(&hc.uts_mode, "uts")?,
                 net,
             },
-            cgroups_path: format!("/pouch/{}", c.id),
+            cgroups_path: super::update::cgroups_path(hc, &c.id),
             cgroup_layout: self.cgroup_layout()?,
-            resources: spec::Resources {
-                memory: (hc.memory > 0).then_some(hc.memory),
-                memory_swap: (hc.memory_swap != 0).then_some(hc.memory_swap),
-                pids_limit: hc.pids_limit.filter(|p| *p != 0),
-                cpu_shares: (hc.cpu_shares > 0).then_some(hc.cpu_shares as u64),
-                cpu_quota: if hc.nano_cpus > 0 {
-                    Some(hc.nano_cpus / 10_000)
-                } else {
-                    (hc.cpu_quota > 0).then_some(hc.cpu_quota)
-                },
-                cpu_period: if hc.nano_cpus > 0 {
-                    Some(100_000)
-                } else {
-                    (hc.cpu_period > 0).then_some(hc.cpu_period as u64)
-                },
-                cpuset_cpus: (!hc.cpuset_cpus.is_empty()).then(|| hc.cpuset_cpus.clone()),
-            },
+            resources: super::update::resources_from(hc),
             oom_score_adj: (hc.oom_score_adj != 0).then_some(hc.oom_score_adj as i32),
             init_path,
             masked_paths: None,
@@ -308,7 +298,7 @@ impl Engine {
 
     /// The host's cgroup layout, read from mountinfo on first use and kept: hierarchies do not
     /// change under a running engine, and every start needs it.
-    fn cgroup_layout(&self) -> Result<spec::CgroupLayout> {
+    pub(crate) fn cgroup_layout(&self) -> Result<spec::CgroupLayout> {
         if let Some(l) = self.inner.cgroup_layout.get() {
             return Ok(l.clone());
         }

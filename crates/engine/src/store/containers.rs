@@ -161,6 +161,16 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the stored `HostConfig` (`docker update`).
+    pub fn update_container_host_config(&self, id: &str, hc: &HostConfig) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE containers SET host_config = ?2 WHERE id = ?1",
+            params![id, serde_json::to_string(hc)?],
+        )?;
+        Ok(())
+    }
+
     pub fn rename_container(&self, id: &str, name: &str) -> Result<()> {
         let conn = self.conn();
         match conn.execute(

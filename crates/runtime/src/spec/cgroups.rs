@@ -17,7 +17,7 @@ use super::mounts::mount;
 use super::{CgroupLayout, SpecError};
 
 /// Where the container sees its cgroups.
-pub(super) const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+pub(crate) const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// v1 controllers that libcgroups 0.7 manages: only in these hierarchies does the container get
 /// a directory of its own. (runc and crun also create one under `name=systemd` and in cgroup2 on a
@@ -193,14 +193,102 @@ pub(super) fn mounts(
 
 /// Whether the kernel accounts swap for the memory controller (`memory.memsw.*` on v1).
 /// Without it a memory+swap limit cannot be written, so Docker drops it.
+#[cfg(test)]
 pub(super) fn swap_limit_supported(layout: &CgroupLayout) -> bool {
     match layout {
         CgroupLayout::V2 => true,
+        CgroupLayout::V1 { .. } => v1_mount(layout, "memory")
+            .is_some_and(|mp| mp.join("memory.memsw.limit_in_bytes").exists()),
+    }
+}
+
+/// What the host's cgroups can enforce, for the limits a container may ask for. Docker checks
+/// the same files (moby `pkg/sysinfo`); where Docker only warns and drops a limit, pouch refuses
+/// the container instead, so a limit that was asked for is never silently absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct HostSupport {
+    pub swap: bool,
+    pub swappiness: bool,
+    pub oom_kill_disable: bool,
+    pub blkio_weight: bool,
+    pub blkio_throttle: bool,
+    pub cpuset: bool,
+}
+
+impl HostSupport {
+    /// Everything available (what tests of the generator assume).
+    #[cfg(test)]
+    pub(super) const ALL: HostSupport = HostSupport {
+        swap: true,
+        swappiness: true,
+        oom_kill_disable: true,
+        blkio_weight: true,
+        blkio_throttle: true,
+        cpuset: true,
+    };
+}
+
+/// The v1 mount point of the hierarchy holding `controller`.
+pub(crate) fn v1_mount<'a>(layout: &'a CgroupLayout, controller: &str) -> Option<&'a Path> {
+    match layout {
+        CgroupLayout::V2 => None,
         CgroupLayout::V1 { controllers } => controllers
             .iter()
-            .find(|(name, _)| name.split(',').any(|c| c == "memory"))
-            .is_some_and(|(_, mp)| mp.join("memory.memsw.limit_in_bytes").exists()),
+            .find(|(name, _)| name.split(',').any(|c| c == controller))
+            .map(|(_, mp)| mp.as_path()),
     }
+}
+
+/// Reads what this host supports (a few `stat`s).
+pub(super) fn host_support(layout: &CgroupLayout) -> HostSupport {
+    let weight_scheduler = block_scheduler_with_weights();
+    match layout {
+        CgroupLayout::V2 => {
+            let controllers =
+                std::fs::read_to_string(Path::new(CGROUP_ROOT).join("cgroup.controllers"))
+                    .unwrap_or_default();
+            let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
+            HostSupport {
+                swap: Path::new(CGROUP_ROOT).join("memory.swap.current").exists()
+                    || std::fs::read_dir(CGROUP_ROOT).is_ok_and(|mut d| {
+                        d.any(|e| e.is_ok_and(|e| e.path().join("memory.swap.max").exists()))
+                    }),
+                // cgroup v2 has neither a swappiness knob nor a way to turn the OOM killer off.
+                swappiness: false,
+                oom_kill_disable: false,
+                blkio_weight: has("io") && weight_scheduler,
+                blkio_throttle: has("io"),
+                cpuset: has("cpuset"),
+            }
+        }
+        CgroupLayout::V1 { .. } => {
+            let mem = v1_mount(layout, "memory");
+            let blkio = v1_mount(layout, "blkio");
+            let mem_file = |f: &str| mem.is_some_and(|m| m.join(f).exists());
+            let blkio_file = |f: &str| blkio.is_some_and(|b| b.join(f).exists());
+            HostSupport {
+                swap: mem_file("memory.memsw.limit_in_bytes"),
+                swappiness: mem_file("memory.swappiness"),
+                oom_kill_disable: mem_file("memory.oom_control"),
+                // CFQ's `blkio.weight` sits at the root; BFQ's only below it and only counts
+                // when some disk runs the BFQ scheduler.
+                blkio_weight: blkio_file("blkio.weight") || (blkio.is_some() && weight_scheduler),
+                blkio_throttle: blkio_file("blkio.throttle.read_bps_device"),
+                cpuset: v1_mount(layout, "cpuset").is_some(),
+            }
+        }
+    }
+}
+
+/// Whether any block device uses a scheduler that honours I/O weights (CFQ or BFQ).
+fn block_scheduler_with_weights() -> bool {
+    let Ok(dir) = std::fs::read_dir("/sys/block") else {
+        return false;
+    };
+    dir.flatten().any(|d| {
+        std::fs::read_to_string(d.path().join("queue/scheduler"))
+            .is_ok_and(|s| s.contains("[bfq]") || s.contains("[cfq]"))
+    })
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod caps;
 mod cgroups;
 mod devices;
 mod error;
+mod live;
 mod mounts;
 mod namespaces;
 mod process;
@@ -34,8 +35,10 @@ pub use bundle::write_bundle;
 pub use caps::default_capabilities;
 pub use cgroups::detect_cgroup_layout;
 pub use error::SpecError;
+pub use live::{CgroupWrite, cgroup_dir, cgroup_writes};
 pub use types::{
-    CgroupLayout, ContainerSpec, Device, Mount, Namespaces, NsMode, Resources, Rlimit, User,
+    BlkioThrottle, CgroupLayout, ContainerSpec, Device, Mount, Namespaces, NsMode, Resources,
+    Rlimit, User,
 };
 
 /// Builds the OCI runtime spec for one container.
@@ -62,7 +65,8 @@ pub fn generate(c: &ContainerSpec) -> Result<Spec, SpecError> {
         .set_devices(Some(device_plan.cgroup))
         .set_memory(limits.memory)
         .set_cpu(limits.cpu)
-        .set_pids(limits.pids);
+        .set_pids(limits.pids)
+        .set_block_io(limits.blkio);
 
     let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
     let mut linux = Linux::default();

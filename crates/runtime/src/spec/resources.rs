@@ -1,11 +1,19 @@
 //! cgroup limits with Docker's semantics and validation (moby `daemon/daemon_unix.go`).
+//!
+//! Where Docker warns and drops a limit the host cannot enforce, pouch refuses the container
+//! with a message naming the missing kernel feature: a limit that was asked for is never
+//! silently absent. The only exception is the implicit swap limit (twice the memory) that
+//! Docker adds by itself; it is dropped without swap accounting, as Docker drops it.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use oci_spec::runtime::{
-    LinuxCpu, LinuxCpuBuilder, LinuxMemory, LinuxMemoryBuilder, LinuxPids, LinuxPidsBuilder,
+    LinuxBlockIo, LinuxBlockIoBuilder, LinuxCpu, LinuxCpuBuilder, LinuxMemory, LinuxMemoryBuilder,
+    LinuxPids, LinuxPidsBuilder, LinuxThrottleDevice, LinuxThrottleDeviceBuilder,
 };
 
-use super::cgroups::swap_limit_supported;
-use super::{CgroupLayout, Resources, SpecError};
+use super::cgroups::{HostSupport, host_support};
+use super::{BlkioThrottle, CgroupLayout, Resources, SpecError};
 
 /// Docker refuses smaller memory limits: the runtime itself would not fit.
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
@@ -14,20 +22,29 @@ pub(super) struct ResourcePlan {
     pub memory: Option<LinuxMemory>,
     pub cpu: Option<LinuxCpu>,
     pub pids: Option<LinuxPids>,
+    pub blkio: Option<LinuxBlockIo>,
 }
 
 pub(super) fn build(r: &Resources, layout: &CgroupLayout) -> Result<ResourcePlan, SpecError> {
+    build_with(r, host_support(layout))
+}
+
+pub(super) fn build_with(r: &Resources, host: HostSupport) -> Result<ResourcePlan, SpecError> {
     Ok(ResourcePlan {
-        memory: memory(r, swap_limit_supported(layout))?,
-        cpu: cpu(r)?,
+        memory: memory(r, host)?,
+        cpu: cpu(r, host)?,
         pids: pids(r),
+        blkio: blkio(r, host)?,
     })
 }
 
-/// Memory and memory+swap. A swap value of `-1` is unlimited; no swap value with a memory limit
-/// means twice the memory, as in Docker. Without swap accounting the swap limit is dropped with a
-/// warning (Docker warns the same way) because the runtime could not write it.
-fn memory(r: &Resources, swap_supported: bool) -> Result<Option<LinuxMemory>, SpecError> {
+fn unsupported(what: &str, why: &str) -> SpecError {
+    SpecError::Resources(format!("{what} cannot be enforced on this host: {why}"))
+}
+
+/// Memory, memory+swap, reservation, swappiness and the OOM killer switch. A swap value of `-1`
+/// is unlimited; no swap value with a memory limit means twice the memory, as in Docker.
+fn memory(r: &Resources, host: HostSupport) -> Result<Option<LinuxMemory>, SpecError> {
     let limit = r.memory.filter(|m| *m > 0);
     if limit.is_some_and(|m| m < MIN_MEMORY) {
         return Err(SpecError::Resources(
@@ -51,19 +68,146 @@ fn memory(r: &Resources, swap_supported: bool) -> Result<Option<LinuxMemory>, Sp
         (Some(_), Some(s)) => Some(s),
         (Some(m), None) => Some(m.saturating_mul(2)),
     };
-    let Some(limit) = limit else {
+    if requested_swap.is_some_and(|s| s > 0) && !host.swap {
+        return Err(unsupported(
+            "--memory-swap",
+            "the kernel does not account swap (no memory.memsw.limit_in_bytes; boot with swapaccount=1)",
+        ));
+    }
+    let reservation = r.memory_reservation.filter(|m| *m > 0);
+    if let (Some(res), Some(m)) = (reservation, limit)
+        && res > m
+    {
+        return Err(SpecError::Resources(
+            "Minimum memory limit can not be less than memory reservation limit, see usage".into(),
+        ));
+    }
+    let swappiness = r.memory_swappiness.filter(|s| *s != -1);
+    if let Some(s) = swappiness {
+        if !(0..=100).contains(&s) {
+            return Err(SpecError::Resources(format!(
+                "invalid value: {s}, valid memory swappiness range is 0-100"
+            )));
+        }
+        if !host.swappiness {
+            return Err(unsupported(
+                "--memory-swappiness",
+                "the memory cgroup has no swappiness knob (cgroup v2 has none)",
+            ));
+        }
+    }
+    if r.oom_kill_disable && !host.oom_kill_disable {
+        return Err(unsupported(
+            "--oom-kill-disable",
+            "the memory cgroup cannot disable the OOM killer (cgroup v2 cannot)",
+        ));
+    }
+    if limit.is_none() && reservation.is_none() && swappiness.is_none() && !r.oom_kill_disable {
         return Ok(None);
-    };
-    let mut b = LinuxMemoryBuilder::default().limit(limit);
+    }
+    let mut b = LinuxMemoryBuilder::default();
+    if let Some(l) = limit {
+        b = b.limit(l);
+    }
     match swap {
-        Some(s) if swap_supported => b = b.swap(s),
+        Some(s) if host.swap => b = b.swap(s),
         Some(_) => tracing::warn!(
             "the kernel does not support swap limits or the memory cgroup is not mounted; \
              memory is limited without swap"
         ),
         None => {}
     }
+    if let Some(res) = reservation {
+        b = b.reservation(res);
+    }
+    if let Some(s) = swappiness {
+        b = b.swappiness(s as u64);
+    }
+    if r.oom_kill_disable {
+        b = b.disable_oom_killer(true);
+    }
     Ok(Some(b.build()?))
+}
+
+/// `--blkio-weight` and the per-device throttles; device paths become major:minor numbers.
+fn blkio(r: &Resources, host: HostSupport) -> Result<Option<LinuxBlockIo>, SpecError> {
+    let weight = r.blkio_weight.filter(|w| *w != 0);
+    if let Some(w) = weight {
+        if !(10..=1000).contains(&w) {
+            return Err(SpecError::Resources(format!(
+                "range of blkio weight is from 10 to 1000, got {w}"
+            )));
+        }
+        if !host.blkio_weight {
+            return Err(unsupported(
+                "--blkio-weight",
+                "no block device uses the CFQ or BFQ I/O scheduler (see /sys/block/*/queue/scheduler)",
+            ));
+        }
+    }
+    let lists = [
+        ("--device-read-bps", &r.device_read_bps),
+        ("--device-write-bps", &r.device_write_bps),
+        ("--device-read-iops", &r.device_read_iops),
+        ("--device-write-iops", &r.device_write_iops),
+    ];
+    let mut resolved: Vec<Vec<LinuxThrottleDevice>> = Vec::with_capacity(4);
+    for (flag, list) in lists {
+        if !list.is_empty() && !host.blkio_throttle {
+            return Err(unsupported(
+                flag,
+                "the blkio (io) cgroup has no throttling files",
+            ));
+        }
+        resolved.push(list.iter().map(throttle).collect::<Result<_, _>>()?);
+    }
+    if weight.is_none() && resolved.iter().all(Vec::is_empty) {
+        return Ok(None);
+    }
+    let mut b = LinuxBlockIoBuilder::default();
+    if let Some(w) = weight {
+        b = b.weight(w);
+    }
+    let mut it = resolved.into_iter().map(|v| (!v.is_empty()).then_some(v));
+    if let Some(v) = it.next().flatten() {
+        b = b.throttle_read_bps_device(v);
+    }
+    if let Some(v) = it.next().flatten() {
+        b = b.throttle_write_bps_device(v);
+    }
+    if let Some(v) = it.next().flatten() {
+        b = b.throttle_read_iops_device(v);
+    }
+    if let Some(v) = it.next().flatten() {
+        b = b.throttle_write_iops_device(v);
+    }
+    Ok(Some(b.build()?))
+}
+
+/// The major:minor of a block device node, as the blkio cgroup files want them.
+pub(super) fn block_device_numbers(path: &std::path::Path) -> Result<(i64, i64), SpecError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| SpecError::Resources(format!("invalid device {}: {e}", path.display())))?;
+    if !meta.file_type().is_block_device() {
+        return Err(SpecError::Resources(format!(
+            "{} is not a block device",
+            path.display()
+        )));
+    }
+    let rdev = meta.rdev();
+    Ok((
+        nix::sys::stat::major(rdev) as i64,
+        nix::sys::stat::minor(rdev) as i64,
+    ))
+}
+
+fn throttle(t: &BlkioThrottle) -> Result<LinuxThrottleDevice, SpecError> {
+    let (major, minor) = block_device_numbers(&t.path)?;
+    Ok(LinuxThrottleDeviceBuilder::default()
+        .major(major)
+        .minor(minor)
+        .rate(t.rate)
+        .build()?)
 }
 
 /// `<= 0` lifts the limit (`-1` in OCI), as Docker's API allows.
@@ -75,7 +219,7 @@ fn pids(r: &Resources) -> Option<LinuxPids> {
         .ok()
 }
 
-fn cpu(r: &Resources) -> Result<Option<LinuxCpu>, SpecError> {
+fn cpu(r: &Resources, host: HostSupport) -> Result<Option<LinuxCpu>, SpecError> {
     let shares = r.cpu_shares.filter(|s| *s > 0);
     let quota = r.cpu_quota.filter(|q| *q != 0);
     if quota.is_some_and(|q| (1..1000).contains(&q)) {
@@ -92,9 +236,19 @@ fn cpu(r: &Resources) -> Result<Option<LinuxCpu>, SpecError> {
     }
     let cpus = r.cpuset_cpus.as_deref().filter(|s| !s.is_empty());
     if let Some(list) = cpus {
-        validate_cpuset(list)?;
+        validate_cpuset(list, "cpus", "/sys/devices/system/cpu/online")?;
     }
-    if shares.is_none() && quota.is_none() && period.is_none() && cpus.is_none() {
+    let mems = r.cpuset_mems.as_deref().filter(|s| !s.is_empty());
+    if let Some(list) = mems {
+        validate_cpuset(list, "mems", "/sys/devices/system/node/online")?;
+    }
+    if (cpus.is_some() || mems.is_some()) && !host.cpuset {
+        return Err(unsupported(
+            "--cpuset-cpus/--cpuset-mems",
+            "the cpuset cgroup is not mounted",
+        ));
+    }
+    if shares.is_none() && quota.is_none() && period.is_none() && cpus.is_none() && mems.is_none() {
         return Ok(None);
     }
     let mut b = LinuxCpuBuilder::default();
@@ -110,23 +264,31 @@ fn cpu(r: &Resources) -> Result<Option<LinuxCpu>, SpecError> {
     if let Some(c) = cpus {
         b = b.cpus(c.to_string());
     }
+    if let Some(m) = mems {
+        b = b.mems(m.to_string());
+    }
     Ok(Some(b.build()?))
 }
 
 /// Parses a cpuset list (`0-2,5`) and checks that every CPU is online, as Docker does, so that
 /// a typo fails with a clear message instead of an `EINVAL` from the runtime.
-fn validate_cpuset(list: &str) -> Result<(), SpecError> {
+fn validate_cpuset(list: &str, what: &str, online_file: &str) -> Result<(), SpecError> {
     let requested = parse_cpuset(list)
-        .ok_or_else(|| SpecError::Resources(format!("invalid value {list:?} for cpuset cpus")))?;
-    let Ok(online) = std::fs::read_to_string("/sys/devices/system/cpu/online") else {
+        .ok_or_else(|| SpecError::Resources(format!("invalid value {list:?} for cpuset {what}")))?;
+    let Ok(online) = std::fs::read_to_string(online_file) else {
         return Ok(());
     };
     let Some(online) = parse_cpuset(online.trim()) else {
         return Ok(());
     };
     if requested.iter().any(|cpu| !online.contains(cpu)) {
+        let name = if what == "cpus" {
+            "CPUs"
+        } else {
+            "memory nodes"
+        };
         return Err(SpecError::Resources(format!(
-            "requested CPUs are not available - requested {list}, available: {}",
+            "requested {name} are not available - requested {list}, available: {}",
             format_cpuset(&online)
         )));
     }
@@ -179,7 +341,7 @@ mod tests {
             memory_swap: swap,
             ..Default::default()
         };
-        Ok(super::memory(&r, true)?.map(|m| (m.limit().unwrap(), m.swap())))
+        Ok(super::memory(&r, HostSupport::ALL)?.map(|m| (m.limit().unwrap(), m.swap())))
     }
 
     #[test]
@@ -225,7 +387,11 @@ mod tests {
             memory: Some(64 * MIB),
             ..Default::default()
         };
-        let m = super::memory(&r, false).unwrap().unwrap();
+        let host = HostSupport {
+            swap: false,
+            ..HostSupport::ALL
+        };
+        let m = super::memory(&r, host).unwrap().unwrap();
         assert_eq!((m.limit(), m.swap()), (Some(64 * MIB), None));
     }
 
@@ -253,12 +419,16 @@ mod tests {
             cpuset_cpus: Some("0".into()),
             ..Default::default()
         };
-        let c = cpu(&r).unwrap().unwrap();
+        let c = cpu(&r, HostSupport::ALL).unwrap().unwrap();
         assert_eq!(c.shares(), Some(512));
         assert_eq!(c.quota(), Some(50_000));
         assert_eq!(c.period(), Some(100_000));
         assert_eq!(c.cpus().as_deref(), Some("0"));
-        assert!(cpu(&Resources::default()).unwrap().is_none());
+        assert!(
+            cpu(&Resources::default(), HostSupport::ALL)
+                .unwrap()
+                .is_none()
+        );
         let zeros = Resources {
             cpu_shares: Some(0),
             cpu_quota: Some(0),
@@ -266,7 +436,7 @@ mod tests {
             cpuset_cpus: Some(String::new()),
             ..Default::default()
         };
-        assert!(cpu(&zeros).unwrap().is_none());
+        assert!(cpu(&zeros, HostSupport::ALL).unwrap().is_none());
     }
 
     #[test]
@@ -294,7 +464,10 @@ mod tests {
             },
         ];
         for r in bad {
-            assert!(matches!(cpu(&r), Err(SpecError::Resources(_))), "{r:?}");
+            assert!(
+                matches!(cpu(&r, HostSupport::ALL), Err(SpecError::Resources(_))),
+                "{r:?}"
+            );
         }
     }
 

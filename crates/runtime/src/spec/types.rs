@@ -154,4 +154,25 @@ pub struct Resources {
     pub cpu_period: Option<u64>,
     /// cpuset list, e.g. `0-2,5`.
     pub cpuset_cpus: Option<String>,
+    /// Memory nodes, same list syntax as `cpuset_cpus`.
+    pub cpuset_mems: Option<String>,
+    /// Soft limit in bytes (v1 `memory.soft_limit_in_bytes`, v2 `memory.low`); `<= 0` is unset.
+    pub memory_reservation: Option<i64>,
+    /// 0..=100; `None` (Docker's `-1`) inherits the parent's.
+    pub memory_swappiness: Option<i64>,
+    pub oom_kill_disable: bool,
+    /// 10..=1000; `0` means unset.
+    pub blkio_weight: Option<u16>,
+    pub device_read_bps: Vec<BlkioThrottle>,
+    pub device_write_bps: Vec<BlkioThrottle>,
+    pub device_read_iops: Vec<BlkioThrottle>,
+    pub device_write_iops: Vec<BlkioThrottle>,
+}
+
+/// A per-device I/O limit (`--device-read-bps /dev/sda:1mb`): bytes or operations per second.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlkioThrottle {
+    /// A block device node on the host; its major:minor goes into the cgroup.
+    pub path: PathBuf,
+    pub rate: u64,
 }

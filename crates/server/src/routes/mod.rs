@@ -6,5 +6,6 @@ pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod images;
+pub mod resources;
 pub mod registry;
 pub mod system;

@@ -356,6 +356,7 @@ fn host_settings(o: &ContainerOptions, host: &mut Map<String, Value>) -> Result<
         let nano = parse::nano_cpus(c).map_err(|err| flag_error(c, "--cpus", err))?;
         put(host, "NanoCpus", nano);
     }
+    super::limits::apply(&o.limits, host)?;
     let mut log_config = Map::new();
     for opt in &o.log_opt {
         let (k, v) = opt.split_once('=').unwrap_or((opt, ""));

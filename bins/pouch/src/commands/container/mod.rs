@@ -15,6 +15,7 @@ pub mod exec;
 pub mod export;
 pub mod inspect;
 pub mod kill;
+mod limits;
 pub mod list;
 pub mod logs;
 mod opts;
@@ -28,9 +29,11 @@ pub mod rm;
 pub mod run;
 mod security;
 pub mod start;
+pub mod stats;
 pub mod stop;
 mod stream;
 pub mod top;
+pub mod update;
 mod tty;
 pub mod wait;
 mod waiting;
@@ -104,8 +107,12 @@ pub enum ContainerCommand {
     Start(start::StartArgs),
     /// Stop one or more running containers
     Stop(stop::StopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
     /// Display the running processes of a container
     Top(top::TopArgs),
+    /// Update configuration of one or more containers
+    Update(update::UpdateArgs),
     /// Unpause all processes within one or more containers
     Unpause(pause::PauseArgs),
     /// Block until one or more containers stop, then print their exit codes
@@ -134,7 +141,9 @@ pub async fn run(ctx: &mut Ctx, cmd: ContainerCommand) -> Result<()> {
         ContainerCommand::Run(a) => run::run(ctx, a).await,
         ContainerCommand::Start(a) => start::run(ctx, a).await,
         ContainerCommand::Stop(a) => stop::stop(ctx, a).await,
+        ContainerCommand::Stats(a) => stats::run(ctx, a).await,
         ContainerCommand::Top(a) => top::run(ctx, a).await,
+        ContainerCommand::Update(a) => update::run(ctx, a).await,
         ContainerCommand::Unpause(a) => pause::unpause(ctx, a).await,
         ContainerCommand::Wait(a) => wait::run(ctx, a).await,
     }

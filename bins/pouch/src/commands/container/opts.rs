@@ -119,6 +119,8 @@ pub struct ContainerOptions {
     /// Number of CPUs
     #[arg(long, value_name = "DECIMAL")]
     pub cpus: Option<String>,
+    #[command(flatten)]
+    pub limits: super::limits::LimitOptions,
     /// Bind mount a volume
     #[arg(short = 'v', long = "volume", value_name = "VOLUME")]
     pub volume: Vec<String>,
