@@ -9,6 +9,7 @@ mod events;
 mod images;
 mod store;
 mod system;
+mod volumes;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +48,7 @@ struct Inner {
     execs: containers::Execs,
     cgroup_layout: std::sync::OnceLock<pouch_runtime::spec::CgroupLayout>,
     events: events::Events,
+    volumes: volumes::Volumes,
     _root_lock: LockFile,
 }
 
@@ -73,6 +75,7 @@ impl Engine {
         let content = ContentStore::open(&config.root)?;
         let snaps = Snapshotter::open(&config.root)?;
         let id = engine_id(&config.root)?;
+        let volumes = volumes::Volumes::open(config.root.join("volumes"))?;
         let unpack = UnpackOptions {
             allow_devices: config.allow_device_nodes,
         };
@@ -89,6 +92,7 @@ impl Engine {
                 execs: Default::default(),
                 cgroup_layout: std::sync::OnceLock::new(),
                 events: Default::default(),
+                volumes,
                 _root_lock: lock,
             }),
         };

@@ -8,6 +8,7 @@ mod info;
 mod inspect;
 mod login;
 mod version;
+mod volume;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -132,6 +133,9 @@ pub enum Command {
     Diff(c::diff::DiffArgs),
     /// Create a new image from a container's changes
     Commit(c::commit::CommitArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
 }
 
 pub async fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
@@ -139,6 +143,7 @@ pub async fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
         Command::Version(args) => version::run(ctx, args).await,
         Command::Info(args) => info::run(ctx, args).await,
         Command::Image(cmd) => image::run(ctx, cmd).await,
+        Command::Volume(cmd) => volume::run(ctx, cmd).await,
         Command::Images(args) => image::list::run(ctx, args).await,
         Command::Inspect(args) => inspect::run(ctx, args).await,
         Command::Tag(args) => image::tag::run(ctx, args).await,

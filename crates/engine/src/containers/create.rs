@@ -91,13 +91,6 @@ impl Engine {
                 "conflicting options: hostname and the UTS mode",
             ));
         }
-        if !host_config.binds.is_empty()
-            || host_config.mounts.as_ref().is_some_and(|m| !m.is_empty())
-        {
-            return Err(Error::not_implemented(
-                "volumes and bind mounts are not supported yet",
-            ));
-        }
         if host_config
             .port_bindings
             .as_ref()
@@ -171,7 +164,13 @@ impl Engine {
         if config.hostname.is_empty() && host_config.uts_mode != "host" {
             config.hostname = id[..12].to_string();
         }
+        let image_volumes: Vec<String> = icfg["Volumes"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        let mounts = self.plan_mounts(&config, &host_config, &image_volumes)?;
         let rec = ContainerRecord {
+            mounts,
             id: id.clone(),
             name,
             image_id: image.id,
@@ -184,9 +183,12 @@ impl Engine {
                 ..Default::default()
             },
         };
-        self.prepare_dirs(&rec)?;
-        if let Err(e) = self.inner.store.insert_container(&rec) {
+        let inserted = self
+            .prepare_dirs(&rec)
+            .and_then(|()| self.inner.store.insert_container(&rec));
+        if let Err(e) = inserted {
             let _ = std::fs::remove_dir_all(self.container_dir(&id));
+            self.remove_anonymous_volumes(&rec);
             return Err(e);
         }
         self.emit_container(&rec, "create", &[]);

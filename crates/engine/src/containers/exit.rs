@@ -62,6 +62,7 @@ impl Engine {
         }
         self.emit_container(&c, "die", &[("exitCode", c.state.exit_code.to_string())]);
         let _ = pouch_sys::mount::unmount(&self.container_rootfs(id));
+        self.release_mounts(&c);
         live.exits.send_modify(|m| {
             m.seq += 1;
             m.code = c.state.exit_code;
@@ -73,7 +74,7 @@ impl Engine {
             let e = self.clone();
             let id = id.to_string();
             tokio::spawn(async move {
-                if let Err(err) = e.remove_container(&id, true).await {
+                if let Err(err) = e.remove_container(&id, true, true).await {
                     tracing::warn!(container = %id, error = %err, "auto-remove failed");
                 }
             });

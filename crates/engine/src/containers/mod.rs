@@ -10,6 +10,7 @@ mod exit;
 mod fs;
 mod lifecycle;
 mod logs;
+mod mounts;
 mod query;
 mod remove;
 mod signal;

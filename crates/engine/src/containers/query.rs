@@ -81,7 +81,7 @@ impl Engine {
                 name: "overlay2".into(),
                 data,
             },
-            mounts: Vec::new(),
+            mounts: self.mount_values(c),
             config: c.config.clone(),
             network_settings: json!({"Networks": {}, "Ports": {}, "SandboxKey": ""}),
             ..Default::default()
@@ -205,7 +205,7 @@ impl Engine {
                 status: status_text(&c, now),
                 host_config: hc,
                 network_settings: json!({"Networks": {}}),
-                mounts: Vec::new(),
+                mounts: self.mount_values(&c),
             });
         }
         if let Some(n) = limit.filter(|n| *n > 0) {

@@ -7,8 +7,9 @@ use crate::Engine;
 use crate::error::{Error, Result};
 
 impl Engine {
-    /// Removes a container; a running one only with `force` (it is killed first).
-    pub async fn remove_container(&self, name: &str, force: bool) -> Result<()> {
+    /// Removes a container; a running one only with `force` (it is killed first). With `volumes`,
+    /// its anonymous volumes go too (`rm -v`, `run --rm`).
+    pub async fn remove_container(&self, name: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.resolve_container(name)?;
         let live = self.inner.live.get(&c.id);
         let _op = live.op.lock().await;
@@ -51,6 +52,14 @@ impl Engine {
         }
         self.inner.store.delete_container(&c.id)?;
         self.emit_container(&c, "destroy", &[]);
+        if volumes {
+            let c = c.clone();
+            self.blocking(move |e| {
+                e.remove_anonymous_volumes(&c);
+                Ok(())
+            })
+            .await?;
+        }
         live.removed.send_replace(true);
         self.inner.live.forget(&c.id);
         tracing::info!(container = %c.id, "removed");
@@ -74,7 +83,7 @@ impl Engine {
                 continue;
             }
             let size = dir_size(&self.container_dir(&c.id).join("rw/upper"));
-            self.remove_container(&c.id, false).await?;
+            self.remove_container(&c.id, false, false).await?;
             report.containers_deleted.push(c.id);
             report.space_reclaimed += size;
         }

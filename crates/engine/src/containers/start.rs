@@ -29,7 +29,7 @@ impl Engine {
         drop(op);
         if res.is_err() && c.host_config.auto_remove {
             // As docker: a `--rm` container that cannot start is removed (clients wait for it).
-            let _ = self.remove_container(&c.id, true).await;
+            let _ = self.remove_container(&c.id, true, true).await;
         }
         res
     }
@@ -127,6 +127,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.release_mounts(c);
         let _ = pouch_sys::mount::unmount(&self.container_rootfs(&c.id));
         err
     }
@@ -162,6 +163,10 @@ impl Engine {
         if hc.uts_mode != "host" {
             mounts.push(bind("hostname", "/etc/hostname"));
         }
+        let mut rec = c.clone();
+        let (user_mounts, rootfs_propagation) = self.realise_mounts(&mut rec, &rootfs)?;
+        mounts.retain(|m| !user_mounts.iter().any(|u| u.destination == m.destination));
+        mounts.extend(user_mounts);
         let ns = |mode: &str, kind: &str| -> Result<NsMode> {
             Ok(match mode {
                 "host" => NsMode::Host,
@@ -201,6 +206,7 @@ impl Engine {
             },
             domainname: c.config.domainname.clone(),
             mounts,
+            rootfs_propagation,
             privileged: hc.privileged,
             cap_add: hc.cap_add.clone(),
             cap_drop: hc.cap_drop.clone(),

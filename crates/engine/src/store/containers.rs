@@ -37,11 +37,44 @@ pub struct ContainerRecord {
     pub config: ContainerConfig,
     pub host_config: HostConfig,
     pub state: StoredState,
+    /// Volumes, binds and tmpfs mounts, resolved at create time.
+    pub mounts: Vec<MountRecord>,
 }
 
-const COLS: &str = "id, name, image_id, created, config, host_config, state";
+/// One mount of a container as decided at create time. Volume sources are resolved through their
+/// driver at each start.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct MountRecord {
+    /// `volume`, `bind` or `tmpfs`.
+    pub kind: String,
+    /// Volume name (volumes only).
+    pub name: String,
+    pub driver: String,
+    /// Host path (binds only).
+    pub source: String,
+    pub destination: String,
+    pub rw: bool,
+    /// The mode string as given (`ro,Z`, …), for inspect.
+    pub mode: String,
+    pub propagation: String,
+    /// Copy the image's content at the destination into an empty volume at the next start.
+    pub copy_data: bool,
+    /// Created for this container (image VOLUME or `-v /path`): `rm -v` removes it.
+    pub anonymous: bool,
+    /// Extra mount options (tmpfs size and mode, bind `nosuid`, …).
+    pub options: Vec<String>,
+    /// Don't bind recursively (`bind-nonrecursive`).
+    pub non_recursive: bool,
+    /// Not listed in inspect's `Mounts` (docker lists `--mount type=tmpfs` but not `--tmpfs`).
+    pub hidden: bool,
+}
 
-fn row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, i64, String, String, String)> {
+const COLS: &str = "id, name, image_id, created, config, host_config, state, mounts";
+
+type Row8 = (String, String, String, i64, String, String, String, String);
+
+fn row(r: &Row<'_>) -> rusqlite::Result<Row8> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -50,10 +83,11 @@ fn row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, i64, String, St
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
+        r.get(7)?,
     ))
 }
 
-fn decode(t: (String, String, String, i64, String, String, String)) -> Result<ContainerRecord> {
+fn decode(t: Row8) -> Result<ContainerRecord> {
     let bad = |what: &str, e: serde_json::Error| {
         Error::internal(format!(
             "container {}: stored {what} is unreadable: {e}",
@@ -64,6 +98,7 @@ fn decode(t: (String, String, String, i64, String, String, String)) -> Result<Co
         config: serde_json::from_str(&t.4).map_err(|e| bad("config", e))?,
         host_config: serde_json::from_str(&t.5).map_err(|e| bad("host config", e))?,
         state: serde_json::from_str(&t.6).map_err(|e| bad("state", e))?,
+        mounts: serde_json::from_str(&t.7).map_err(|e| bad("mounts", e))?,
         id: t.0,
         name: t.1,
         image_id: t.2,
@@ -119,7 +154,7 @@ impl Store {
     pub fn insert_container(&self, c: &ContainerRecord) -> Result<()> {
         let conn = self.conn();
         let res = conn.execute(
-            &format!("INSERT INTO containers ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            &format!("INSERT INTO containers ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
             params![
                 c.id,
                 c.name,
@@ -127,7 +162,8 @@ impl Store {
                 c.created,
                 serde_json::to_string(&c.config)?,
                 serde_json::to_string(&c.host_config)?,
-                serde_json::to_string(&c.state)?
+                serde_json::to_string(&c.state)?,
+                serde_json::to_string(&c.mounts)?
             ],
         );
         match res {
@@ -157,6 +193,15 @@ impl Store {
         conn.execute(
             "UPDATE containers SET state = ?2 WHERE id = ?1",
             params![id, serde_json::to_string(state)?],
+        )?;
+        Ok(())
+    }
+
+    pub fn update_container_mounts(&self, id: &str, mounts: &[MountRecord]) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE containers SET mounts = ?2 WHERE id = ?1",
+            params![id, serde_json::to_string(mounts)?],
         )?;
         Ok(())
     }

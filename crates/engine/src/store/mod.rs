@@ -3,16 +3,18 @@
 
 mod containers;
 mod images;
+mod volumes;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, Transaction};
 
-pub use containers::{ContainerRecord, StoredState};
+pub use containers::{ContainerRecord, MountRecord, StoredState};
 pub use images::{
     ImageRecord, LayerRecord, RefRecord, delete_image, delete_ref, insert_image, set_ref,
 };
+pub use volumes::VolumeRecord;
 
 use crate::error::{Error, Result};
 
@@ -61,6 +63,18 @@ const MIGRATIONS: &[&str] = &[
         state TEXT NOT NULL
     );
     CREATE INDEX containers_image ON containers(image_id);
+    "#,
+    // 3: volumes, and the mounts each container was created with (JSON list).
+    r#"
+    CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        driver TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        labels TEXT NOT NULL DEFAULT '{}',
+        options TEXT NOT NULL DEFAULT '{}',
+        anonymous INTEGER NOT NULL DEFAULT 0
+    );
+    ALTER TABLE containers ADD COLUMN mounts TEXT NOT NULL DEFAULT '[]';
     "#,
 ];
 

@@ -81,6 +81,7 @@ pub fn generate(c: &ContainerSpec) -> Result<Spec, SpecError> {
             mount_plan.cgroup_v1_tmpfs,
         )))
         .set_sysctl((!sysctls.is_empty()).then_some(sysctls))
+        .set_rootfs_propagation(c.rootfs_propagation.clone())
         .set_seccomp(None);
 
     let mut root = Root::default();

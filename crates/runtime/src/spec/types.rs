@@ -26,6 +26,9 @@ pub struct ContainerSpec {
     /// Extra mounts (hosts/resolv.conf/hostname binds, volumes, tmpfs). A mount replaces any
     /// default mount at, or below, the same destination.
     pub mounts: Vec<Mount>,
+    /// Propagation of the rootfs mount (`rshared`, `rslave`, …) when a bind needs it; the runtime's
+    /// default (rslave) otherwise.
+    pub rootfs_propagation: Option<String>,
     pub privileged: bool,
     /// Docker capability names (`NET_ADMIN`, `CAP_NET_ADMIN`, `ALL`), case-insensitive.
     pub cap_add: Vec<String>,

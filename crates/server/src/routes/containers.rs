@@ -175,7 +175,9 @@ async fn remove(
     if q.bool("link") {
         return Err(Error::not_implemented("container links are not supported").into());
     }
-    engine.remove_container(&id, q.bool("force")).await?;
+    engine
+        .remove_container(&id, q.bool("force"), q.bool("v"))
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

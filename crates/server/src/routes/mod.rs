@@ -6,6 +6,7 @@ pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod images;
-pub mod resources;
 pub mod registry;
+pub mod resources;
 pub mod system;
+pub mod volumes;

@@ -205,6 +205,7 @@ pub fn build(o: &ContainerOptions, env: &Env<'_>) -> Result<Spec> {
     if !binds.is_empty() {
         put(&mut host, "Binds", json!(binds));
     }
+    super::storage::apply(&o.storage, &mut config, &mut host)?;
 
     host_settings(o, &mut host)?;
     if let Some((h, w)) = env.console_size {

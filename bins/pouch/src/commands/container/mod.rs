@@ -28,6 +28,7 @@ pub mod rename;
 pub mod rm;
 pub mod run;
 mod security;
+mod storage;
 pub mod start;
 pub mod stats;
 pub mod stop;

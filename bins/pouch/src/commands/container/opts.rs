@@ -124,6 +124,8 @@ pub struct ContainerOptions {
     /// Bind mount a volume
     #[arg(short = 'v', long = "volume", value_name = "VOLUME")]
     pub volume: Vec<String>,
+    #[command(flatten)]
+    pub storage: super::storage::StorageOptions,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish", value_name = "PORT")]
     pub publish: Vec<String>,
