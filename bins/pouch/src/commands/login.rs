@@ -89,7 +89,10 @@ fn server_key(server: Option<&str>) -> String {
                 .split('/')
                 .next()
                 .unwrap_or(s);
-            if matches!(host, "docker.io" | "index.docker.io" | "registry-1.docker.io") {
+            if matches!(
+                host,
+                "docker.io" | "index.docker.io" | "registry-1.docker.io"
+            ) {
                 DOCKER_HUB_SERVER.to_string()
             } else {
                 host.to_string()
@@ -102,7 +105,9 @@ fn server_key(server: Option<&str>) -> String {
 pub fn server_of_image(image: &str) -> String {
     match image.split_once('/') {
         Some((first, _))
-            if first.contains(['.', ':']) || first == "localhost" || first != first.to_lowercase() =>
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first != first.to_lowercase() =>
         {
             server_key(Some(first))
         }
@@ -210,7 +215,10 @@ mod tests {
         assert_eq!(server_of_image("user/app:1"), DOCKER_HUB_SERVER);
         assert_eq!(server_of_image("localhost:5000/a"), "localhost:5000");
         assert_eq!(server_of_image("127.0.0.1:5000/a/b:c"), "127.0.0.1:5000");
-        assert_eq!(server_key(Some("https://127.0.0.1:5000/")), "127.0.0.1:5000");
+        assert_eq!(
+            server_key(Some("https://127.0.0.1:5000/")),
+            "127.0.0.1:5000"
+        );
         assert_eq!(server_key(Some("docker.io")), DOCKER_HUB_SERVER);
     }
 }

@@ -119,7 +119,8 @@ impl Engine {
             };
             name = format!("{def}/{path}");
         }
-        let mut r = Reference::parse_normalized(&name).map_err(|e| Error::invalid(e.to_string()))?;
+        let mut r =
+            Reference::parse_normalized(&name).map_err(|e| Error::invalid(e.to_string()))?;
         if !tag.is_empty() {
             if tag.starts_with("sha256:") {
                 r.digest = Some(Digest::parse(tag).map_err(|e| Error::invalid(e.to_string()))?);
@@ -192,7 +193,11 @@ impl Engine {
         };
         let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
             .map_err(|e| Error::invalid(format!("bad image manifest from registry: {e}")))?;
-        if let Some(l) = manifest.layers.iter().find(|l| is_foreign_layer(&l.media_type)) {
+        if let Some(l) = manifest
+            .layers
+            .iter()
+            .find(|l| is_foreign_layer(&l.media_type))
+        {
             return Err(Error::not_implemented(format!(
                 "image {familiar} has a foreign (non-distributable) layer {} ({}): such layers \
                  are only for Windows images and are not pulled",
@@ -214,7 +219,10 @@ impl Engine {
             )));
         }
 
-        send(&progress, status_id(&format!("Pulling from {}", r.path), &tag_or_digest(r)));
+        send(
+            &progress,
+            status_id(&format!("Pulling from {}", r.path), &tag_or_digest(r)),
+        );
         let id = manifest.config.digest.clone();
         let mut chains = Vec::with_capacity(diff_ids.len());
         for d in &diff_ids {
@@ -241,12 +249,14 @@ impl Engine {
                 continue;
             }
             send(&progress, status_detail("Pulling fs layer", &short));
-            let (e, repo, sem, progress) = (self.clone(), repo.clone(), sem.clone(), progress.clone());
+            let (e, repo, sem, progress) =
+                (self.clone(), repo.clone(), sem.clone(), progress.clone());
             let (desc, diff_id) = (desc.clone(), diff_ids[i].clone());
             let what = format!("layer {i} ({}) of {familiar}", desc.digest);
             tasks.spawn(async move {
                 let _permit = sem.acquire_owned().await.expect("semaphore open");
-                e.fetch_layer(repo, desc, diff_id, chain, short, what, progress).await
+                e.fetch_layer(repo, desc, diff_id, chain, short, what, progress)
+                    .await
             });
         }
         while let Some(res) = tasks.join_next().await {
@@ -311,7 +321,10 @@ impl Engine {
             })
             .await?;
         e.emit_image(&created, "pull", &familiar);
-        send(&progress, JsonMessage::status(format!("Digest: {}", top.digest)));
+        send(
+            &progress,
+            JsonMessage::status(format!("Digest: {}", top.digest)),
+        );
         let status = if up_to_date {
             format!("Status: Image is up to date for {familiar}")
         } else {
@@ -342,7 +355,14 @@ impl Engine {
                         r.familiar()
                     )));
                 }
-                Ok((repo, reg::Fetched { media_type, bytes, digest }))
+                Ok((
+                    repo,
+                    reg::Fetched {
+                        media_type,
+                        bytes,
+                        digest,
+                    },
+                ))
             };
             match attempt.await {
                 Ok(found) => return Ok(found),
@@ -356,7 +376,9 @@ impl Engine {
                         None => r.familiar(),
                     };
                     let why = m.split_once(": ").map_or(m.as_str(), |(_, w)| w);
-                    return Err(Error::not_found(format!("manifest for {shown} not found: {why}")));
+                    return Err(Error::not_found(format!(
+                        "manifest for {shown} not found: {why}"
+                    )));
                 }
                 Err(e) => return Err(registry_error(e)),
             }
@@ -433,7 +455,13 @@ impl Engine {
             let reader: Box<dyn std::io::Read> = if local {
                 Box::new(i.content.open_blob(&desc2.digest)?)
             } else {
-                Box::new(BlobReader::new(handle, repo, desc2.digest.clone(), desc2.size, tick))
+                Box::new(BlobReader::new(
+                    handle,
+                    repo,
+                    desc2.digest.clone(),
+                    desc2.size,
+                    tick,
+                ))
             };
             pouch_image::registry::store_layer(
                 reader, &desc2, &diff_id, &chain2, &i.content, &i.snaps, &i.unpack, &what,
@@ -553,7 +581,13 @@ pub(crate) fn human(n: u64) -> String {
     }
     let s = format!("{v:.4}");
     let s = if s.contains('.') {
-        let digits = if v >= 100.0 { 3 } else if v >= 10.0 { 2 } else { 1 };
+        let digits = if v >= 100.0 {
+            3
+        } else if v >= 10.0 {
+            2
+        } else {
+            1
+        };
         let prec = 4 - digits;
         format!("{v:.prec$}")
     } else {
@@ -574,7 +608,11 @@ mod tests {
         assert_eq!(human(2_100_000), "2.1MB");
         assert_eq!(human(123_456_789), "123.5MB");
         let m = bar("Downloading", "abc", 50, 100);
-        assert!(m.progress.unwrap().starts_with("[========================>"));
+        assert!(
+            m.progress
+                .unwrap()
+                .starts_with("[========================>")
+        );
         assert!(has_domain("localhost:5000/a"));
         assert!(!has_domain("user/app"));
     }

@@ -42,9 +42,7 @@ impl Engine {
             Some(h) => AuthConfig::from_header(h).map_err(registry_error)?,
             None => AuthConfig::default(),
         };
-        let items = self
-            .blocking(move |e| e.push_items(&name, &tag))
-            .await?;
+        let items = self.blocking(move |e| e.push_items(&name, &tag)).await?;
         let first = &items[0].reference;
         let client = self.registry_client();
         let endpoint = client
@@ -59,10 +57,7 @@ impl Engine {
             .map_err(registry_error)?;
         send(
             &progress,
-            JsonMessage::status(format!(
-                "The push refers to repository [{}]",
-                first.name()
-            )),
+            JsonMessage::status(format!("The push refers to repository [{}]", first.name())),
         );
         for item in items {
             self.push_one(&repo, item, &progress).await?;
@@ -169,9 +164,13 @@ impl Engine {
             send(progress, status_detail("Pushed", &id));
         }
         if !repo.has_blob(&item.config).await.map_err(registry_error)? {
-            repo.upload_file(&item.config, &content.blob_path(&item.config), Arc::new(|_| {}))
-                .await
-                .map_err(registry_error)?;
+            repo.upload_file(
+                &item.config,
+                &content.blob_path(&item.config),
+                Arc::new(|_| {}),
+            )
+            .await
+            .map_err(registry_error)?;
         }
         let (media_type, bytes) = match item.manifest_digest.as_ref().filter(|d| content.has(d)) {
             Some(d) => {
@@ -190,7 +189,11 @@ impl Engine {
         };
         let digest = Digest::sha256_of(&bytes);
         let size = bytes.len();
-        let tag = item.reference.tag.clone().unwrap_or_else(|| digest.to_string());
+        let tag = item
+            .reference
+            .tag
+            .clone()
+            .unwrap_or_else(|| digest.to_string());
         repo.put_manifest(&tag, &media_type, bytes)
             .await
             .map_err(registry_error)?;
@@ -202,7 +205,9 @@ impl Engine {
             progress,
             JsonMessage {
                 progress_detail: Some(serde_json::json!({})),
-                aux: Some(serde_json::json!({"Tag": tag, "Digest": digest.to_string(), "Size": size})),
+                aux: Some(
+                    serde_json::json!({"Tag": tag, "Digest": digest.to_string(), "Size": size}),
+                ),
                 ..Default::default()
             },
         );

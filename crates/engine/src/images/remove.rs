@@ -53,9 +53,8 @@ impl Engine {
             // As docker: when the last tag of a repository goes, the digest references of that
             // repository (`repo@sha256:…`, recorded by pulls) go with it.
             let repo = r.name();
-            let same_repo = |n: &str| {
-                Reference::parse_normalized(n).is_ok_and(|x| x.name() == repo)
-            };
+            let same_repo =
+                |n: &str| Reference::parse_normalized(n).is_ok_and(|x| x.name() == repo);
             let tag_left = refs
                 .iter()
                 .any(|x| x.name != full && !is_digest_ref(&x.name) && same_repo(&x.name));
@@ -76,7 +75,9 @@ impl Engine {
             })?;
             items.push(DeleteItem::Untagged(r.familiar()));
             items.extend(doomed.iter().map(|d| DeleteItem::Untagged(familiar(d))));
-            if refs.iter().any(|x| x.name != full && !doomed.contains(&x.name))
+            if refs
+                .iter()
+                .any(|x| x.name != full && !doomed.contains(&x.name))
                 || !users.is_empty()
             {
                 // Docker keeps an image that containers use once its last name goes.

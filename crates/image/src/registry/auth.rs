@@ -89,7 +89,9 @@ pub enum Credentials {
 impl Credentials {
     pub(crate) fn basic_header(&self) -> Option<String> {
         match self {
-            Credentials::Basic(u, p) => Some(format!("Basic {}", STANDARD.encode(format!("{u}:{p}")))),
+            Credentials::Basic(u, p) => {
+                Some(format!("Basic {}", STANDARD.encode(format!("{u}:{p}"))))
+            }
             _ => None,
         }
     }
@@ -194,15 +196,26 @@ mod tests {
         };
         let back = AuthConfig::from_header(&a.to_header()).unwrap();
         assert_eq!(back, a);
-        assert_eq!(back.credentials(), Credentials::Basic("u".into(), "p".into()));
+        assert_eq!(
+            back.credentials(),
+            Credentials::Basic("u".into(), "p".into())
+        );
         let b = AuthConfig {
             auth: STANDARD.encode("x:y:z"),
             ..Default::default()
         };
-        assert_eq!(b.credentials(), Credentials::Basic("x".into(), "y:z".into()));
-        assert_eq!(AuthConfig::from_header("").unwrap().credentials(), Credentials::Anonymous);
         assert_eq!(
-            AuthConfig::from_header(&URL_SAFE.encode("{}")).unwrap().credentials(),
+            b.credentials(),
+            Credentials::Basic("x".into(), "y:z".into())
+        );
+        assert_eq!(
+            AuthConfig::from_header("").unwrap().credentials(),
+            Credentials::Anonymous
+        );
+        assert_eq!(
+            AuthConfig::from_header(&URL_SAFE.encode("{}"))
+                .unwrap()
+                .credentials(),
             Credentials::Anonymous
         );
     }

@@ -78,11 +78,16 @@ impl Client {
             };
             match repo.ping().await {
                 Ok(()) => return Ok(repo),
-                Err(e @ Error::Unavailable(_)) => last = Some(e),
+                // Keep the first (HTTPS) failure: it says why TLS failed, which is what the
+                // user has to fix when the plain HTTP fallback fails too.
+                Err(e @ Error::Unavailable(_)) => {
+                    last.get_or_insert(e);
+                }
                 Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or_else(|| Error::Unavailable(format!("no endpoint for {}", endpoint.host))))
+        Err(last
+            .unwrap_or_else(|| Error::Unavailable(format!("no endpoint for {}", endpoint.host))))
     }
 }
 
@@ -159,6 +164,10 @@ impl RepoClient {
             s if s.is_server_error() => Err(Error::Unavailable(format!(
                 "Get {url:?}: registry answered {s}"
             ))),
+            // A plain-HTTP request to a TLS-only server (Go answers 400): not this scheme.
+            StatusCode::BAD_REQUEST if self.base.starts_with("http://") => Err(
+                Error::Unavailable(format!("Get {url:?}: the server speaks only HTTPS")),
+            ),
             // Some registries do not serve /v2/ but do serve the API below it.
             _ => Ok(()),
         }
@@ -285,7 +294,9 @@ impl RepoClient {
             {
                 redirects += 1;
                 if redirects > MAX_REDIRECTS {
-                    return Err(Error::Protocol(format!("{method} {url:?}: too many redirects")));
+                    return Err(Error::Protocol(format!(
+                        "{method} {url:?}: too many redirects"
+                    )));
                 }
                 let next = resolve(&url, loc.to_str().unwrap_or_default());
                 same_host = same_host && host_of(&next) == host_of(&self.base);
@@ -314,8 +325,14 @@ impl RepoClient {
         let url = self.url(&format!("manifests/{reference}"));
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, HeaderValue::from_static(MANIFEST_ACCEPT));
-        let resp = self.send(Method::GET, &url, &h, &|| Ok(empty()), true).await?;
-        let resp = check(resp, &format!("manifest for {}:{reference} not found", self.path)).await?;
+        let resp = self
+            .send(Method::GET, &url, &h, &|| Ok(empty()), true)
+            .await?;
+        let resp = check(
+            resp,
+            &format!("manifest for {}:{reference} not found", self.path),
+        )
+        .await?;
         let ct = resp
             .headers()
             .get(header::CONTENT_TYPE)
@@ -340,7 +357,11 @@ impl RepoClient {
         // The body's own mediaType wins over a generic Content-Type.
         let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
-            .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(str::to_string))
+            .and_then(|v| {
+                v.get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
             .filter(|m| !m.is_empty())
             .unwrap_or(ct);
         Ok((media_type, bytes, digest))
@@ -354,7 +375,9 @@ impl RepoClient {
         if offset > 0 {
             h.insert(header::RANGE, hv(&format!("bytes={offset}-"))?);
         }
-        let resp = self.send(Method::GET, &url, &h, &|| Ok(empty()), true).await?;
+        let resp = self
+            .send(Method::GET, &url, &h, &|| Ok(empty()), true)
+            .await?;
         check(resp, &format!("blob {digest} not found")).await
     }
 
@@ -406,7 +429,10 @@ impl RepoClient {
         put.push(if put.contains('?') { '&' } else { '?' });
         put.push_str(&format!("digest={}", encode(digest.as_str())));
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
         h.insert(header::CONTENT_LENGTH, hv(&size.to_string())?);
         let resp = self.send(Method::PUT, &put, &h, body, false).await?;
         check(resp, "upload").await?;
@@ -447,7 +473,12 @@ impl RepoClient {
     }
 
     /// Puts a manifest under a tag or digest; returns the digest the registry reports.
-    pub async fn put_manifest(&self, reference: &str, media_type: &str, bytes: Vec<u8>) -> Result<()> {
+    pub async fn put_manifest(
+        &self,
+        reference: &str,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<()> {
         let bytes = Bytes::from(bytes);
         let url = self.url(&format!("manifests/{reference}"));
         let mut h = HeaderMap::new();
@@ -480,12 +511,13 @@ pub(crate) async fn check(resp: Response<Incoming>, not_found: &str) -> Result<R
     let body = read_small(resp).await.unwrap_or_default();
     let msg = error_message(&body);
     Err(match status {
-        StatusCode::UNAUTHORIZED => {
-            Error::Unauthorized(msg.unwrap_or_else(|| "authentication required".into()))
-        }
-        StatusCode::FORBIDDEN => {
-            Error::Denied(msg.unwrap_or_else(|| "requested access to the resource is denied".into()))
-        }
+        StatusCode::UNAUTHORIZED => Error::Unauthorized(
+            msg.map(|m| m.trim_start_matches("unauthorized: ").to_string())
+                .unwrap_or_else(|| "authentication required".into()),
+        ),
+        StatusCode::FORBIDDEN => Error::Denied(
+            msg.unwrap_or_else(|| "requested access to the resource is denied".into()),
+        ),
         StatusCode::NOT_FOUND => Error::NotFound(match msg {
             Some(m) => format!("{not_found}: {m}"),
             None => not_found.to_string(),
@@ -579,7 +611,10 @@ fn resolve(base: &str, loc: &str) -> String {
     if loc.starts_with('/') {
         format!("{}{loc}", &base[..origin_end])
     } else {
-        let dir_end = base.rfind('/').filter(|&i| i >= origin_end).unwrap_or(origin_end);
+        let dir_end = base
+            .rfind('/')
+            .filter(|&i| i >= origin_end)
+            .unwrap_or(origin_end);
         format!("{}/{loc}", &base[..dir_end])
     }
 }
@@ -609,14 +644,24 @@ mod tests {
     #[test]
     fn resolves_locations_and_messages() {
         assert_eq!(
-            resolve("http://r:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/x?_state=1"),
+            resolve(
+                "http://r:5000/v2/a/blobs/uploads/",
+                "/v2/a/blobs/uploads/x?_state=1"
+            ),
             "http://r:5000/v2/a/blobs/uploads/x?_state=1"
         );
         assert_eq!(resolve("http://r/v2/x", "https://s3/y"), "https://s3/y");
         assert_eq!(host_of("https://r:5000/v2/"), "r:5000");
-        assert_eq!(encode("repository:a/b:pull,push"), "repository%3Aa%2Fb%3Apull%2Cpush");
-        let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
-        assert_eq!(error_message(body).unwrap(), "manifest unknown: manifest unknown");
+        assert_eq!(
+            encode("repository:a/b:pull,push"),
+            "repository%3Aa%2Fb%3Apull%2Cpush"
+        );
+        let body =
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(
+            error_message(body).unwrap(),
+            "manifest unknown: manifest unknown"
+        );
         assert!(known_manifest(MEDIA_TYPE_OCI_INDEX));
     }
 }

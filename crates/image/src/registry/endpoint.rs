@@ -108,11 +108,19 @@ fn cidr_contains(net: &str, bits: &str, ip: IpAddr) -> bool {
     };
     match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(i)) if bits <= 32 => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             u32::from(n) & mask == u32::from(i) & mask
         }
         (IpAddr::V6(n), IpAddr::V6(i)) if bits <= 128 => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             u128::from(n) & mask == u128::from(i) & mask
         }
         _ => false,
@@ -152,7 +160,10 @@ mod tests {
         assert_eq!(eps[0].url("/v2/"), "http://127.0.0.1:5000/v2/");
         assert!(eps[0].mirror);
         assert_eq!(eps[1].url("/v2/"), "https://registry.k8s.io/v2/");
-        assert_eq!(endpoints_for("registry.k8s.io", &cfg, false).unwrap().len(), 1);
+        assert_eq!(
+            endpoints_for("registry.k8s.io", &cfg, false).unwrap().len(),
+            1
+        );
         assert_eq!(
             endpoints_for("docker.io", &cfg, false).unwrap()[0].host,
             "registry-1.docker.io"

@@ -5,7 +5,7 @@
 
 use std::io::Read;
 
-use crate::content::{ContentStore, BlobWriter};
+use crate::content::{BlobWriter, ContentStore};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::hashio::{HashReader, Tally, TeeReader, decompress, drain};
@@ -165,10 +165,23 @@ mod tests {
         assert!(cs.list().unwrap().is_empty());
         assert!(snaps.list().unwrap().is_empty());
 
-        let s = store_layer(&blob[..], &desc, &diff_id, &diff_id, &cs, &snaps, &opts, "l").unwrap();
+        let s = store_layer(
+            &blob[..],
+            &desc,
+            &diff_id,
+            &diff_id,
+            &cs,
+            &snaps,
+            &opts,
+            "l",
+        )
+        .unwrap();
         assert!(s.blob_created && s.snapshot_created);
         assert_eq!(s.size, 5);
         assert_eq!(cs.read(&desc.digest).unwrap(), blob);
-        assert_eq!(std::fs::read(snaps.dir(&diff_id).join("etc/x")).unwrap(), b"hello");
+        assert_eq!(
+            std::fs::read(snaps.dir(&diff_id).join("etc/x")).unwrap(),
+            b"hello"
+        );
     }
 }

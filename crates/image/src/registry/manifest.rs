@@ -148,7 +148,8 @@ mod tests {
             ],
             annotations: None,
         };
-        let pick = |s: &str| select_platform(&idx, &parse_platform(s).unwrap()).map(|d| d.digest.clone());
+        let pick =
+            |s: &str| select_platform(&idx, &parse_platform(s).unwrap()).map(|d| d.digest.clone());
         assert_eq!(pick("linux/amd64"), Some(Digest::sha256_of(&[4])));
         assert_eq!(pick("linux/arm/v7"), Some(Digest::sha256_of(&[2])));
         assert_eq!(pick("linux/arm64/v8"), Some(Digest::sha256_of(&[3])));
@@ -160,7 +161,11 @@ mod tests {
     #[test]
     fn built_manifest_is_stable() {
         let c = Digest::sha256_of(b"c");
-        let l = vec![(MEDIA_TYPE_DOCKER_LAYER.to_string(), Digest::sha256_of(b"l"), 5)];
+        let l = vec![(
+            MEDIA_TYPE_DOCKER_LAYER.to_string(),
+            Digest::sha256_of(b"l"),
+            5,
+        )];
         let (mt, a) = build_manifest(&c, 1, &l);
         let (_, b) = build_manifest(&c, 1, &l);
         assert_eq!(mt, MEDIA_TYPE_DOCKER_MANIFEST);

@@ -138,7 +138,10 @@ impl Transport {
         }
         for ca in extra_cas(&self.certs_dir.join(authority))? {
             roots.add(ca).map_err(|e| {
-                io::Error::other(format!("CA in {}: {e}", self.certs_dir.join(authority).display()))
+                io::Error::other(format!(
+                    "CA in {}: {e}",
+                    self.certs_dir.join(authority).display()
+                ))
             })?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -9,11 +9,11 @@
 use std::future::Future;
 
 use axum::Json;
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
 use pouch_api::types::JsonMessage;
 use pouch_engine::{Engine, Error};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -41,7 +41,10 @@ pub async fn pull(engine: Engine, req: Request) -> ApiResult<Response> {
     let platform = q.get("platform").map(str::to_string);
     let auth = registry_auth(req.headers());
     progress_response(move |tx| async move {
-        engine.pull_image(from, tag, platform, auth, tx).await.map(|_| ())
+        engine
+            .pull_image(from, tag, platform, auth, tx)
+            .await
+            .map(|_| ())
     })
     .await
 }
@@ -102,7 +105,8 @@ where
     }
 }
 
-type Chunks = std::pin::Pin<Box<dyn futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
+type Chunks =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
 
 fn line(m: &JsonMessage) -> bytes::Bytes {
     let mut v = serde_json::to_vec(m).unwrap_or_default();
@@ -132,7 +136,10 @@ fn stream(
                 };
             }
             let e = err.take()?;
-            Some((Ok(line(&JsonMessage::error(e.message))), (rx, None, None, true)))
+            Some((
+                Ok(line(&JsonMessage::error(e.message))),
+                (rx, None, None, true),
+            ))
         },
     ))
 }

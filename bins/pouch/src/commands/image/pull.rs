@@ -24,7 +24,9 @@ pub struct PullArgs {
 pub async fn run(ctx: &mut Ctx, args: PullArgs) -> Result<()> {
     let (from, tag) = pull_params(&args.name);
     let mut query = Query::new();
-    query.push("fromImage", from.as_str()).push("tag", tag.as_str());
+    query
+        .push("fromImage", from.as_str())
+        .push("tag", tag.as_str());
     if let Some(p) = &args.platform {
         query.push("platform", p.as_str());
     }

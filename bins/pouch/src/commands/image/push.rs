@@ -31,7 +31,11 @@ pub async fn run(ctx: &mut Ctx, args: PushArgs) -> Result<()> {
     };
     let mut query = Query::new();
     query.push("tag", tag.as_str());
-    let path = format!("/images/{}/push{}", encode_path(name), query.to_query_string());
+    let path = format!(
+        "/images/{}/push{}",
+        encode_path(name),
+        query.to_query_string()
+    );
     let resp = ctx
         .client()
         .await?

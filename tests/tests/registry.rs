@@ -1,0 +1,932 @@
+//! Image distribution against a real registry: Debian's `docker-registry` (distribution 2.8) on
+//! 127.0.0.1 with a temporary storage dir, over plain HTTP, TLS with a test CA made by the
+//! `openssl` CLI, and htpasswd auth; driven through the pouch CLI, the docker CLI and raw HTTP.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use pouch_e2e::archives::{Entry, layer, sha256_hex, tarball};
+use pouch_e2e::{Daemon, bin, have_docker, out};
+
+const REGISTRY: &str = "/usr/bin/docker-registry";
+
+fn have_registry() -> bool {
+    let ok = Path::new(REGISTRY).exists();
+    if !ok {
+        eprintln!("SKIP: {REGISTRY} is not installed (apt-get install docker-registry)");
+    }
+    ok
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+#[derive(Default)]
+struct RegistryOpts {
+    /// (certificate, key) PEM files.
+    tls: Option<(PathBuf, PathBuf)>,
+    htpasswd: Option<PathBuf>,
+}
+
+/// A docker-registry process on 127.0.0.1, killed by PID when dropped.
+struct Registry {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Registry {
+    fn start(opts: RegistryOpts) -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("pouch-registry-")
+            .tempdir()
+            .expect("tempdir");
+        let port = free_port();
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
+             delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: pouch-test\n",
+            dir.path().join("storage").display()
+        );
+        if let Some((cert, key)) = &opts.tls {
+            yaml.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
+        if let Some(h) = &opts.htpasswd {
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: pouch-test\n    path: {}\n",
+                h.display()
+            ));
+        }
+        std::fs::write(dir.path().join("config.yml"), yaml).expect("registry config");
+        let mut r = Registry {
+            dir,
+            port,
+            child: None,
+        };
+        r.spawn();
+        r
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("registry.log"))
+            .expect("registry log");
+        let child = Command::new(REGISTRY)
+            .arg("serve")
+            .arg(self.dir.path().join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(st) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("docker-registry exited ({st}):\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not listen:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Where the filesystem driver keeps a blob's bytes.
+    fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    /// One plain-HTTP request to the registry (`Connection: close`): (status, headers, body).
+    fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect registry");
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.host(),
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).unwrap();
+        let split = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("http head");
+        let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("status");
+        (status, head, buf[split + 4..].to_vec())
+    }
+
+    /// Monolithic blob upload by raw HTTP (for content pouch does not make itself).
+    fn put_blob(&self, repo: &str, data: &[u8]) -> String {
+        let digest = format!("sha256:{}", sha256_hex(data));
+        let (st, head, _) = self.http("POST", &format!("/v2/{repo}/blobs/uploads/"), &[], b"");
+        assert_eq!(st, 202, "{head}");
+        let loc = head
+            .lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .expect("Location");
+        let loc = loc
+            .strip_prefix(&format!("http://{}", self.host()))
+            .unwrap_or(&loc)
+            .to_string();
+        let sep = if loc.contains('?') { '&' } else { '?' };
+        let (st, head, _) = self.http(
+            "PUT",
+            &format!("{loc}{sep}digest={digest}"),
+            &[("Content-Type", "application/octet-stream")],
+            data,
+        );
+        assert_eq!(st, 201, "{head}");
+        digest
+    }
+
+    fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &[u8]) {
+        let (st, head, b) = self.http(
+            "PUT",
+            &format!("/v2/{repo}/manifests/{reference}"),
+            &[("Content-Type", media_type)],
+            body,
+        );
+        assert_eq!(st, 201, "{head}\n{}", String::from_utf8_lossy(&b));
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs the pouch CLI with a private credentials dir (shared with the harness' docker CLI).
+fn pouch(d: &Daemon, args: &[&str]) -> Output {
+    let cfg = d.dir.path().join("docker-config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    Command::new(bin("pouch"))
+        .env("DOCKER_CONFIG", &cfg)
+        .arg("-H")
+        .arg(d.host())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pouch")
+}
+
+fn pouch_ok(d: &Daemon, args: &[&str]) -> String {
+    let o = pouch(d, args);
+    let (so, se, code) = out(&o);
+    assert_eq!(code, Some(0), "pouch {args:?}\nstdout: {so}\nstderr: {se}");
+    so
+}
+
+fn pouch_err(d: &Daemon, args: &[&str]) -> String {
+    let o = pouch(d, args);
+    let (so, se, code) = out(&o);
+    assert_ne!(code, Some(0), "pouch {args:?} should fail\nstdout: {so}");
+    se
+}
+
+/// The digest a push reports (`tag: digest: sha256:… size: N`).
+fn pushed_digest(push_output: &str) -> String {
+    push_output
+        .lines()
+        .find_map(|l| l.split("digest: ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no digest in push output:\n{push_output}"))
+        .to_string()
+}
+
+/// A docker-archive with one image of the given architecture and layers (uncompressed).
+fn archive(tag: &str, arch: &str, layers: &[Vec<u8>]) -> Vec<u8> {
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256_hex(l)))
+        .collect();
+    let cfg = serde_json::to_vec(&serde_json::json!({
+        "architecture": arch, "os": "linux", "created": "2024-01-01T00:00:00Z",
+        "config": {"Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }))
+    .unwrap();
+    let cfg_name = format!("{}.json", sha256_hex(&cfg));
+    let names: Vec<String> = (0..layers.len())
+        .map(|i| format!("l{i}/layer.tar"))
+        .collect();
+    let manifest = serde_json::to_vec(&serde_json::json!([
+        {"Config": cfg_name, "RepoTags": [tag], "Layers": names}
+    ]))
+    .unwrap();
+    let mut files: Vec<(&str, &[u8])> = vec![(&cfg_name, &cfg)];
+    for (n, l) in names.iter().zip(layers) {
+        files.push((n, l));
+    }
+    files.push(("manifest.json", &manifest));
+    tarball(&files)
+}
+
+fn load(d: &Daemon, archive: &[u8]) {
+    let o = d.pouch_stdin(&["load"], archive);
+    assert!(o.status.success(), "{:?}", out(&o));
+}
+
+/// Incompressible bytes (a xorshift stream), so layers keep their size on the wire.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// Top-level entries of `<root>/<sub>` (snapshots, content/ingest …).
+fn entries(d: &Daemon, sub: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d.root.join(sub))
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// No staging directory or partial blob: what an interrupted or refused pull must leave.
+fn assert_no_half_made_layers(d: &Daemon) {
+    let staging: Vec<String> = entries(d, "snapshots")
+        .into_iter()
+        .filter(|e| e.starts_with(".tmp-"))
+        .collect();
+    assert!(staging.is_empty(), "staging left behind: {staging:?}");
+    assert!(
+        entries(d, "content/ingest").is_empty(),
+        "partial blobs left behind: {:?}",
+        entries(d, "content/ingest")
+    );
+}
+
+#[test]
+fn push_then_pull_by_tag_and_digest_and_run() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let d = Daemon::start();
+    d.load_busybox();
+    let name = format!("{}/team/bb:v1", reg.host());
+    pouch_ok(&d, &["tag", "busybox", &name]);
+    let pushed = pouch_ok(&d, &["push", &name]);
+    assert!(
+        pushed.contains(&format!(
+            "The push refers to repository [{}/team/bb]",
+            reg.host()
+        )),
+        "{pushed}"
+    );
+    assert!(pushed.contains("Pushed"), "{pushed}");
+    let digest = pushed_digest(&pushed);
+    // A second push finds every layer there and yields the same manifest digest.
+    let again = pouch_ok(&d, &["push", &name]);
+    assert!(again.contains("Layer already exists"), "{again}");
+    assert_eq!(pushed_digest(&again), digest);
+
+    pouch_ok(&d, &["rmi", "busybox", &name]);
+    assert!(entries(&d, "snapshots").is_empty());
+
+    let pulled = pouch_ok(&d, &["pull", &name]);
+    assert!(pulled.contains("v1: Pulling from team/bb"), "{pulled}");
+    assert!(pulled.contains("Pull complete"), "{pulled}");
+    assert!(pulled.contains(&format!("Digest: {digest}")), "{pulled}");
+    assert!(
+        pulled.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{pulled}"
+    );
+    let img = d.http("GET", &format!("/images/{name}/json"), b"").json();
+    assert_eq!(
+        img["RepoDigests"][0],
+        format!("{}/team/bb@{digest}", reg.host())
+    );
+    assert_eq!(img["RepoTags"][0], name);
+    let run = pouch_ok(&d, &["run", "--rm", &name, "echo", "pulled-and-running"]);
+    assert_eq!(run.trim(), "pulled-and-running");
+    let up = pouch_ok(&d, &["pull", &name]);
+    assert!(up.contains("Already exists"), "{up}");
+    assert!(up.contains("Image is up to date"), "{up}");
+
+    // Removing the last tag removes the digest reference with it, as docker does.
+    let rmi = pouch_ok(&d, &["rmi", &name]);
+    assert!(rmi.contains("Deleted:"), "{rmi}");
+    let by_digest = format!("{}/team/bb@{digest}", reg.host());
+    pouch_ok(&d, &["pull", &by_digest]);
+    let run = pouch_ok(&d, &["run", "--rm", &by_digest, "echo", "by-digest"]);
+    assert_eq!(run.trim(), "by-digest");
+
+    let err = pouch_err(&d, &["pull", &format!("{}/team/nope:v1", reg.host())]);
+    assert!(
+        err.contains("manifest unknown") && err.contains("not found"),
+        "{err}"
+    );
+    let err = pouch_err(&d, &["push", &format!("{}/team/absent:v1", reg.host())]);
+    assert!(err.contains("does not exist locally"), "{err}");
+}
+
+#[test]
+fn docker_cli_pulls_and_pushes_through_pouchd() {
+    if !have_registry() || !have_docker() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let d = Daemon::start();
+    d.load_busybox();
+    let name = format!("{}/dock/bb:1", reg.host());
+    d.docker_ok(&["tag", "busybox", &name]);
+    let pushed = d.docker_ok(&["push", &name]);
+    let digest = pushed_digest(&pushed);
+    d.docker_ok(&["rmi", "busybox", &name]);
+    let pulled = d.docker_ok(&["pull", &name]);
+    assert!(pulled.contains(&format!("Digest: {digest}")), "{pulled}");
+    assert!(pulled.trim_end().ends_with(&name), "{pulled}");
+    d.docker_ok(&["rmi", &name]);
+    // docker run pulls a missing image itself after the daemon's 404.
+    let o = d.docker(&["run", "--rm", &name, "echo", "docker-run-pulled"]);
+    let (so, se, code) = out(&o);
+    assert_eq!(code, Some(0), "{so}\n{se}");
+    assert!(so.contains("docker-run-pulled"), "{so}");
+    assert!(se.contains("Unable to find image"), "{se}");
+    let o = d.docker(&["pull", &format!("{}/dock/none:1", reg.host())]);
+    let (_, se, code) = out(&o);
+    assert_ne!(code, Some(0));
+    assert!(se.contains("manifest unknown"), "{se}");
+}
+
+#[test]
+fn pouch_run_pulls_a_missing_image_unless_told_not_to() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let d = Daemon::start();
+    d.load_busybox();
+    let name = format!("{}/run/bb:1", reg.host());
+    pouch_ok(&d, &["tag", "busybox", &name]);
+    pouch_ok(&d, &["push", &name]);
+    pouch_ok(&d, &["rmi", "busybox", &name]);
+    let err = pouch_err(&d, &["run", "--rm", "--pull", "never", &name, "true"]);
+    assert!(err.contains("No such image"), "{err}");
+    let o = pouch(&d, &["run", "--rm", &name, "echo", "auto-pulled"]);
+    let (so, se, code) = out(&o);
+    assert_eq!(code, Some(0), "{so}\n{se}");
+    assert_eq!(so.trim(), "auto-pulled");
+    assert!(se.contains("Unable to find image"), "{se}");
+}
+
+#[test]
+fn mirror_serves_a_registry_under_its_canonical_name() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let cfg = format!(
+        r#"{{"registry-mirrors": {{"registry.k8s.io": ["http://{}"]}}}}"#,
+        reg.host()
+    );
+    let d = Daemon::start_with_config(&cfg, &[]).unwrap();
+    d.load_busybox();
+    // The mirror holds the repository under the same path the registry would.
+    let on_mirror = format!("{}/pause:3.9", reg.host());
+    pouch_ok(&d, &["tag", "busybox", &on_mirror]);
+    pouch_ok(&d, &["push", &on_mirror]);
+    pouch_ok(&d, &["rmi", "busybox", &on_mirror]);
+    let pulled = pouch_ok(&d, &["pull", "registry.k8s.io/pause:3.9"]);
+    assert!(pulled.contains("Pull complete"), "{pulled}");
+    let img = d
+        .http("GET", "/images/registry.k8s.io/pause:3.9/json", b"")
+        .json();
+    assert_eq!(img["RepoTags"][0], "registry.k8s.io/pause:3.9");
+    assert!(
+        img["RepoDigests"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("registry.k8s.io/pause@sha256:"),
+        "{img}"
+    );
+}
+
+#[test]
+fn manifest_list_pull_selects_the_platform() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let d = Daemon::start();
+    let host_arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let other_arch = if host_arch == "amd64" {
+        "arm64"
+    } else {
+        "amd64"
+    };
+    let mut entries_json = Vec::new();
+    for arch in [host_arch, other_arch] {
+        let l = layer(&[Entry::File("arch.txt", arch.as_bytes())]);
+        let tag = format!("{}/multi:{arch}", reg.host());
+        load(&d, &archive(&tag, arch, &[l]));
+        let pushed = pouch_ok(&d, &["push", &tag]);
+        let digest = pushed_digest(&pushed);
+        let size: u64 = pushed
+            .lines()
+            .find_map(|l| l.split("size: ").nth(1))
+            .and_then(|s| s.trim().parse().ok())
+            .expect("size");
+        let mut platform = serde_json::json!({"architecture": arch, "os": "linux"});
+        if arch == "arm64" {
+            platform["variant"] = "v8".into();
+        }
+        entries_json.push(serde_json::json!({
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "digest": digest, "size": size, "platform": platform,
+        }));
+        pouch_ok(&d, &["rmi", &tag]);
+    }
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": entries_json,
+    }))
+    .unwrap();
+    let list_type = "application/vnd.docker.distribution.manifest.list.v2+json";
+    reg.put_manifest("multi", "latest", list_type, &index);
+    let index_digest = format!("sha256:{}", sha256_hex(&index));
+
+    let name = format!("{}/multi:latest", reg.host());
+    let pulled = pouch_ok(&d, &["pull", &name]);
+    assert!(
+        pulled.contains(&format!("Digest: {index_digest}")),
+        "{pulled}"
+    );
+    let img = d.http("GET", &format!("/images/{name}/json"), b"").json();
+    assert_eq!(img["Architecture"], host_arch, "{img}");
+    pouch_ok(&d, &["rmi", &name]);
+
+    let platform = format!("linux/{other_arch}");
+    pouch_ok(&d, &["pull", "--platform", &platform, &name]);
+    let img = d.http("GET", &format!("/images/{name}/json"), b"").json();
+    assert_eq!(img["Architecture"], other_arch, "{img}");
+
+    let err = pouch_err(&d, &["pull", "--platform", "linux/s390x", &name]);
+    assert!(
+        err.contains("no matching manifest for linux/s390x"),
+        "{err}"
+    );
+}
+
+#[test]
+fn gzip_and_zstd_layers_are_pulled() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let d = Daemon::start();
+    let plain_a = layer(&[Entry::File("gz.txt", b"from a gzip layer")]);
+    let plain_b = layer(&[Entry::File("zst.txt", b"from a zstd layer")]);
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&plain_a).unwrap();
+        e.finish().unwrap()
+    };
+    // zstd, written with the zstd CLI when present; otherwise this part is skipped.
+    let zst = Command::new("zstd")
+        .args(["-q", "-c", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(&plain_b).ok()?;
+            let o = c.wait_with_output().ok()?;
+            o.status.success().then_some(o.stdout)
+        });
+    let mut layers = vec![("application/vnd.oci.image.layer.v1.tar+gzip", gz, &plain_a)];
+    match &zst {
+        Some(z) => layers.push((
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            z.clone(),
+            &plain_b,
+        )),
+        None => eprintln!("SKIP zstd part: the zstd CLI is not installed"),
+    }
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|(_, _, p)| format!("sha256:{}", sha256_hex(p)))
+        .collect();
+    let cfg = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }))
+    .unwrap();
+    let cfg_digest = reg.put_blob("comp", &cfg);
+    let mut descs = Vec::new();
+    for (mt, blob, _) in &layers {
+        let digest = reg.put_blob("comp", blob);
+        descs.push(serde_json::json!({"mediaType": mt, "digest": digest, "size": blob.len()}));
+    }
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": cfg_digest, "size": cfg.len()},
+        "layers": descs,
+    }))
+    .unwrap();
+    reg.put_manifest(
+        "comp",
+        "v1",
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+    );
+    pouch_ok(&d, &["pull", &format!("{}/comp:v1", reg.host())]);
+    let files = d.tree("snapshots");
+    assert!(files.iter().any(|f| f.ends_with("/fs/gz.txt")), "{files:?}");
+    if zst.is_some() {
+        assert!(
+            files.iter().any(|f| f.ends_with("/fs/zst.txt")),
+            "{files:?}"
+        );
+    }
+    // Blobs are kept as they came, so the image pushes back byte-identically.
+    let pushed = pouch_ok(&d, &["push", &format!("{}/comp:v1", reg.host())]);
+    assert_eq!(
+        pushed_digest(&pushed),
+        format!("sha256:{}", sha256_hex(&manifest))
+    );
+}
+
+/// A throwaway CA and a server certificate for 127.0.0.1, made with the openssl CLI.
+fn make_certs(dir: &Path) -> Option<()> {
+    let run = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    std::fs::write(
+        dir.join("ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .ok()?;
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let ok = run(&[
+        &["req", "-x509"][..],
+        &ec[..],
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=pouch-test-ca",
+        ][..],
+    ]
+    .concat())
+        && run(&[
+            &["req"][..],
+            &ec[..],
+            &[
+                "-keyout",
+                "srv.key",
+                "-out",
+                "srv.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ][..],
+        ]
+        .concat())
+        && run(&[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ]);
+    ok.then_some(())
+}
+
+#[test]
+fn tls_registry_needs_its_ca_in_certs_d() {
+    if !have_registry() {
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    if make_certs(certs.path()).is_none() {
+        eprintln!("SKIP: the openssl CLI could not make test certificates");
+        return;
+    }
+    let reg = Registry::start(RegistryOpts {
+        tls: Some((certs.path().join("srv.crt"), certs.path().join("srv.key"))),
+        ..Default::default()
+    });
+    let certs_d = tempfile::tempdir().unwrap();
+    let cfg = format!(r#"{{"certs-dir": "{}"}}"#, certs_d.path().display());
+    let d = Daemon::start_with_config(&cfg, &[]).unwrap();
+    d.load_busybox();
+    let name = format!("{}/tls/bb:1", reg.host());
+    pouch_ok(&d, &["tag", "busybox", &name]);
+    // Without the CA the certificate is refused (and plain HTTP does not work on a TLS port).
+    let err = pouch_err(&d, &["push", &name]);
+    assert!(
+        err.contains("https://") && err.contains("UnknownIssuer"),
+        "{err}"
+    );
+
+    let ca_dir = certs_d.path().join(reg.host());
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    std::fs::copy(certs.path().join("ca.crt"), ca_dir.join("ca.crt")).unwrap();
+    pouch_ok(&d, &["push", &name]);
+    pouch_ok(&d, &["rmi", "busybox", &name]);
+    pouch_ok(&d, &["pull", &name]);
+    let run = pouch_ok(&d, &["run", "--rm", &name, "echo", "over-tls"]);
+    assert_eq!(run.trim(), "over-tls");
+}
+
+fn bcrypt(password: &str) -> Option<String> {
+    let o = Command::new("python3")
+        .args([
+            "-W",
+            "ignore",
+            "-c",
+            "import crypt,sys;print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+            password,
+        ])
+        .output()
+        .ok()?;
+    let h = String::from_utf8(o.stdout).ok()?.trim().to_string();
+    h.starts_with("$2").then_some(h)
+}
+
+#[test]
+fn htpasswd_registry_login_logout_and_wrong_credentials() {
+    if !have_registry() {
+        return;
+    }
+    let Some(hash) = bcrypt("s3cret") else {
+        eprintln!("SKIP: python3's crypt cannot make bcrypt hashes here");
+        return;
+    };
+    let auth_dir = tempfile::tempdir().unwrap();
+    let htpasswd = auth_dir.path().join("htpasswd");
+    std::fs::write(&htpasswd, format!("alice:{hash}\n")).unwrap();
+    let reg = Registry::start(RegistryOpts {
+        htpasswd: Some(htpasswd),
+        ..Default::default()
+    });
+    let d = Daemon::start();
+    d.load_busybox();
+    let name = format!("{}/private/bb:1", reg.host());
+    pouch_ok(&d, &["tag", "busybox", &name]);
+
+    let err = pouch_err(&d, &["push", &name]);
+    assert!(
+        err.contains("unauthorized: authentication required"),
+        "{err}"
+    );
+    let err = pouch_err(&d, &["login", &reg.host(), "-u", "alice", "-p", "wrong"]);
+    assert!(err.contains("unauthorized"), "{err}");
+    let cfg_file = d.dir.path().join("docker-config/config.json");
+    assert!(
+        !cfg_file.exists()
+            || !std::fs::read_to_string(&cfg_file)
+                .unwrap()
+                .contains(&reg.host())
+    );
+
+    let ok = pouch_ok(&d, &["login", &reg.host(), "-u", "alice", "-p", "s3cret"]);
+    assert!(ok.contains("Login Succeeded"), "{ok}");
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_file).unwrap()).unwrap();
+    // base64("alice:s3cret")
+    assert_eq!(stored["auths"][reg.host()]["auth"], "YWxpY2U6czNjcmV0");
+    pouch_ok(&d, &["push", &name]);
+    pouch_ok(&d, &["rmi", "busybox", &name]);
+    pouch_ok(&d, &["pull", &name]);
+
+    // The API honours X-Registry-Auth; without it the registry refuses.
+    pouch_ok(&d, &["rmi", &name]);
+    let bye = pouch_ok(&d, &["logout", &reg.host()]);
+    assert!(bye.contains("Removing login credentials"), "{bye}");
+    let err = pouch_err(&d, &["pull", &name]);
+    assert!(err.contains("unauthorized"), "{err}");
+
+    if have_docker() {
+        // The stock CLI logs in through POST /auth and sends its own X-Registry-Auth.
+        let o = d.docker_stdin(
+            &["login", &reg.host(), "-u", "alice", "--password-stdin"],
+            b"s3cret\n",
+        );
+        assert!(o.status.success(), "{:?}", out(&o));
+        d.docker_ok(&["pull", &name]);
+    }
+}
+
+#[test]
+fn corrupted_blob_is_refused_and_prune_collects_what_a_failed_pull_left() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let d = Daemon::start();
+    let base = layer(&[Entry::File("base.bin", &noise(300_000, 1))]);
+    let top = layer(&[Entry::File("top.bin", &noise(300_000, 2))]);
+    let name = format!("{}/corrupt:1", reg.host());
+    load(&d, &archive(&name, "amd64", &[base, top.clone()]));
+    pouch_ok(&d, &["push", &name]);
+    pouch_ok(&d, &["rmi", &name]);
+    assert!(entries(&d, "snapshots").is_empty());
+
+    // Same length, different bytes: only the digest can tell.
+    let blob = reg.blob_path(&format!("sha256:{}", sha256_hex(&top)));
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&blob, bytes).unwrap();
+
+    let err = pouch_err(&d, &["pull", &name]);
+    assert!(err.contains("digest mismatch"), "{err}");
+    assert_no_half_made_layers(&d);
+    assert_eq!(
+        d.http("GET", &format!("/images/{name}/json"), b"").status,
+        404
+    );
+    // The corrupt layer's snapshot does not exist; the good one may, with nothing using it.
+    let top_chain_candidates = entries(&d, "snapshots");
+    assert!(top_chain_candidates.len() <= 1, "{top_chain_candidates:?}");
+    let pruned = d.http("POST", "/images/prune", b"").json();
+    assert!(pruned["SpaceReclaimed"].as_u64().is_some(), "{pruned}");
+    assert!(
+        entries(&d, "snapshots").is_empty(),
+        "{:?}",
+        entries(&d, "snapshots")
+    );
+    assert!(
+        entries(&d, "content/blobs/sha256").is_empty(),
+        "{:?}",
+        entries(&d, "content/blobs/sha256")
+    );
+}
+
+#[test]
+fn registry_killed_mid_pull_then_restarted() {
+    if !have_registry() {
+        return;
+    }
+    let mut reg = Registry::start(RegistryOpts::default());
+    let d = Daemon::start();
+    let layers: Vec<Vec<u8>> = (0..3)
+        .map(|i| layer(&[Entry::File(&format!("big{i}.bin"), &noise(40 << 20, i + 7))]))
+        .collect();
+    let name = format!("{}/big:1", reg.host());
+    load(&d, &archive(&name, "amd64", &layers));
+    pouch_ok(&d, &["push", &name]);
+    pouch_ok(&d, &["rmi", &name]);
+
+    let cfg = d.dir.path().join("docker-config");
+    let mut pull = Command::new(bin("pouch"))
+        .env("DOCKER_CONFIG", &cfg)
+        .args(["-H", &d.host(), "pull", &name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the registry as soon as a download is under way.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut caught = false;
+    while Instant::now() < deadline {
+        let ingest = d.root.join("content/ingest");
+        let busy = std::fs::read_dir(&ingest)
+            .map(|r| r.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
+            .unwrap_or(false);
+        if busy {
+            caught = true;
+            break;
+        }
+        if pull.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    reg.kill();
+    reg.spawn();
+    let o = pull.wait_with_output().unwrap();
+    let (so, se, code) = out(&o);
+    eprintln!("download caught mid-way: {caught}; pull exit {code:?}\n{so}\n{se}");
+    assert_no_half_made_layers(&d);
+    if code != Some(0) {
+        // A clean failure: no image; a retry fetches only what is missing.
+        assert_eq!(
+            d.http("GET", &format!("/images/{name}/json"), b"").status,
+            404
+        );
+        pouch_ok(&d, &["pull", &name]);
+    }
+    let img = d.http("GET", &format!("/images/{name}/json"), b"").json();
+    assert_eq!(img["RootFS"]["Layers"].as_array().unwrap().len(), 3);
+    let files = d.tree("snapshots");
+    for i in 0..3 {
+        assert!(
+            files
+                .iter()
+                .any(|f| f.ends_with(&format!("/fs/big{i}.bin"))),
+            "{files:?}"
+        );
+    }
+    eprintln!("resumed: {}", d.log().contains("resuming blob download"));
+}
