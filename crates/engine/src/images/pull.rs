@@ -466,7 +466,7 @@ impl Engine {
             pouch_image::registry::store_layer(
                 reader, &desc2, &diff_id, &chain2, &i.content, &i.snaps, &i.unpack, &what,
             )
-            .map_err(|err| Error::from(err))?;
+            .map_err(Error::from)?;
             Ok(())
         })
         .await?;
@@ -550,11 +550,7 @@ pub(crate) fn status_detail(status: &str, id: &str) -> JsonMessage {
 /// A progress message with docker's bar: `[=====>      ]  1.05MB/2.1MB`.
 pub(crate) fn bar(status: &str, id: &str, current: u64, total: u64) -> JsonMessage {
     const WIDTH: u64 = 50;
-    let filled = if total > 0 {
-        (current.min(total) * WIDTH / total) as usize
-    } else {
-        0
-    };
+    let filled = (current.min(total) * WIDTH).checked_div(total).unwrap_or(0) as usize;
     let mut s = String::from("[");
     s.push_str(&"=".repeat(filled.saturating_sub(1)));
     if filled > 0 {

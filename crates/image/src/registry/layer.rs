@@ -54,7 +54,7 @@ pub fn store_layer(
             Some(w) => Box::new(TeeReader::new(src, w)),
             None => Box::new(src),
         };
-        let res = (|| {
+        (|| {
             let (_, plain) = decompress(src)?;
             let mut plain = HashReader::new(plain, &mut diff);
             let size = match &staged {
@@ -63,8 +63,7 @@ pub fn store_layer(
             };
             drain(&mut plain).map_err(|e| Error::InvalidArchive(format!("corrupt layer: {e}")))?;
             Ok::<_, Error>(size)
-        })();
-        res
+        })()
     };
     // A download failure surfaces as a read error deep in the decompressor; report it as such.
     if let Some(e) = raw.take_source_error() {

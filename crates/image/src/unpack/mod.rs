@@ -47,7 +47,7 @@ pub struct UnpackOptions {
 /// of the sizes of its regular files.
 ///
 /// Fails with [`Error::UnsafeLayer`] for hostile entries, [`Error::InvalidArchive`] for a corrupt or
-/// truncated tar, [`Error::Unsupported`] for zstd. On error `dest` holds a partial tree that the
+/// truncated tar, [`Error::Unsupported`] for bzip2 and xz. On error `dest` holds a partial tree that the
 /// caller must delete. Reading stops at the tar end marker; callers that hash the stream drain the
 /// rest themselves. Like docker, an archive cut exactly at an entry boundary is not detectable and
 /// is accepted; a cut inside an entry or a header is not.

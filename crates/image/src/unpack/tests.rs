@@ -348,7 +348,7 @@ fn truncated_or_corrupt_archives_fail() {
     let s = scratch();
     assert!(matches!(s.apply(&bad), Err(Error::InvalidArchive(_))));
     assert!(matches!(
-        s.apply(&[0x28, 0xb5, 0x2f, 0xfd, 1, 2][..]),
+        s.apply(&[0xfd, b'7', b'z', b'X', b'Z', 0][..]),
         Err(Error::Unsupported(_))
     ));
 }
