@@ -674,3 +674,62 @@ fn docker_cli_volume_commands() {
     assert!(pr.contains("dv"), "{pr}");
     assert_eq!(d.docker_ok(&["volume", "ls", "-q"]), "");
 }
+
+#[test]
+fn system_df_counts_images_containers_and_volumes() {
+    let d = Daemon::start();
+    d.load_busybox();
+    ok(&d, &["volume", "create", "idle"]);
+    ok(
+        &d,
+        &[
+            "run",
+            "--name",
+            "writer",
+            "-v",
+            "used:/u",
+            "busybox",
+            "sh",
+            "-c",
+            "head -c 5000 /dev/zero > /u/f; head -c 3000 /dev/zero > /root-file",
+        ],
+    );
+    let df = d.http("GET", "/system/df", b"").json();
+    assert!(df["LayersSize"].as_i64().unwrap() > 1_000_000, "{df}");
+    assert_eq!(df["Images"][0]["Containers"], 1);
+    assert_eq!(df["Containers"][0]["SizeRw"], 3000);
+    let vols = df["Volumes"].as_array().unwrap();
+    let used = vols.iter().find(|v| v["Name"] == "used").unwrap();
+    assert_eq!(
+        used["UsageData"],
+        serde_json::json!({"Size": 5000, "RefCount": 1})
+    );
+    let idle = vols.iter().find(|v| v["Name"] == "idle").unwrap();
+    assert_eq!(idle["UsageData"]["RefCount"], 0);
+    assert_eq!(
+        d.http("GET", "/system/df?type=volume", b"").json()["Images"],
+        serde_json::json!([])
+    );
+    let text = ok(
+        &d,
+        &[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}} {{.TotalCount}} {{.Active}} {{.Size}} {{.Reclaimable}}",
+        ],
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[1], "Containers 1 0 3kB 3kB (100%)");
+    assert_eq!(lines[2], "Local Volumes 2 1 5kB 0B (0%)");
+    if have_docker() {
+        let t = d.docker_ok(&["system", "df"]);
+        assert!(
+            t.contains("Local Volumes   2         1         5kB       0B (0%)"),
+            "{t}"
+        );
+    }
+    let pr = ok(&d, &["system", "prune", "-f", "--volumes"]);
+    assert!(pr.contains("Deleted Containers:"), "{pr}");
+    assert_eq!(ok(&d, &["ps", "-aq"]), "");
+}

@@ -4,6 +4,7 @@
 
 pub mod config;
 mod containers;
+mod df;
 pub mod error;
 mod events;
 mod images;

@@ -8,6 +8,7 @@ mod info;
 mod inspect;
 mod login;
 mod version;
+mod system;
 mod volume;
 
 use anyhow::Result;
@@ -136,6 +137,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage pouch (disk usage, prune, info)
+    #[command(subcommand)]
+    System(system::SystemCommand),
 }
 
 pub async fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
@@ -144,6 +148,7 @@ pub async fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
         Command::Info(args) => info::run(ctx, args).await,
         Command::Image(cmd) => image::run(ctx, cmd).await,
         Command::Volume(cmd) => volume::run(ctx, cmd).await,
+        Command::System(cmd) => system::run(ctx, cmd).await,
         Command::Images(args) => image::list::run(ctx, args).await,
         Command::Inspect(args) => inspect::run(ctx, args).await,
         Command::Tag(args) => image::tag::run(ctx, args).await,

@@ -2,6 +2,7 @@
 
 pub mod common;
 pub mod container;
+pub mod df;
 pub mod image;
 pub mod resources;
 pub mod system;
@@ -9,6 +10,7 @@ pub mod volume;
 
 pub use common::*;
 pub use container::*;
+pub use df::*;
 pub use image::*;
 pub use resources::*;
 pub use system::*;

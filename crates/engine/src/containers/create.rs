@@ -169,7 +169,7 @@ impl Engine {
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
         let mounts = self.plan_mounts(&config, &host_config, &image_volumes)?;
-        let rec = ContainerRecord {
+        let mut rec = ContainerRecord {
             mounts,
             id: id.clone(),
             name,
@@ -185,6 +185,7 @@ impl Engine {
         };
         let inserted = self
             .prepare_dirs(&rec)
+            .and_then(|()| self.apply_disk_quota(&mut rec))
             .and_then(|()| self.inner.store.insert_container(&rec));
         if let Err(e) = inserted {
             let _ = std::fs::remove_dir_all(self.container_dir(&id));

@@ -11,6 +11,7 @@ mod fs;
 mod lifecycle;
 mod logs;
 mod mounts;
+mod quota;
 mod query;
 mod remove;
 mod signal;

@@ -100,7 +100,7 @@ impl Engine {
             .await
     }
 
-    fn list_blocking(
+    pub(crate) fn list_blocking(
         &self,
         all: bool,
         limit: Option<usize>,

@@ -164,6 +164,9 @@ impl Engine {
             mounts.push(bind("hostname", "/etc/hostname"));
         }
         let mut rec = c.clone();
+        if !rec.config.disk_quota.is_empty() {
+            self.apply_disk_quota(&mut rec)?;
+        }
         let (user_mounts, rootfs_propagation) = self.realise_mounts(&mut rec, &rootfs)?;
         mounts.retain(|m| !user_mounts.iter().any(|u| u.destination == m.destination));
         mounts.extend(user_mounts);

@@ -262,6 +262,16 @@ impl Engine {
                 .map_err(|e| Error::internal(e.to_string()))??;
         }
         c.host_config = hc;
+        if !u.disk_quota.is_empty() {
+            let rules = u.disk_quota.clone();
+            let mut rec = c.clone();
+            c = tokio::task::spawn_blocking({
+                let e = self.clone();
+                move || e.update_disk_quota(&mut rec, &rules).map(|()| rec)
+            })
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??;
+        }
         self.inner
             .store
             .update_container_host_config(&c.id, &c.host_config)?;

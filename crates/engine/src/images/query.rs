@@ -23,7 +23,7 @@ impl Engine {
             .await
     }
 
-    fn list_images_blocking(&self, f: &Filters, _digests: bool) -> Result<Vec<ImageSummary>> {
+    pub(crate) fn list_images_blocking(&self, f: &Filters, _digests: bool) -> Result<Vec<ImageSummary>> {
         let store = &self.inner.store;
         let mut refs: HashMap<String, Vec<RefRecord>> = HashMap::new();
         for r in store.refs()? {

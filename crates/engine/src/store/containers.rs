@@ -197,6 +197,15 @@ impl Store {
         Ok(())
     }
 
+    pub fn update_container_config(&self, id: &str, config: &ContainerConfig) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE containers SET config = ?2 WHERE id = ?1",
+            params![id, serde_json::to_string(config)?],
+        )?;
+        Ok(())
+    }
+
     pub fn update_container_mounts(&self, id: &str, mounts: &[MountRecord]) -> Result<()> {
         let conn = self.conn();
         conn.execute(

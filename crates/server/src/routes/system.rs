@@ -14,6 +14,7 @@ pub fn routes() -> Router<Engine> {
         .route("/_ping", get(ping).post(ping))
         .route("/version", get(version))
         .route("/info", get(info))
+        .route("/system/df", get(df))
 }
 
 /// GET and HEAD (axum answers HEAD from the GET route, without a body).
@@ -31,6 +32,12 @@ async fn ping() -> Response {
 
 async fn version(State(engine): State<Engine>) -> Response {
     Json(engine.version()).into_response()
+}
+
+async fn df(State(engine): State<Engine>, uri: axum::http::Uri) -> ApiResult<Response> {
+    let q = crate::query::Query::parse(uri.query());
+    let types = q.all("type");
+    Ok(Json(engine.system_df(types).await?).into_response())
 }
 
 async fn info(State(engine): State<Engine>) -> ApiResult<Response> {

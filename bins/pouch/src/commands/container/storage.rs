@@ -64,22 +64,30 @@ pub fn apply(
         host.insert("VolumeDriver".into(), json!(d));
     }
     if !o.disk_quota.is_empty() {
-        let mut q = Map::new();
-        for d in &o.disk_quota {
-            let (path, size) = match d.split_once('=') {
-                Some((p, s)) => (p, s),
-                None => ("/", d.as_str()),
-            };
-            if !path.starts_with('/') {
-                bail!("invalid argument \"{d}\" for \"--disk-quota\" flag: use SIZE or /path=SIZE");
-            }
-            ram_in_bytes(size)
-                .map_err(|e| anyhow!("invalid argument \"{d}\" for \"--disk-quota\" flag: {e}"))?;
-            q.insert(path.to_string(), json!(size));
-        }
-        config.insert("DiskQuota".into(), Value::Object(q));
+        config.insert(
+            "DiskQuota".into(),
+            Value::Object(disk_quota(&o.disk_quota)?),
+        );
     }
     Ok(())
+}
+
+/// `--disk-quota` values: `SIZE` (the rootfs) or `/path=SIZE`.
+pub fn disk_quota(values: &[String]) -> Result<Map<String, Value>> {
+    let mut q = Map::new();
+    for d in values {
+        let (path, size) = match d.split_once('=') {
+            Some((p, s)) => (p, s),
+            None => ("/", d.as_str()),
+        };
+        if !path.starts_with('/') {
+            bail!("invalid argument \"{d}\" for \"--disk-quota\" flag: use SIZE or /path=SIZE");
+        }
+        ram_in_bytes(size)
+            .map_err(|e| anyhow!("invalid argument \"{d}\" for \"--disk-quota\" flag: {e}"))?;
+        q.insert(path.to_string(), json!(size));
+    }
+    Ok(q)
 }
 
 fn parse_bool(key: &str, v: Option<&str>) -> Result<bool> {

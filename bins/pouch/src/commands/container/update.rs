@@ -48,6 +48,9 @@ pub struct UpdateArgs {
     /// Restart policy to apply when a container exits
     #[arg(long)]
     restart: Option<String>,
+    /// Disk quota: SIZE for the rootfs, or PATH=SIZE for a volume (e.g. 20g, /data=5g)
+    #[arg(long = "disk-quota", value_name = "QUOTA")]
+    disk_quota: Vec<String>,
     #[arg(required = true, value_name = "CONTAINER")]
     containers: Vec<String>,
 }
@@ -101,6 +104,12 @@ fn body(a: &UpdateArgs) -> Result<Value> {
     }
     if let Some(r) = &a.restart {
         put("RestartPolicy", parse::restart_policy(r)?);
+    }
+    if !a.disk_quota.is_empty() {
+        put(
+            "DiskQuota",
+            Value::Object(super::storage::disk_quota(&a.disk_quota)?),
+        );
     }
     if b.is_empty() {
         bail!("you must provide one or more flags when using this command");
