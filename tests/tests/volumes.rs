@@ -472,7 +472,7 @@ fn bad_mounts_are_refused_clearly() {
 
 #[test]
 fn local_driver_mounts_a_tmpfs_volume_on_demand() {
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     d.load_busybox();
     ok(
         &d,
@@ -492,18 +492,19 @@ fn local_driver_mounts_a_tmpfs_volume_on_demand() {
         .as_str()
         .unwrap()
         .to_string();
-    let id = ok(
+    let c1 = ok(
         &d,
         &["run", "-d", "-v", "scratch:/s", "busybox", "sleep", "100"],
     );
+    let c1 = c1.trim().to_string();
     let got = ok(
         &d,
         &[
             "exec",
-            id.trim(),
+            &c1,
             "sh",
             "-c",
-            "df -k /s | tail -1 | awk '{print $2}'",
+            "echo one > /s/f; df -k /s | tail -1 | awk '{print $2}'",
         ],
     );
     assert_eq!(got, "3072\n");
@@ -511,7 +512,25 @@ fn local_driver_mounts_a_tmpfs_volume_on_demand() {
         pouch_mounted(&mp),
         "the tmpfs is mounted while the container runs"
     );
-    ok(&d, &["rm", "-f", id.trim()]);
+    // After a daemon restart the running user is adopted: a second user shares the same tmpfs,
+    // and removing the first does not unmount it under the second.
+    d.stop();
+    d.spawn(&[]).unwrap();
+    let c2 = ok(
+        &d,
+        &["run", "-d", "-v", "scratch:/s", "busybox", "sleep", "100"],
+    );
+    let c2 = c2.trim().to_string();
+    assert_eq!(ok(&d, &["exec", &c2, "cat", "/s/f"]), "one\n");
+    let listed = ok(
+        &d,
+        &["ps", "-q", "--no-trunc", "--filter", "volume=scratch"],
+    );
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert_eq!(ok(&d, &["ps", "-q", "--filter", "volume=/nowhere"]), "");
+    ok(&d, &["rm", "-f", &c1]);
+    assert!(pouch_mounted(&mp), "still used by the second container");
+    ok(&d, &["rm", "-f", &c2]);
     d.wait_for(10, "tmpfs volume unmounted", || !pouch_mounted(&mp));
     ok(&d, &["volume", "rm", "scratch"]);
 }

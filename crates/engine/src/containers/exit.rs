@@ -135,6 +135,7 @@ impl Engine {
                         };
                         self.save_state(&c)?;
                     }
+                    self.adopt_mounts(&c);
                     tracing::info!(container = %c.id, "adopted running container");
                     self.watch_exit(c.id.clone(), client);
                 }

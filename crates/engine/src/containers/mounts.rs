@@ -561,6 +561,17 @@ impl Engine {
         }
     }
 
+    /// After a daemon restart, tells the local driver which running containers use its volumes,
+    /// so a device-backed volume stays mounted until the last of them exits.
+    pub(crate) fn adopt_mounts(&self, c: &ContainerRecord) {
+        use pouch_volume::Driver;
+        for m in c.mounts.iter().filter(|m| m.kind == "volume" && m.driver == "local") {
+            if let Err(e) = self.inner.volumes.local.mount(&m.name, &c.id) {
+                tracing::warn!(container = %c.id, volume = m.name, "re-adopt: {e}");
+            }
+        }
+    }
+
     /// Removes the anonymous volumes of a removed container that nothing else uses.
     pub(crate) fn remove_anonymous_volumes(&self, c: &ContainerRecord) {
         for m in c

@@ -13,7 +13,7 @@ use crate::now_nanos;
 use crate::store::ContainerRecord;
 
 const PS_FILTERS: &[&str] = &[
-    "status", "name", "label", "ancestor", "exited", "id", "before", "since",
+    "status", "name", "label", "ancestor", "exited", "id", "before", "since", "volume",
 ];
 
 impl Engine {
@@ -166,6 +166,14 @@ impl Engine {
                 continue;
             }
             if !ancestors.is_empty() && !ancestors.contains(&c.image_id) {
+                continue;
+            }
+            // docker: a volume name or a mount destination.
+            if !f.get("volume").iter().all(|v| {
+                c.mounts
+                    .iter()
+                    .any(|m| (m.kind == "volume" && m.name == *v) || m.destination == *v)
+            }) {
                 continue;
             }
             let image = tags
