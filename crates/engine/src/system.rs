@@ -133,7 +133,14 @@ impl Engine {
             live_restore_enabled: true,
             isolation: String::new(),
             init_binary: String::new(),
-            security_options: Vec::new(),
+            security_options: {
+                // Docker's default seccomp profile is applied to every unprivileged container.
+                let mut o = vec!["name=seccomp,profile=builtin".to_string()];
+                if cgroup == Some(host::CgroupVersion::V2) {
+                    o.push("name=cgroupns".into());
+                }
+                o
+            },
             warnings,
             ..Default::default()
         })

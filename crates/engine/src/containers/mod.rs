@@ -14,6 +14,7 @@ mod mounts;
 mod quota;
 mod query;
 mod remove;
+mod security;
 mod signal;
 mod start;
 mod stats;

@@ -260,6 +260,7 @@ impl Engine {
             masked_paths: None,
             readonly_paths: None,
             annotations: Default::default(),
+            seccomp: super::security::seccomp_mode(&hc.security_opt),
         };
         let spec = spec::generate(&cs).map_err(|e| Error::invalid(e.to_string()))?;
         let state_dir = self.container_state_dir(&c.id);

@@ -37,6 +37,8 @@ pub enum SpecError {
     OomScoreAdj(i32),
     #[error("{0}")]
     Resources(String),
+    #[error("seccomp profile: {0}")]
+    Seccomp(String),
     #[error(
         "invalid device cgroup permissions {mode:?} for {path:?}: use a combination of r, w and m"
     )]

@@ -23,6 +23,7 @@ mod mounts;
 mod namespaces;
 mod process;
 mod resources;
+mod seccomp;
 mod sysctl;
 mod types;
 
@@ -36,6 +37,7 @@ pub use caps::default_capabilities;
 pub use cgroups::detect_cgroup_layout;
 pub use error::SpecError;
 pub use live::{CgroupWrite, cgroup_dir, cgroup_writes};
+pub use seccomp::Seccomp;
 pub use types::{
     BlkioThrottle, CgroupLayout, ContainerSpec, Device, Mount, Namespaces, NsMode, Resources,
     Rlimit, User,
@@ -59,6 +61,8 @@ pub fn generate(c: &ContainerSpec) -> Result<Spec, SpecError> {
     let device_plan = devices::build(c)?;
     let limits = resources::build(&c.resources, &c.cgroup_layout)?;
     let sysctls = sysctl::build(c)?;
+    let cap_names = caps::effective_capability_names(c.privileged, &c.cap_add, &c.cap_drop)?;
+    let seccomp = seccomp::build(&c.seccomp, c.privileged, &cap_names)?;
 
     let mut resources = LinuxResources::default();
     resources
@@ -82,7 +86,7 @@ pub fn generate(c: &ContainerSpec) -> Result<Spec, SpecError> {
         )))
         .set_sysctl((!sysctls.is_empty()).then_some(sysctls))
         .set_rootfs_propagation(c.rootfs_propagation.clone())
-        .set_seccomp(None);
+        .set_seccomp(seccomp);
 
     let mut root = Root::default();
     root.set_path(c.rootfs.clone())
@@ -169,7 +173,7 @@ pub(crate) mod tests {
         assert!(caps.inheritable().as_ref().unwrap().is_empty());
         assert!(caps.ambient().as_ref().unwrap().is_empty());
         assert_eq!(process.rlimits(), &None);
-        assert_eq!(process.no_new_privileges(), Some(false));
+        assert_eq!(process.no_new_privileges(), None);
         assert_eq!(process.terminal(), Some(false));
 
         let root = spec.root().as_ref().unwrap();
@@ -184,7 +188,7 @@ pub(crate) mod tests {
         assert!(l.devices().is_none());
         let rules = l.resources().as_ref().unwrap().devices().as_ref().unwrap();
         assert!(!rules[0].allow() && rules[0].typ().is_none() && rules[0].major().is_none());
-        assert!(l.seccomp().is_none());
+        assert!(l.seccomp().is_some(), "docker's default seccomp profile");
 
         // No cgroup-type mount on v1; one read-only bind per managed controller, none for
         // name=systemd; /dev/shm with Docker's 64 MiB.

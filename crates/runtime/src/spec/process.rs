@@ -47,7 +47,9 @@ pub(super) fn build(c: &ContainerSpec) -> Result<Process, SpecError> {
         .set_cwd(cwd.into())
         .set_capabilities(Some(caps::build(&names, c.user.uid)?))
         .set_rlimits(rlimits(&c.rlimits)?)
-        .set_no_new_privileges(Some(c.no_new_privileges))
+        // Omitted rather than `false`: libcontainer 0.7.0 tests `is_some()`, and with the field
+        // present it loads seccomp after dropping capabilities, where loading needs NNP.
+        .set_no_new_privileges(c.no_new_privileges.then_some(true))
         .set_oom_score_adj(c.oom_score_adj);
     Ok(p)
 }

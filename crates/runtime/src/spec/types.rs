@@ -58,6 +58,8 @@ pub struct ContainerSpec {
     /// crun would make them writable again (see `mounts::readonly_paths`).
     pub readonly_paths: Option<Vec<String>>,
     pub annotations: BTreeMap<String, String>,
+    /// The seccomp filter; Docker's default profile unless said otherwise.
+    pub seccomp: super::Seccomp,
 }
 
 /// The numeric identity the container process runs as.
