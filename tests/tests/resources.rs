@@ -247,6 +247,13 @@ fn update_changes_limits_live_and_they_persist() {
     assert_eq!(limit(), (200 * MIB).to_string());
     assert_eq!(read(&cgroup("pids", &id).join("pids.max")), "30");
 
+    // The stock docker CLI's update body is understood too.
+    if have_docker() {
+        d.docker_ok(&["update", "--memory", "150m", "--pids-limit", "40", &id]);
+        assert_eq!(limit(), (150 * MIB).to_string());
+        assert_eq!(read(&cgroup("pids", &id).join("pids.max")), "40");
+    }
+
     // A stopped container takes the update for its next start.
     d.pouch_ok(&["stop", "-t", "0", &id]);
     d.pouch_ok(&["update", "-m", "100m", &id]);
@@ -405,6 +412,15 @@ fn stats_api_and_the_docker_cli() {
         .json();
     assert_eq!(s["precpu_stats"]["cpu_usage"]["total_usage"], 0);
 
+    // The default is a stream: a sample a second, each with the previous one as precpu.
+    let samples = stream_samples(&d, &id, 2);
+    assert_eq!(samples.len(), 2);
+    assert_eq!(
+        samples[1]["precpu_stats"]["cpu_usage"]["total_usage"],
+        samples[0]["cpu_stats"]["cpu_usage"]["total_usage"]
+    );
+    assert_eq!(samples[1]["preread"], samples[0]["read"]);
+
     // pouch's own table.
     let table = d.pouch_ok(&["stats", "--no-stream", "busy"]);
     let row = table.lines().nth(1).unwrap_or_default();
@@ -432,4 +448,33 @@ fn stats_api_and_the_docker_cli() {
         );
     }
     d.pouch_ok(&["rm", "-f", &id]);
+}
+
+/// Reads the first `n` samples of `GET /containers/{id}/stats` (streaming) over the socket.
+fn stream_samples(d: &Daemon, id: &str, n: usize) -> Vec<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(&d.sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /containers/{id}/stats HTTP/1.1\r\nHost: pouch\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        // Each sample is one JSON line; chunk-size lines are hex digits only.
+        let text = String::from_utf8_lossy(&buf).to_string();
+        let samples: Vec<serde_json::Value> = text
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if samples.len() >= n {
+            return samples.into_iter().take(n).collect();
+        }
+        let got = s.read(&mut chunk).expect("stats stream stalled");
+        assert!(got > 0, "stats stream ended early: {text}");
+        buf.extend_from_slice(&chunk[..got]);
+    }
 }
