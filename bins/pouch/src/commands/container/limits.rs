@@ -7,24 +7,12 @@ use serde_json::{Map, Value, json};
 
 use super::parse;
 
+/// The cgroup flags `create`/`run` and `update` share.
 #[derive(Debug, Clone, Default, Args)]
-pub struct LimitOptions {
+pub struct SharedLimits {
     /// Memory soft limit
     #[arg(long = "memory-reservation", value_name = "BYTES")]
     pub memory_reservation: Option<String>,
-    /// Tune container memory swappiness (0 to 100)
-    #[arg(
-        long = "memory-swappiness",
-        value_name = "N",
-        allow_hyphen_values = true
-    )]
-    pub memory_swappiness: Option<i64>,
-    /// Disable OOM Killer
-    #[arg(long = "oom-kill-disable")]
-    pub oom_kill_disable: bool,
-    /// Tune host's OOM preferences (-1000 to 1000)
-    #[arg(long = "oom-score-adj", value_name = "N", allow_hyphen_values = true)]
-    pub oom_score_adj: Option<i64>,
     /// Limit CPU CFS (Completely Fair Scheduler) period
     #[arg(long = "cpu-period", value_name = "N")]
     pub cpu_period: Option<i64>,
@@ -40,6 +28,26 @@ pub struct LimitOptions {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable
     #[arg(long = "blkio-weight", value_name = "N")]
     pub blkio_weight: Option<u16>,
+}
+
+/// The cgroup flags only `create`/`run` have.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LimitOptions {
+    #[command(flatten)]
+    pub shared: SharedLimits,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(
+        long = "memory-swappiness",
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
+    pub memory_swappiness: Option<i64>,
+    /// Disable OOM Killer
+    #[arg(long = "oom-kill-disable")]
+    pub oom_kill_disable: bool,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long = "oom-score-adj", value_name = "N", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i64>,
     /// Limit read rate (bytes per second) from a device
     #[arg(long = "device-read-bps", value_name = "PATH:RATE")]
     pub device_read_bps: Vec<String>,
@@ -83,29 +91,14 @@ pub fn throttle_device(val: &str, bytes: bool) -> Result<Value> {
     Ok(json!({"Path": path, "Rate": rate}))
 }
 
-/// Adds the flags that were given to the `HostConfig` map.
-pub fn apply(o: &LimitOptions, host: &mut Map<String, Value>) -> Result<()> {
+/// Adds the shared flags that were given to a `HostConfig` or `UpdateConfig` map.
+pub fn apply_shared(o: &SharedLimits, map: &mut Map<String, Value>) -> Result<()> {
     let mut put = |k: &str, v: Value| {
-        host.insert(k.to_owned(), v);
+        map.insert(k.to_owned(), v);
     };
     if let Some(m) = &o.memory_reservation {
         let b = parse::ram_in_bytes(m).map_err(|err| flag_error(m, "--memory-reservation", err))?;
         put("MemoryReservation", json!(b));
-    }
-    if let Some(s) = o.memory_swappiness {
-        if !(-1..=100).contains(&s) {
-            bail!("invalid value: {s}. Valid memory swappiness range is 0-100");
-        }
-        put("MemorySwappiness", json!(s));
-    }
-    if o.oom_kill_disable {
-        put("OomKillDisable", json!(true));
-    }
-    if let Some(a) = o.oom_score_adj {
-        if !(-1000..=1000).contains(&a) {
-            bail!("Invalid value {a}, range for oom score adj is [-1000, 1000]");
-        }
-        put("OomScoreAdj", json!(a));
     }
     if let Some(p) = o.cpu_period {
         put("CpuPeriod", json!(p));
@@ -126,6 +119,30 @@ pub fn apply(o: &LimitOptions, host: &mut Map<String, Value>) -> Result<()> {
             );
         }
         put("BlkioWeight", json!(w));
+    }
+    Ok(())
+}
+
+/// Adds the flags that were given to the `HostConfig` map.
+pub fn apply(o: &LimitOptions, host: &mut Map<String, Value>) -> Result<()> {
+    apply_shared(&o.shared, host)?;
+    let mut put = |k: &str, v: Value| {
+        host.insert(k.to_owned(), v);
+    };
+    if let Some(s) = o.memory_swappiness {
+        if !(-1..=100).contains(&s) {
+            bail!("invalid value: {s}. Valid memory swappiness range is 0-100");
+        }
+        put("MemorySwappiness", json!(s));
+    }
+    if o.oom_kill_disable {
+        put("OomKillDisable", json!(true));
+    }
+    if let Some(a) = o.oom_score_adj {
+        if !(-1000..=1000).contains(&a) {
+            bail!("Invalid value {a}, range for oom score adj is [-1000, 1000]");
+        }
+        put("OomScoreAdj", json!(a));
     }
     let lists = [
         (
@@ -191,14 +208,17 @@ mod tests {
     #[test]
     fn flags_map_to_docker_fields() {
         let o = LimitOptions {
-            memory_reservation: Some("32m".into()),
+            shared: SharedLimits {
+                memory_reservation: Some("32m".into()),
+                cpu_period: Some(50_000),
+                cpu_quota: Some(25_000),
+                cpuset_cpus: Some("0".into()),
+                blkio_weight: Some(300),
+                ..Default::default()
+            },
             memory_swappiness: Some(0),
             oom_kill_disable: true,
             oom_score_adj: Some(-500),
-            cpu_period: Some(50_000),
-            cpu_quota: Some(25_000),
-            cpuset_cpus: Some("0".into()),
-            blkio_weight: Some(300),
             device_write_iops: vec!["/dev/sda:10".into()],
             cgroup_parent: Some("/mine".into()),
             ..Default::default()
@@ -224,7 +244,10 @@ mod tests {
         };
         assert!(apply(&bad, &mut Map::new()).is_err());
         let bad = LimitOptions {
-            blkio_weight: Some(5),
+            shared: SharedLimits {
+                blkio_weight: Some(5),
+                ..Default::default()
+            },
             ..Default::default()
         };
         assert!(apply(&bad, &mut Map::new()).is_err());

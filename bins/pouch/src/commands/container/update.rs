@@ -12,33 +12,17 @@ use crate::output;
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
-    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
-    #[arg(long = "blkio-weight", value_name = "N")]
-    blkio_weight: Option<u16>,
-    /// Limit CPU CFS (Completely Fair Scheduler) period
-    #[arg(long = "cpu-period", value_name = "N")]
-    cpu_period: Option<i64>,
-    /// Limit CPU CFS (Completely Fair Scheduler) quota
-    #[arg(long = "cpu-quota", value_name = "N", allow_hyphen_values = true)]
-    cpu_quota: Option<i64>,
+    #[command(flatten)]
+    limits: super::limits::SharedLimits,
     /// CPU shares (relative weight)
     #[arg(short = 'c', long = "cpu-shares", value_name = "N")]
     cpu_shares: Option<i64>,
     /// Number of CPUs
     #[arg(long, value_name = "DECIMAL")]
     cpus: Option<String>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus", value_name = "LIST")]
-    cpuset_cpus: Option<String>,
-    /// MEMs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-mems", value_name = "LIST")]
-    cpuset_mems: Option<String>,
     /// Memory limit
     #[arg(short = 'm', long, value_name = "BYTES")]
     memory: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation", value_name = "BYTES")]
-    memory_reservation: Option<String>,
     /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
     #[arg(long = "memory-swap", value_name = "BYTES", allow_hyphen_values = true)]
     memory_swap: Option<String>,
@@ -62,18 +46,10 @@ fn flag_error(value: &str, flag: &str, err: anyhow::Error) -> anyhow::Error {
 /// docker's `UpdateConfig` body from the flags that were given.
 fn body(a: &UpdateArgs) -> Result<Value> {
     let mut b = Map::new();
+    super::limits::apply_shared(&a.limits, &mut b)?;
     let mut put = |k: &str, v: Value| {
         b.insert(k.to_owned(), v);
     };
-    if let Some(w) = a.blkio_weight {
-        put("BlkioWeight", json!(w));
-    }
-    if let Some(p) = a.cpu_period {
-        put("CpuPeriod", json!(p));
-    }
-    if let Some(q) = a.cpu_quota {
-        put("CpuQuota", json!(q));
-    }
     if let Some(s) = a.cpu_shares {
         put("CpuShares", json!(s));
     }
@@ -81,19 +57,9 @@ fn body(a: &UpdateArgs) -> Result<Value> {
         let nano = parse::nano_cpus(c).map_err(|e| flag_error(c, "--cpus", e))?;
         put("NanoCpus", json!(nano));
     }
-    if let Some(c) = &a.cpuset_cpus {
-        put("CpusetCpus", json!(c));
-    }
-    if let Some(m) = &a.cpuset_mems {
-        put("CpusetMems", json!(m));
-    }
     if let Some(m) = &a.memory {
         let v = parse::ram_in_bytes(m).map_err(|e| flag_error(m, "--memory", e))?;
         put("Memory", json!(v));
-    }
-    if let Some(m) = &a.memory_reservation {
-        let v = parse::ram_in_bytes(m).map_err(|e| flag_error(m, "--memory-reservation", e))?;
-        put("MemoryReservation", json!(v));
     }
     if let Some(s) = &a.memory_swap {
         let v = parse::swap_bytes(s).map_err(|e| flag_error(s, "--memory-swap", e))?;
@@ -170,6 +136,20 @@ mod tests {
         assert_eq!(b["NanoCpus"], json!(500_000_000));
         assert_eq!(b["PidsLimit"], json!(30));
         assert_eq!(b["RestartPolicy"]["MaximumRetryCount"], json!(3));
+        let cli = Cli::parse_from([
+            "update",
+            "--cpuset-cpus",
+            "0",
+            "--memory-reservation",
+            "32m",
+            "--blkio-weight",
+            "300",
+            "c1",
+        ]);
+        let b = body(&cli.a).unwrap();
+        assert_eq!(b["CpusetCpus"], json!("0"));
+        assert_eq!(b["MemoryReservation"], json!(32 << 20));
+        assert_eq!(b["BlkioWeight"], json!(300));
         let none = Cli::parse_from(["update", "c1"]);
         assert!(body(&none.a).is_err());
     }
