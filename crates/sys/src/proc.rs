@@ -237,3 +237,9 @@ mod tests {
         assert!(set_winsize(w.as_fd(), 24, 80).is_err());
     }
 }
+
+/// Sends signal `sig` to process `pid`.
+pub fn send_signal(pid: i32, sig: i32) -> io::Result<()> {
+    let sig = nix::sys::signal::Signal::try_from(sig).map_err(io::Error::from)?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).map_err(io::Error::from)
+}
