@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(pkg-config gcc libseccomp-dev tini)
 if [[ ${1:-build} == test ]]; then
-  want+=(busybox-static python3 runc crun docker-registry openssl)
+  want+=(busybox-static python3 runc crun docker-registry openssl lxcfs)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -39,6 +39,12 @@ struct FileConfig {
     default_registry: Option<String>,
     /// `http://host:port` proxy for registry connections.
     registry_proxy: Option<String>,
+    /// Start lxcfs with the daemon.
+    enable_lxcfs: Option<bool>,
+    /// The lxcfs binary.
+    lxcfs: Option<PathBuf>,
+    /// Where pouchd mounts lxcfs (default <exec-root>/lxcfs).
+    lxcfs_home: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +130,16 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig> {
         engine.registry.certs_dir = dir;
     }
     engine.registry.proxy = file.registry_proxy;
+    engine.enable_lxcfs = flags.enable_lxcfs || file.enable_lxcfs.unwrap_or(false);
+    if let Some(p) = flags.lxcfs.clone().or(file.lxcfs) {
+        engine.lxcfs_path = p;
+    }
+    if let Some(p) = flags.lxcfs_home.clone().or(file.lxcfs_home) {
+        if !p.is_absolute() {
+            bail!("lxcfs-home must be an absolute path, got {}", p.display());
+        }
+        engine.lxcfs_home = p;
+    }
     engine.default_registry = file.default_registry;
     if let Some(d) = file.default_runtime {
         if d != pouch_engine::config::BUILTIN_RUNTIME && !engine.runtimes.contains_key(&d) {

@@ -40,6 +40,15 @@ pub struct Flags {
     /// Log format: text or json
     #[arg(long, default_value = "text")]
     pub log_format: String,
+    /// Start lxcfs with the daemon (containers opt in with --enable-lxcfs)
+    #[arg(long = "enable-lxcfs", alias = "enableLxcfs")]
+    pub enable_lxcfs: bool,
+    /// The lxcfs binary [default: lxcfs in PATH]
+    #[arg(long, value_name = "PATH")]
+    pub lxcfs: Option<PathBuf>,
+    /// Where pouchd mounts lxcfs [default: <exec-root>/lxcfs]
+    #[arg(long, value_name = "DIR")]
+    pub lxcfs_home: Option<PathBuf>,
 }
 
 fn main() {
@@ -94,10 +103,14 @@ async fn run(cfg: config::DaemonConfig) -> Result<()> {
         .restore()
         .await
         .map_err(|e| anyhow::anyhow!("restoring containers: {e}"))?;
+    engine
+        .start_lxcfs()
+        .await
+        .map_err(|e| anyhow::anyhow!("starting lxcfs: {e}"))?;
     let pidfile = listen::PidFile::create(&cfg.pidfile)?;
     let listeners = listen::bind_all(&cfg.hosts).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let router = pouch_server::router(engine);
+    let router = pouch_server::router(engine.clone());
     let mut tasks = Vec::new();
     for l in listeners {
         let mut rx = stop_rx.clone();
@@ -132,6 +145,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<()> {
         tracing::warn!("connections still open after 10s; closing them");
     }
     listen::remove_sockets(&cfg.hosts);
+    let _ = tokio::task::spawn_blocking(move || engine.stop_lxcfs()).await;
     drop(pidfile);
     tracing::info!("pouchd stopped");
     Ok(())

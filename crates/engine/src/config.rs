@@ -25,6 +25,12 @@ pub struct Config {
     pub labels: Vec<String>,
     /// Registry endpoints, mirrors, CAs and proxy (see docs/registry.md).
     pub registry: pouch_image::registry::RegistryConfig,
+    /// Start lxcfs with the daemon (containers still opt in with `EnableLxcfs`).
+    pub enable_lxcfs: bool,
+    /// The lxcfs binary (looked up in PATH when relative).
+    pub lxcfs_path: PathBuf,
+    /// Where pouchd mounts its lxcfs.
+    pub lxcfs_home: PathBuf,
     /// The registry unqualified names (`busybox`) are pulled from instead of docker.io. The name is
     /// qualified with it, so `busybox` becomes `<default-registry>/library/busybox`.
     pub default_registry: Option<String>,
@@ -39,6 +45,7 @@ pub const BUILTIN_RUNTIME: &str = "pouch";
 
 impl Config {
     pub fn new(root: PathBuf, exec_root: PathBuf) -> Config {
+        let lxcfs_home = exec_root.join("lxcfs");
         Config {
             root,
             exec_root,
@@ -46,6 +53,9 @@ impl Config {
             allow_device_nodes: false,
             runtimes: BTreeMap::new(),
             default_runtime: BUILTIN_RUNTIME.to_string(),
+            enable_lxcfs: false,
+            lxcfs_path: PathBuf::from("lxcfs"),
+            lxcfs_home,
             labels: Vec::new(),
             registry: pouch_image::registry::RegistryConfig {
                 certs_dir: PathBuf::from(DEFAULT_CERTS_DIR),

@@ -8,6 +8,7 @@ mod df;
 pub mod error;
 mod events;
 mod images;
+mod lxcfs;
 mod store;
 mod system;
 mod volumes;
@@ -50,6 +51,7 @@ struct Inner {
     cgroup_layout: std::sync::OnceLock<pouch_runtime::spec::CgroupLayout>,
     events: events::Events,
     volumes: volumes::Volumes,
+    lxcfs: lxcfs::Lxcfs,
     _root_lock: LockFile,
 }
 
@@ -94,6 +96,7 @@ impl Engine {
                 cgroup_layout: std::sync::OnceLock::new(),
                 events: Default::default(),
                 volumes,
+                lxcfs: Default::default(),
                 _root_lock: lock,
             }),
         };

@@ -163,6 +163,9 @@ impl Engine {
         if hc.uts_mode != "host" {
             mounts.push(bind("hostname", "/etc/hostname"));
         }
+        if hc.enable_lxcfs {
+            mounts.extend(self.lxcfs_mounts()?);
+        }
         let mut rec = c.clone();
         if !rec.config.disk_quota.is_empty() {
             self.apply_disk_quota(&mut rec)?;
