@@ -163,6 +163,10 @@ pub async fn run(ctx: &mut Ctx, args: StatsArgs) -> Result<()> {
         if args.no_stream {
             return output::print(&table);
         }
+        if names.is_empty() {
+            // Nothing to sample: keep docker's once-a-second refresh instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
         if output::stdout_is_terminal() {
             output::print("\x1b[2J\x1b[H")?;
         }
