@@ -186,3 +186,24 @@ fn bad_config_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn info_tells_what_the_host_lacks_and_how_to_fix_it() {
+    let d =
+        pouch_e2e::Daemon::start_with_config(r#"{"lxcfs": "/nonexistent/lxcfs"}"#, &[]).unwrap();
+    let info = d.http("GET", "/info", b"").json();
+    let checks = info["HostChecks"].as_array().unwrap();
+    let by = |n: &str| checks.iter().find(|c| c["Name"] == n).unwrap().clone();
+    assert_eq!(by("overlayfs")["Ok"], true);
+    let lx = by("lxcfs");
+    assert_eq!(lx["Ok"], false);
+    assert_eq!(lx["Fix"], "apt-get install lxcfs");
+    let text = d.pouch_ok(&["system", "info"]);
+    assert!(text.contains(" Host Checks:"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("lxcfs") && l.contains("MISSING")),
+        "{text}"
+    );
+    assert!(text.contains("fix: apt-get install lxcfs"), "{text}");
+}

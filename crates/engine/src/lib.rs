@@ -7,6 +7,7 @@ mod containers;
 mod df;
 pub mod error;
 mod events;
+mod hostcheck;
 mod images;
 mod lxcfs;
 mod store;

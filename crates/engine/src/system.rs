@@ -70,14 +70,18 @@ impl Engine {
                 },
             );
         }
-        let mut warnings = Vec::new();
-        if !host::has_overlayfs() {
-            warnings.push(
-                "WARNING: overlayfs is not listed in /proc/filesystems; load the module with \
-                 `modprobe overlay`"
-                    .to_string(),
-            );
-        }
+        let host_checks = self.host_checks();
+        let warnings = host_checks
+            .iter()
+            .filter(|c| {
+                !c.ok
+                    && matches!(
+                        c.name.as_str(),
+                        "overlayfs" | "cgroup controllers" | "swap accounting" | "ipv4 forwarding"
+                    )
+            })
+            .map(|c| format!("WARNING: {}: {} ({})", c.name, c.detail, c.fix))
+            .collect();
         let snapshots = self.inner.snaps.list().map(|l| l.len()).unwrap_or(0);
         Ok(Info {
             id: self.inner.id.clone(),
@@ -142,6 +146,7 @@ impl Engine {
                 o
             },
             warnings,
+            host_checks,
             ..Default::default()
         })
     }

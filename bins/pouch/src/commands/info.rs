@@ -137,6 +137,22 @@ fn render_text(info: &Value, debug: bool) -> String {
         " Live Restore Enabled: {}",
         b("LiveRestoreEnabled")
     ));
+    if let Some(checks) = info.get("HostChecks").and_then(Value::as_array) {
+        line(" Host Checks:".into());
+        for c in checks {
+            let t = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or_default();
+            let ok = c.get("Ok").and_then(Value::as_bool).unwrap_or(false);
+            line(format!(
+                "  {:<20} {}  {}",
+                t("Name"),
+                if ok { "ok     " } else { "MISSING" },
+                t("Detail")
+            ));
+            if !ok && !t("Fix").is_empty() {
+                line(format!("  {:<20}          fix: {}", "", t("Fix")));
+            }
+        }
+    }
     out
 }
 

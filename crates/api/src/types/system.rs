@@ -99,6 +99,20 @@ pub struct Info {
     pub init_binary: String,
     pub security_options: Vec<String>,
     pub warnings: Vec<String>,
+    /// pouch: what the host can do, and how to fix what it cannot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_checks: Vec<HostCheck>,
+}
+
+/// One entry of `/info`'s `HostChecks` (a pouch extension).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostCheck {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub fix: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
