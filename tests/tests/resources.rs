@@ -446,6 +446,41 @@ fn stats_api_and_the_docker_cli() {
             (20.0..=80.0).contains(&pct),
             "docker stats CPU {pct}%: {table}"
         );
+
+        // Streaming: the CLI keeps redrawing from the one open stats stream.
+        let mut child = d
+            .docker_command()
+            .args(["stats", "busy"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut rows = 0;
+        while rows < 3 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("docker stats drew {rows} rows"));
+            if line.contains("busy") && line.contains("/ 64MiB") {
+                rows += 1;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
     d.pouch_ok(&["rm", "-f", &id]);
 }

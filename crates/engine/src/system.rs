@@ -99,7 +99,10 @@ impl Engine {
                 log: vec!["json-file".into()],
             },
             memory_limit: true,
-            swap_limit: true,
+            // Without swap accounting (v1 `memory.memsw.*`) `--memory-swap` is refused.
+            swap_limit: cgroup != Some(host::CgroupVersion::V1)
+                || std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+                    .exists(),
             cpu_cfs_period: true,
             cpu_cfs_quota: true,
             cpu_shares: true,

@@ -472,6 +472,115 @@ mod tests {
     }
 
     #[test]
+    fn memory_and_blkio_knobs_reach_the_plan() {
+        let dev = std::fs::read_dir("/sys/block").ok().and_then(|d| {
+            d.flatten()
+                .map(|e| std::path::Path::new("/dev").join(e.file_name()))
+                .find(|p| p.exists())
+        });
+        let r = Resources {
+            memory: Some(64 * MIB),
+            memory_reservation: Some(32 * MIB),
+            memory_swappiness: Some(10),
+            oom_kill_disable: true,
+            blkio_weight: Some(300),
+            device_read_bps: dev
+                .iter()
+                .map(|p| BlkioThrottle {
+                    path: p.clone(),
+                    rate: 1 << 20,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let plan = build_with(&r, HostSupport::ALL).unwrap();
+        let m = plan.memory.unwrap();
+        assert_eq!(m.reservation(), Some(32 * MIB));
+        assert_eq!(m.swappiness(), Some(10));
+        assert_eq!(m.disable_oom_killer(), Some(true));
+        let b = plan.blkio.unwrap();
+        assert_eq!(b.weight(), Some(300));
+        if dev.is_some() {
+            let t = &b.throttle_read_bps_device().as_ref().unwrap()[0];
+            assert_eq!(t.rate(), 1 << 20);
+            assert!(t.major() > 0);
+        }
+
+        let refused = |r: Resources, host: HostSupport, words: &str| {
+            let err = build_with(&r, host)
+                .err()
+                .unwrap_or_else(|| panic!("{r:?} accepted"));
+            assert!(err.to_string().contains(words), "{err} vs {words}");
+        };
+        let v2ish = HostSupport {
+            swappiness: false,
+            oom_kill_disable: false,
+            blkio_weight: false,
+            ..HostSupport::ALL
+        };
+        refused(
+            Resources {
+                memory_swappiness: Some(10),
+                ..Default::default()
+            },
+            v2ish,
+            "--memory-swappiness cannot be enforced",
+        );
+        refused(
+            Resources {
+                oom_kill_disable: true,
+                ..Default::default()
+            },
+            v2ish,
+            "--oom-kill-disable cannot be enforced",
+        );
+        refused(
+            Resources {
+                blkio_weight: Some(300),
+                ..Default::default()
+            },
+            v2ish,
+            "CFQ or BFQ",
+        );
+        refused(
+            Resources {
+                blkio_weight: Some(5),
+                ..Default::default()
+            },
+            HostSupport::ALL,
+            "range of blkio weight",
+        );
+        refused(
+            Resources {
+                memory: Some(32 * MIB),
+                memory_reservation: Some(64 * MIB),
+                ..Default::default()
+            },
+            HostSupport::ALL,
+            "memory reservation",
+        );
+        refused(
+            Resources {
+                device_write_iops: vec![BlkioThrottle {
+                    path: "/dev/null".into(),
+                    rate: 10,
+                }],
+                ..Default::default()
+            },
+            HostSupport::ALL,
+            "not a block device",
+        );
+        refused(
+            Resources {
+                memory_swappiness: Some(101),
+                ..Default::default()
+            },
+            HostSupport::ALL,
+            "swappiness range",
+        );
+    }
+
+    #[test]
     fn cpuset_parsing() {
         assert_eq!(parse_cpuset("0-2,5"), Some(vec![0, 1, 2, 5]));
         assert_eq!(parse_cpuset("3"), Some(vec![3]));
