@@ -4,8 +4,8 @@ use std::fmt;
 use std::io;
 use std::process::ExitCode;
 
-/// Command-line misuse that clap did not catch (clap itself exits with 2 too).
-pub const USAGE: u8 = 2;
+/// Command-line misuse (unknown flag, bad value): docker's CLI exits with 125 for these.
+pub const USAGE: u8 = 125;
 
 /// An error whose message is already in its final form and that carries its own exit code,
 /// for commands that report several failures at once (`rmi a b c`, `inspect a b`).

@@ -13,7 +13,7 @@ mod units;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use pouch_client::{Client, DEFAULT_HOST};
 
 use crate::commands::{Command, Ctx};
@@ -45,7 +45,24 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let parsed = commands::examples::add(Cli::command())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors exit 125 like docker's.
+            let _ = e.print();
+            // A bare `pouch` or `pouch volume` prints its help, as docker does.
+            let bare =
+                e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+            return if e.use_stderr() && !bare {
+                ExitCode::from(exit::USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     if cli.debug {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
@@ -55,6 +72,14 @@ fn main() -> ExitCode {
     }
     if cli.version {
         println!("Pouch version {}", pouch_api::VERSION);
+        return ExitCode::SUCCESS;
+    }
+    if let Some(Command::Completion(a)) = &cli.command {
+        let mut script = Vec::new();
+        let mut cmd = commands::examples::add(Cli::command());
+        clap_complete::generate(a.shell, &mut cmd, "pouch", &mut script);
+        // A closed pipe (`| head`) is not an error worth a panic.
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
         return ExitCode::SUCCESS;
     }
     let Some(command) = cli.command else {

@@ -2,6 +2,8 @@
 //! async `run`. Top-level shortcuts (`images`, `rmi`, `tag`, `run`, `ps`, …) reuse the groups'
 //! code.
 
+pub mod completion;
+pub mod examples;
 mod container;
 mod image;
 mod info;
@@ -140,6 +142,8 @@ pub enum Command {
     /// Manage pouch (disk usage, prune, info)
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// Generate a shell completion script (bash, zsh, fish)
+    Completion(completion::CompletionArgs),
 }
 
 pub async fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
@@ -149,6 +153,8 @@ pub async fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
         Command::Image(cmd) => image::run(ctx, cmd).await,
         Command::Volume(cmd) => volume::run(ctx, cmd).await,
         Command::System(cmd) => system::run(ctx, cmd).await,
+        // Handled in main, which owns the top-level command definition.
+        Command::Completion(_) => Ok(()),
         Command::Images(args) => image::list::run(ctx, args).await,
         Command::Inspect(args) => inspect::run(ctx, args).await,
         Command::Tag(args) => image::tag::run(ctx, args).await,

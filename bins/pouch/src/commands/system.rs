@@ -14,10 +14,6 @@ use crate::units;
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Show pouch disk usage
-    ///
-    /// Examples:
-    ///   pouch system df
-    ///   pouch system df --format '{{.Type}}: {{.Size}}'
     Df(DfArgs),
     /// Remove unused data (stopped containers, dangling images, optionally volumes)
     Prune(PruneArgs),

@@ -15,11 +15,6 @@ use crate::units;
 #[derive(Debug, Subcommand)]
 pub enum VolumeCommand {
     /// Create a volume
-    ///
-    /// Examples:
-    ///   pouch volume create data
-    ///   pouch volume create -o size=10g quota-data
-    ///   pouch volume create -d local -o type=tmpfs -o device=tmpfs -o o=size=64m scratch
     Create(CreateArgs),
     /// List volumes
     #[command(visible_alias = "list")]
