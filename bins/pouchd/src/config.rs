@@ -45,6 +45,26 @@ struct FileConfig {
     lxcfs: Option<PathBuf>,
     /// Where pouchd mounts lxcfs (default <exec-root>/lxcfs).
     lxcfs_home: Option<PathBuf>,
+    /// The default bridge's interface name (`none` disables it).
+    bridge: Option<String>,
+    /// The default bridge's gateway address and prefix.
+    bip: Option<String>,
+    fixed_cidr: Option<String>,
+    mtu: Option<u32>,
+    /// The nftables table this daemon owns (family ip).
+    nft_table: Option<String>,
+    /// docker's `[{"base": "10.10.0.0/16", "size": 24}]`: where subnets are chosen from.
+    default_address_pools: Option<Vec<AddressPool>>,
+    /// CNI conflists and plugin directories.
+    cni_config_dir: Option<PathBuf>,
+    cni_bin_dir: Option<Vec<PathBuf>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressPool {
+    base: String,
+    size: u8,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +161,28 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig> {
         engine.lxcfs_home = p;
     }
     engine.default_registry = file.default_registry;
+    let net = &mut engine.network;
+    if let Some(b) = flags.bridge.clone().or(file.bridge) {
+        if b.is_empty() || b.len() > 15 {
+            bail!("bridge name {b:?} must have 1 to 15 characters");
+        }
+        net.bridge = b;
+    }
+    net.bip = flags.bip.clone().or(file.bip);
+    net.fixed_cidr = flags.fixed_cidr.clone().or(file.fixed_cidr);
+    net.mtu = flags.mtu.or(file.mtu);
+    if let Some(t) = file.nft_table {
+        net.nft_table = t;
+    }
+    if let Some(pools) = file.default_address_pools {
+        net.address_pools = pools.into_iter().map(|p| (p.base, p.size)).collect();
+    }
+    if let Some(d) = file.cni_config_dir {
+        net.cni_conf_dir = d;
+    }
+    if let Some(d) = file.cni_bin_dir {
+        net.cni_bin_dirs = d;
+    }
     if let Some(d) = file.default_runtime {
         if d != pouch_engine::config::BUILTIN_RUNTIME && !engine.runtimes.contains_key(&d) {
             bail!("default-runtime {d:?} is not among the configured runtimes");

@@ -49,6 +49,18 @@ pub struct Flags {
     /// Where pouchd mounts lxcfs [default: <exec-root>/lxcfs]
     #[arg(long, value_name = "DIR")]
     pub lxcfs_home: Option<PathBuf>,
+    /// The default bridge's interface name; `none` disables it [default: pouch0]
+    #[arg(short = 'b', long, value_name = "NAME")]
+    pub bridge: Option<String>,
+    /// The default bridge's address and prefix, e.g. 172.30.0.1/16 [default: a free pool subnet]
+    #[arg(long, value_name = "CIDR")]
+    pub bip: Option<String>,
+    /// Hand out default-bridge addresses from this range (inside the bip subnet)
+    #[arg(long, value_name = "CIDR")]
+    pub fixed_cidr: Option<String>,
+    /// MTU of the default bridge and its containers' interfaces
+    #[arg(long, value_name = "BYTES")]
+    pub mtu: Option<u32>,
 }
 
 fn main() {
@@ -145,6 +157,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<()> {
         tracing::warn!("connections still open after 10s; closing them");
     }
     listen::remove_sockets(&cfg.hosts);
+    engine.shutdown_networks().await;
     let _ = tokio::task::spawn_blocking(move || engine.stop_lxcfs()).await;
     drop(pidfile);
     tracing::info!("pouchd stopped");

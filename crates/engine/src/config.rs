@@ -31,6 +31,8 @@ pub struct Config {
     pub lxcfs_path: PathBuf,
     /// Where pouchd mounts its lxcfs.
     pub lxcfs_home: PathBuf,
+    /// The default bridge, subnets, firewall table and CNI directories (docs/networking.md).
+    pub network: crate::networks::NetworkConfig,
     /// The registry unqualified names (`busybox`) are pulled from instead of docker.io. The name is
     /// qualified with it, so `busybox` becomes `<default-registry>/library/busybox`.
     pub default_registry: Option<String>,
@@ -56,6 +58,7 @@ impl Config {
             enable_lxcfs: false,
             lxcfs_path: PathBuf::from("lxcfs"),
             lxcfs_home,
+            network: Default::default(),
             labels: Vec::new(),
             registry: pouch_image::registry::RegistryConfig {
                 certs_dir: PathBuf::from(DEFAULT_CERTS_DIR),

@@ -10,6 +10,7 @@ mod events;
 mod hostcheck;
 mod images;
 mod lxcfs;
+mod networks;
 mod store;
 mod system;
 mod volumes;
@@ -22,6 +23,7 @@ use pouch_image::{ContentStore, Snapshotter, UnpackOptions};
 use pouch_sys::lock::LockFile;
 
 pub use config::{Config, RuntimeConfig};
+pub use networks::NetworkConfig;
 pub use containers::{
     AttachStream, CommitOptions, ExecStarted, LogLine, LogOptions, Started, WaitCondition,
 };
@@ -53,6 +55,7 @@ struct Inner {
     events: events::Events,
     volumes: volumes::Volumes,
     lxcfs: lxcfs::Lxcfs,
+    networks: networks::NetState,
     _root_lock: LockFile,
 }
 
@@ -83,6 +86,7 @@ impl Engine {
         let unpack = UnpackOptions {
             allow_devices: config.allow_device_nodes,
         };
+        let networks = networks::NetState::new(&config.network);
         let engine = Engine {
             inner: Arc::new(Inner {
                 config,
@@ -98,6 +102,7 @@ impl Engine {
                 events: Default::default(),
                 volumes,
                 lxcfs: Default::default(),
+                networks,
                 _root_lock: lock,
             }),
         };

@@ -27,6 +27,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(routes::exec::routes())
         .merge(routes::commit::routes())
         .merge(routes::resources::routes())
+        .merge(routes::networks::routes())
         .merge(routes::volumes::routes())
         .fallback(|| async { routes::images::page_not_found() })
         .with_state(engine);

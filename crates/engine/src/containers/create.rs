@@ -28,7 +28,7 @@ impl Engine {
         let ContainerCreateBody {
             mut config,
             mut host_config,
-            ..
+            networking_config,
         } = body;
         let mut warnings = Vec::new();
         if config.image.is_empty() {
@@ -53,23 +53,7 @@ impl Engine {
             }
         };
         host_config.runtime = runtime.clone();
-        match host_config.network_mode.as_str() {
-            // Until bridge networks exist, the default network is none (see docs/runtime.md).
-            "" | "default" => host_config.network_mode = "none".into(),
-            "bridge" => {
-                host_config.network_mode = "none".into();
-                warnings.push(
-                    "bridge networking is not available yet: the container has only a loopback \
-                     interface (use --network host for host networking)"
-                        .to_string(),
-                );
-            }
-            "none" | "host" => {}
-            m if m.starts_with("container:") => {
-                self.resolve_container(&m["container:".len()..])?;
-            }
-            m => return Err(Error::not_found(format!("network {m} not found"))),
-        }
+        self.check_network_mode(&mut host_config)?;
         for (mode, what) in [
             (&host_config.ipc_mode, "ipc"),
             (&host_config.pid_mode, "pid"),
@@ -91,13 +75,17 @@ impl Engine {
                 "conflicting options: hostname and the UTS mode",
             ));
         }
-        if host_config
+        if !matches!(
+            pouch_network::Mode::parse(&host_config.network_mode),
+            pouch_network::Mode::Network(_)
+        ) && host_config
             .port_bindings
             .as_ref()
             .is_some_and(|p| p.as_object().is_some_and(|o| !o.is_empty()))
         {
-            warnings
-                .push("port publishing is not available yet: published ports are ignored".into());
+            warnings.push(
+                "Published ports are discarded when using host network mode or no network".into(),
+            );
         }
         validate_restart(&host_config.restart_policy.name, host_config.auto_remove)?;
         match host_config.log_config.kind.as_str() {
@@ -168,7 +156,14 @@ impl Engine {
             .as_object()
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
-        let mounts = self.plan_mounts(&config, &host_config, &image_volumes)?;
+        self.allocate_endpoints(&id, &config, &host_config, networking_config.as_ref())?;
+        let mounts = match self.plan_mounts(&config, &host_config, &image_volumes) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = self.inner.store.delete_endpoints_of_container(&id);
+                return Err(e);
+            }
+        };
         let mut rec = ContainerRecord {
             mounts,
             id: id.clone(),
@@ -189,6 +184,7 @@ impl Engine {
             .and_then(|()| self.inner.store.insert_container(&rec));
         if let Err(e) = inserted {
             let _ = std::fs::remove_dir_all(self.container_dir(&id));
+            let _ = self.inner.store.delete_endpoints_of_container(&id);
             self.remove_anonymous_volumes(&rec);
             return Err(e);
         }
@@ -213,14 +209,15 @@ impl Engine {
         let hosts = if host_net {
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
         } else {
-            format!(
-                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
-                 fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
-                 ff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
-            )
+            self.hosts_file(c, &hostname)?
         };
         std::fs::write(dir.join("hosts"), hosts)?;
-        std::fs::write(dir.join("resolv.conf"), resolv_conf(host_net))?;
+        let resolv = if host_net {
+            resolv_conf(true)
+        } else {
+            self.resolv_file(c, &resolv_conf(false))?
+        };
+        std::fs::write(dir.join("resolv.conf"), resolv)?;
         Ok(())
     }
 

@@ -63,6 +63,15 @@ impl Engine {
         self.emit_container(&c, "die", &[("exitCode", c.state.exit_code.to_string())]);
         let _ = pouch_sys::mount::unmount(&self.container_rootfs(id));
         self.release_mounts(&c);
+        {
+            let c = c.clone();
+            if let Err(e) = self
+                .blocking(move |e| e.teardown_container_network(&c))
+                .await
+            {
+                tracing::warn!(container = %id, error = %e, "network teardown");
+            }
+        }
         live.exits.send_modify(|m| {
             m.seq += 1;
             m.code = c.state.exit_code;
@@ -108,6 +117,7 @@ impl Engine {
     /// After a daemon start: adopt shims whose containers still run, record exits that happened
     /// while the daemon was down, and apply restart policies to those.
     pub async fn restore(&self) -> Result<()> {
+        self.init_networks().await;
         for c in self.inner.store.containers()? {
             if c.state.status == "restarting" {
                 // The daemon went down during a restart back-off: finish the restart now.
@@ -153,6 +163,7 @@ impl Engine {
                 }
             }
         }
+        self.reconcile_networks().await;
         Ok(())
     }
 }

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use pouch_api::Filters;
 use pouch_api::types::{ContainerInspect, ContainerState, ContainerSummary, GraphDriver};
-use serde_json::json;
 
 use crate::Engine;
 use crate::error::{Error, Result};
@@ -83,7 +82,7 @@ impl Engine {
             },
             mounts: self.mount_values(c),
             config: c.config.clone(),
-            network_settings: json!({"Networks": {}, "Ports": {}, "SandboxKey": ""}),
+            network_settings: self.network_settings(c),
             ..Default::default()
         }
     }
@@ -195,7 +194,7 @@ impl Engine {
                 image_id: c.image_id.clone(),
                 command: args.join(" "),
                 created: c.created / 1_000_000_000,
-                ports: Vec::new(),
+                ports: self.summary_ports(&c),
                 size_rw: size.then(|| {
                     super::remove::dir_size(&self.container_dir(&c.id).join("rw/upper")) as i64
                 }),
@@ -212,7 +211,7 @@ impl Engine {
                 state: c.state.status.clone(),
                 status: status_text(&c, now),
                 host_config: hc,
-                network_settings: json!({"Networks": {}}),
+                network_settings: self.summary_networks(&c),
                 mounts: self.mount_values(&c),
             });
         }

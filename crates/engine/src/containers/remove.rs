@@ -33,6 +33,15 @@ impl Engine {
                 .await?;
         }
         let mut errors = Vec::new();
+        {
+            let c = c.clone();
+            if let Err(e) = self
+                .blocking(move |e| e.release_container_network(&c))
+                .await
+            {
+                errors.push(e.to_string());
+            }
+        }
         if let Err(e) = pouch_sys::mount::unmount(&self.container_rootfs(&c.id)) {
             errors.push(e.to_string());
         }

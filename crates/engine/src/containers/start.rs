@@ -129,6 +129,9 @@ impl Engine {
             .clear();
         self.release_mounts(c);
         let _ = pouch_sys::mount::unmount(&self.container_rootfs(&c.id));
+        if let Err(e) = self.teardown_container_network(c) {
+            tracing::warn!(container = %c.id, error = %e, "network teardown after a failed start");
+        }
         err
     }
 
@@ -182,12 +185,24 @@ impl Engine {
                 _ => NsMode::Private,
             })
         };
-        let net = match hc.network_mode.as_str() {
-            "host" => NsMode::Host,
-            m if m.starts_with("container:") => {
-                NsMode::Path(self.ns_path(&m["container:".len()..], "net")?)
+        let net = match pouch_network::Mode::parse(&hc.network_mode) {
+            pouch_network::Mode::Host => NsMode::Host,
+            pouch_network::Mode::None => NsMode::Private,
+            pouch_network::Mode::Container(other) => {
+                // Join the other container's pinned namespace when it has one (it outlives
+                // that container's restarts); its process's otherwise.
+                let o = self.resolve_container(&other)?;
+                let pinned = self.netns_path(&o.id);
+                if pinned.exists() && matches!(o.state.status.as_str(), "running" | "paused") {
+                    NsMode::Path(pinned)
+                } else {
+                    NsMode::Path(self.ns_path(&other, "net")?)
+                }
             }
-            _ => NsMode::Private,
+            pouch_network::Mode::Network(_) => match self.setup_container_network(c)? {
+                Some(p) => NsMode::Path(p),
+                None => NsMode::Private,
+            },
         };
         let mut args = c.config.entrypoint.clone().unwrap_or_default();
         args.extend(c.config.cmd.clone().unwrap_or_default());

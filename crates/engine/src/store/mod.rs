@@ -3,6 +3,7 @@
 
 mod containers;
 mod images;
+mod networks;
 mod volumes;
 
 use std::path::Path;
@@ -14,6 +15,7 @@ pub use containers::{ContainerRecord, MountRecord, StoredState};
 pub use images::{
     ImageRecord, LayerRecord, RefRecord, delete_image, delete_ref, insert_image, set_ref,
 };
+pub use networks::{EndpointRecord, NetworkRecord};
 pub use volumes::VolumeRecord;
 
 use crate::error::{Error, Result};
@@ -75,6 +77,30 @@ const MIGRATIONS: &[&str] = &[
         anonymous INTEGER NOT NULL DEFAULT 0
     );
     ALTER TABLE containers ADD COLUMN mounts TEXT NOT NULL DEFAULT '[]';
+    "#,
+    // 4: networks, endpoints (IP leases, unique per network) and published ports.
+    r#"
+    CREATE TABLE networks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        driver TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        spec TEXT NOT NULL
+    );
+    CREATE TABLE endpoints (
+        network_id TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        spec TEXT NOT NULL,
+        PRIMARY KEY (network_id, container_id),
+        UNIQUE (network_id, ip)
+    );
+    CREATE INDEX endpoints_container ON endpoints(container_id);
+    CREATE TABLE container_ports (
+        container_id TEXT PRIMARY KEY,
+        ports TEXT NOT NULL
+    );
     "#,
 ];
 

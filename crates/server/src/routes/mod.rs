@@ -9,4 +9,5 @@ pub mod images;
 pub mod registry;
 pub mod resources;
 pub mod system;
+pub mod networks;
 pub mod volumes;

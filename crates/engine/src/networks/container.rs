@@ -1,0 +1,548 @@
+//! A container's side of networking: its endpoints (leases taken at create, kept until removal),
+//! the pinned namespace and veths made at start and torn down at exit, published ports, the
+//! hosts and resolv.conf files, and what inspect and `ps` report.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use pouch_api::types::{ContainerConfig, EndpointConfig, HostConfig, NetworkingConfig};
+use pouch_network::ports::{self, PortBinding};
+use pouch_network::{Attachment, Cidr, Mode, ipam};
+use serde_json::{Value, json};
+
+use super::{DEFAULT_NETWORK, spec_of};
+use crate::Engine;
+use crate::error::{Error, Result};
+use crate::store::{ContainerRecord, EndpointRecord, NetworkRecord};
+
+/// Host end of a container's veth for endpoint `index`: deterministic, so teardown needs no
+/// state beyond the store.
+pub(crate) fn veth_name(container_id: &str, index: u32) -> String {
+    format!("vp{}{index:x}", &container_id[..10])
+}
+
+impl Engine {
+    /// Where a container's network namespace is pinned while it runs.
+    pub(crate) fn netns_path(&self, id: &str) -> PathBuf {
+        self.inner.config.exec_root.join("netns").join(id)
+    }
+
+    /// create: checks the network mode and writes it as docker does (`bridge` for the default).
+    pub(crate) fn check_network_mode(&self, hc: &mut HostConfig) -> Result<()> {
+        match Mode::parse(&hc.network_mode) {
+            Mode::None | Mode::Host => Ok(()),
+            Mode::Container(other) => self.resolve_container(&other).map(|_| ()),
+            Mode::Network(name) => {
+                if hc.network_mode.is_empty() || hc.network_mode == "default" {
+                    hc.network_mode = DEFAULT_NETWORK.into();
+                }
+                if name == DEFAULT_NETWORK && self.net_cfg().bridge == "none" {
+                    return Err(Error::invalid(
+                        "the default bridge is disabled (bridge: none in the daemon config): \
+                         use --network none, host or a user-defined network",
+                    ));
+                }
+                self.resolve_network(&name).map(|_| ())
+            }
+        }
+    }
+
+    /// create: takes the container's leases: its primary network and any other network of
+    /// `NetworkingConfig.EndpointsConfig`.
+    pub(crate) fn allocate_endpoints(
+        &self,
+        id: &str,
+        config: &ContainerConfig,
+        hc: &HostConfig,
+        networking: Option<&Value>,
+    ) -> Result<()> {
+        let Mode::Network(primary) = Mode::parse(&hc.network_mode) else {
+            return Ok(());
+        };
+        let nc: NetworkingConfig = networking
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| Error::invalid(format!("invalid NetworkingConfig: {e}")))?
+            .unwrap_or_default();
+        // docker's CLI names the primary endpoint `default` when no network was given.
+        let mut nc = nc;
+        if let Some(d) = nc.endpoints_config.remove("default") {
+            nc.endpoints_config.entry(primary.clone()).or_insert(d);
+        }
+        let mut names = vec![primary.clone()];
+        names.extend(
+            nc.endpoints_config
+                .keys()
+                .filter(|k| **k != primary)
+                .cloned(),
+        );
+        let mut done = HashSet::new();
+        let res = (|| {
+            for (i, name) in names.iter().enumerate() {
+                let n = self.resolve_network(name)?;
+                if !done.insert(n.id.clone()) {
+                    continue;
+                }
+                let epc = nc
+                    .endpoints_config
+                    .get(name)
+                    .or_else(|| nc.endpoints_config.get(&n.id))
+                    .cloned()
+                    .unwrap_or_default();
+                let legacy_mac = if i == 0 {
+                    config.mac_address.clone().unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                self.allocate_endpoint(id, &n, i as u32, &epc, &legacy_mac)?;
+            }
+            Ok(())
+        })();
+        if res.is_err() {
+            let _ = self.inner.store.delete_endpoints_of_container(id);
+        }
+        res
+    }
+
+    /// One lease, chosen and recorded under the network lock (and unique in the store).
+    pub(crate) fn allocate_endpoint(
+        &self,
+        cid: &str,
+        n: &NetworkRecord,
+        index: u32,
+        epc: &EndpointConfig,
+        legacy_mac: &str,
+    ) -> Result<EndpointRecord> {
+        let _g = self.net().lock.lock().unwrap_or_else(|p| p.into_inner());
+        let subnet: Cidr = n.subnet.parse()?;
+        let range: Option<Cidr> = (!n.ip_range.is_empty())
+            .then(|| n.ip_range.parse())
+            .transpose()?;
+        let asked = epc
+            .ipam_config
+            .as_ref()
+            .map(|c| c.ipv4_address.clone())
+            .unwrap_or_default();
+        let taken = self.inner.store.endpoints_of_network(&n.id)?;
+        let (ip, static_ip) = if asked.is_empty() {
+            let mut used: HashSet<Ipv4Addr> =
+                taken.iter().filter_map(|e| e.ip.parse().ok()).collect();
+            if let Ok(gw) = n.gateway.parse() {
+                used.insert(gw);
+            }
+            let ip = ipam::next_free(subnet, range, &used).ok_or_else(|| {
+                Error::conflict(format!("no available IPv4 addresses on network {}", n.name))
+            })?;
+            (ip, false)
+        } else {
+            if n.name == DEFAULT_NETWORK {
+                return Err(Error::invalid(
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
+            let ip: Ipv4Addr = asked
+                .parse()
+                .map_err(|_| Error::invalid(format!("invalid IPv4 address: {asked}")))?;
+            if !subnet.contains(ip) || ip == n.gateway.parse().unwrap_or(Ipv4Addr::UNSPECIFIED) {
+                return Err(Error::invalid(format!(
+                    "invalid address {ip}: it does not belong to any of the network's subnets \
+                     or is its gateway"
+                )));
+            }
+            (ip, true)
+        };
+        let mac_s = if !epc.mac_address.is_empty() {
+            epc.mac_address.clone()
+        } else {
+            legacy_mac.to_string()
+        };
+        let mac = if mac_s.is_empty() {
+            ipam::mac_for(ip)
+        } else {
+            ipam::parse_mac(&mac_s)?
+        };
+        let mut aliases = epc.aliases.clone();
+        if !aliases.is_empty() && n.name == DEFAULT_NETWORK {
+            return Err(Error::invalid(
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
+        }
+        aliases.dedup();
+        let ep = EndpointRecord {
+            network_id: n.id.clone(),
+            container_id: cid.to_string(),
+            ip: ip.to_string(),
+            mac: ipam::format_mac(&mac),
+            aliases,
+            index,
+            static_ip,
+            cni_result: None,
+        };
+        self.inner.store.insert_endpoint(&ep)?;
+        Ok(ep)
+    }
+
+    /// start: pins the namespace, connects every endpoint, publishes ports and registers names.
+    /// Returns the namespace for the spec, or `None` for modes without one of ours.
+    pub(crate) fn setup_container_network(&self, c: &ContainerRecord) -> Result<Option<PathBuf>> {
+        if !matches!(Mode::parse(&c.host_config.network_mode), Mode::Network(_)) {
+            return Ok(None);
+        }
+        let res = self.setup_inner(c);
+        if let Err(e) = &res {
+            tracing::warn!(container = %c.id, error = %e, "network setup failed; tearing down");
+            let _ = self.teardown_container_network(c);
+        }
+        res.map(Some)
+    }
+
+    fn setup_inner(&self, c: &ContainerRecord) -> Result<PathBuf> {
+        let path = self.netns_path(&c.id);
+        std::fs::create_dir_all(path.parent().unwrap_or(&path))?;
+        pouch_network::create_netns(&path)?;
+        let eps = self.inner.store.endpoints_of_container(&c.id)?;
+        for ep in &eps {
+            self.connect_endpoint(c, ep, &path)?;
+        }
+        let reqs = ports::requests(
+            c.host_config.port_bindings.as_ref(),
+            c.config.exposed_ports.as_ref(),
+            c.host_config.publish_all_ports,
+        )?;
+        if !reqs.is_empty() {
+            let _g = self.net().lock.lock().unwrap_or_else(|p| p.into_inner());
+            let mut taken = Vec::new();
+            for (cid, p) in self.inner.store.all_container_ports()? {
+                if cid != c.id {
+                    taken.extend(serde_json::from_str::<Vec<PortBinding>>(&p).unwrap_or_default());
+                }
+            }
+            let bound = ports::allocate(&reqs, &taken)?;
+            self.inner
+                .store
+                .set_container_ports(&c.id, Some(&serde_json::to_string(&bound)?))?;
+            self.rebuild_firewall_locked()?;
+        }
+        for ep in &eps {
+            self.refresh_dns(&ep.network_id)?;
+        }
+        Ok(path)
+    }
+
+    /// Connects one endpoint inside the pinned namespace `path`.
+    pub(crate) fn connect_endpoint(
+        &self,
+        _c: &ContainerRecord,
+        ep: &EndpointRecord,
+        path: &std::path::Path,
+    ) -> Result<()> {
+        let n = self
+            .inner
+            .store
+            .networks()?
+            .into_iter()
+            .find(|n| n.id == ep.network_id)
+            .ok_or_else(|| Error::not_found(format!("network {} not found", ep.network_id)))?;
+        let spec = spec_of(&n)?;
+        self.driver().create(&spec)?;
+        let a = Attachment {
+            netns: path.to_path_buf(),
+            bridge: n.bridge.clone(),
+            host_if: veth_name(&ep.container_id, ep.index),
+            container_if: format!("eth{}", ep.index),
+            ip: ep
+                .ip
+                .parse()
+                .map_err(|_| Error::internal(format!("stored address {} is invalid", ep.ip)))?,
+            subnet: spec.subnet,
+            gateway: if n.internal { None } else { spec.gateway },
+            mac: ipam::parse_mac(&ep.mac)?,
+            mtu: n.mtu,
+            default_route: ep.index == 0,
+        };
+        self.driver().attach(&spec, &a)?;
+        Ok(())
+    }
+
+    /// exit, failed start, removal, reconciliation: veths, the pinned namespace, published
+    /// ports and names go. Idempotent; every step is tried and the errors are reported together.
+    pub(crate) fn teardown_container_network(&self, c: &ContainerRecord) -> Result<()> {
+        let path = self.netns_path(&c.id);
+        let had_ports = self.inner.store.container_ports(&c.id)?.is_some();
+        let eps = self.inner.store.endpoints_of_container(&c.id)?;
+        if !path.exists() && !had_ports && !eps.iter().any(|e| self.veth_exists(e)) {
+            return Ok(());
+        }
+        let mut errs = Vec::new();
+        for ep in &eps {
+            if let Err(e) = pouch_network::bridge::delete_link(&veth_name(&c.id, ep.index)) {
+                errs.push(e.to_string());
+            }
+        }
+        if let Err(e) = pouch_network::remove_netns(&path) {
+            errs.push(e.to_string());
+        }
+        if had_ports {
+            let r = self
+                .inner
+                .store
+                .set_container_ports(&c.id, None)
+                .and_then(|()| self.rebuild_firewall());
+            if let Err(e) = r {
+                errs.push(e.to_string());
+            }
+        }
+        for ep in &eps {
+            if let Err(e) = self.refresh_dns(&ep.network_id) {
+                errs.push(e.to_string());
+            }
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::internal(format!(
+                "network teardown of {}: {}",
+                c.id,
+                errs.join("; ")
+            )))
+        }
+    }
+
+    fn veth_exists(&self, ep: &EndpointRecord) -> bool {
+        pouch_network::bridge::link_exists(&veth_name(&ep.container_id, ep.index))
+    }
+
+    /// removal: teardown, then the leases.
+    pub(crate) fn release_container_network(&self, c: &ContainerRecord) -> Result<()> {
+        let r = self.teardown_container_network(c);
+        self.inner.store.delete_endpoints_of_container(&c.id)?;
+        r
+    }
+
+    /// `/etc/hosts` for a container: localhost, its addresses with its hostname, `--add-host`.
+    pub(crate) fn hosts_file(&self, c: &ContainerRecord, hostname: &str) -> Result<String> {
+        let mut s = String::from(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+             fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
+             ff02::2\tip6-allrouters\n",
+        );
+        let eps = self.inner.store.endpoints_of_container(&c.id)?;
+        for h in &c.host_config.extra_hosts {
+            let (name, ip) = h
+                .split_once(':')
+                .or_else(|| h.split_once('='))
+                .ok_or_else(|| Error::invalid(format!("invalid extra host {h:?}: use name:ip")))?;
+            let ip = if ip == "host-gateway" {
+                self.primary_gateway(&eps)?
+                    .ok_or_else(|| Error::invalid("host-gateway needs a bridge network"))?
+                    .to_string()
+            } else {
+                ip.to_string()
+            };
+            s.push_str(&format!("{ip}\t{name}\n"));
+        }
+        match eps.first() {
+            Some(ep) => {
+                let mut names = vec![hostname.to_string()];
+                names.extend(ep.aliases.iter().cloned());
+                s.push_str(&format!("{}\t{}\n", ep.ip, names.join(" ")));
+            }
+            None => s.push_str(&format!("127.0.1.1\t{hostname}\n")),
+        }
+        Ok(s)
+    }
+
+    fn primary_gateway(&self, eps: &[EndpointRecord]) -> Result<Option<Ipv4Addr>> {
+        let nets = self.inner.store.networks()?;
+        let net = match eps.first() {
+            Some(ep) => nets.into_iter().find(|n| n.id == ep.network_id),
+            None => nets.into_iter().find(|n| n.name == DEFAULT_NETWORK),
+        };
+        Ok(net.and_then(|n| n.gateway.parse().ok()))
+    }
+
+    /// `/etc/resolv.conf`: on user networks the embedded DNS on the gateway first; `--dns`,
+    /// `--dns-search` and `--dns-option` replace the host's entries.
+    pub(crate) fn resolv_file(&self, c: &ContainerRecord, host: &str) -> Result<String> {
+        let hc = &c.host_config;
+        let eps = self.inner.store.endpoints_of_container(&c.id)?;
+        let nets = self.inner.store.networks()?;
+        let embedded = eps.first().and_then(|ep| {
+            nets.iter()
+                .find(|n| n.id == ep.network_id && n.dns)
+                .map(|n| n.gateway.clone())
+        });
+        let mut servers: Vec<String> = Vec::new();
+        let mut search: Vec<String> = Vec::new();
+        let mut options: Vec<String> = Vec::new();
+        for l in host.lines() {
+            let mut f = l.split_whitespace();
+            match f.next() {
+                Some("nameserver") => servers.extend(f.next().map(str::to_string)),
+                Some("search") | Some("domain") => search.extend(f.map(str::to_string)),
+                Some("options") => options.extend(f.map(str::to_string)),
+                _ => {}
+            }
+        }
+        if !hc.dns.is_empty() {
+            servers = hc.dns.clone();
+        }
+        if !hc.dns_search.is_empty() {
+            search = hc
+                .dns_search
+                .iter()
+                .filter(|s| *s != ".")
+                .cloned()
+                .collect();
+        }
+        if !hc.dns_options.is_empty() {
+            options = hc.dns_options.clone();
+        }
+        if let Some(gw) = embedded {
+            servers.retain(|s| !s.starts_with("127.") && s != "::1");
+            servers.insert(0, gw);
+            servers.truncate(3);
+        }
+        let mut out = String::new();
+        if !search.is_empty() {
+            out.push_str(&format!("search {}\n", search.join(" ")));
+        }
+        for s in servers {
+            out.push_str(&format!("nameserver {s}\n"));
+        }
+        if !options.is_empty() {
+            out.push_str(&format!("options {}\n", options.join(" ")));
+        }
+        Ok(out)
+    }
+
+    /// `NetworkSettings` of inspect.
+    pub(crate) fn network_settings(&self, c: &ContainerRecord) -> Value {
+        let eps = self
+            .inner
+            .store
+            .endpoints_of_container(&c.id)
+            .unwrap_or_default();
+        let nets = self.inner.store.networks().unwrap_or_default();
+        let running = matches!(c.state.status.as_str(), "running" | "paused");
+        let bound: Vec<PortBinding> = self
+            .inner
+            .store
+            .container_ports(&c.id)
+            .ok()
+            .flatten()
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .unwrap_or_default();
+        let mut networks = serde_json::Map::new();
+        let mut top = json!({"IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "MacAddress": ""});
+        let mode = Mode::parse(&c.host_config.network_mode);
+        if matches!(mode, Mode::Host | Mode::None) {
+            let name = c.host_config.network_mode.clone();
+            networks.insert(
+                name,
+                json!({"NetworkID": "", "EndpointID": "", "Gateway": "",
+                "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "", "Aliases": null,
+                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0}),
+            );
+        }
+        for ep in &eps {
+            let Some(n) = nets.iter().find(|n| n.id == ep.network_id) else {
+                continue;
+            };
+            let prefix = n.subnet.parse::<Cidr>().map(|s| s.prefix).unwrap_or(0);
+            let (ip, gw, mac) = if running {
+                (ep.ip.clone(), n.gateway.clone(), ep.mac.clone())
+            } else {
+                Default::default()
+            };
+            let v = json!({
+                "IPAMConfig": if ep.static_ip { json!({"IPv4Address": ep.ip}) } else { Value::Null },
+                "Links": null,
+                "Aliases": if ep.aliases.is_empty() { Value::Null } else { json!(ep.aliases) },
+                "MacAddress": mac,
+                "NetworkID": n.id,
+                "EndpointID": if running { format!("{}{}", &c.id[..32], &n.id[..32]) } else { String::new() },
+                "Gateway": gw,
+                "IPAddress": ip,
+                "IPPrefixLen": if running { prefix } else { 0 },
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "DriverOpts": null,
+                "DNSNames": if n.dns { json!([c.name, &c.id[..12]]) } else { Value::Null },
+            });
+            if n.name == DEFAULT_NETWORK && running {
+                top = json!({"IPAddress": ep.ip, "Gateway": n.gateway, "IPPrefixLen": prefix,
+                    "MacAddress": ep.mac});
+            }
+            networks.insert(n.name.clone(), v);
+        }
+        let netns = self.netns_path(&c.id);
+        let mut s = json!({
+            "Bridge": "",
+            "SandboxID": if running { c.id.clone() } else { String::new() },
+            "SandboxKey": if running && netns.exists() { netns.display().to_string() } else { String::new() },
+            "HairpinMode": false,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "Ports": ports::settings_ports(if running { &bound } else { &[] }, c.config.exposed_ports.as_ref()),
+            "SecondaryIPAddresses": null,
+            "SecondaryIPv6Addresses": null,
+            "EndpointID": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "IPv6Gateway": "",
+            "Networks": networks,
+        });
+        if let (Some(o), Some(t)) = (s.as_object_mut(), top.as_object()) {
+            for (k, v) in t {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        s
+    }
+
+    /// `Ports` of a `ps` row.
+    pub(crate) fn summary_ports(&self, c: &ContainerRecord) -> Vec<Value> {
+        let bound: Vec<PortBinding> = self
+            .inner
+            .store
+            .container_ports(&c.id)
+            .ok()
+            .flatten()
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .unwrap_or_default();
+        let mut out: Vec<Value> = bound
+            .iter()
+            .map(|b| {
+                json!({"IP": b.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
+                    "PrivatePort": b.container_port, "PublicPort": b.host_port, "Type": b.proto})
+            })
+            .collect();
+        for k in c
+            .config
+            .exposed_ports
+            .as_ref()
+            .map(|e| e.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            let (p, proto) = k.split_once('/').unwrap_or((&k, "tcp"));
+            let Ok(p) = p.parse::<u16>() else { continue };
+            if !bound
+                .iter()
+                .any(|b| b.container_port == p && b.proto == proto)
+            {
+                out.push(json!({"PrivatePort": p, "Type": proto}));
+            }
+        }
+        out
+    }
+
+    /// `NetworkSettings` of a `ps` row.
+    pub(crate) fn summary_networks(&self, c: &ContainerRecord) -> Value {
+        let full = self.network_settings(c);
+        json!({"Networks": full["Networks"].clone()})
+    }
+}

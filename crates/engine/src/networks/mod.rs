@@ -1,0 +1,488 @@
+//! Networks: the default bridge (`bridge`, Linux bridge `pouch0` by default) made at daemon start,
+//! user-defined bridge networks, each container's endpoints (IP leases in the store), its pinned
+//! network namespace, published ports and the embedded DNS of user networks. See
+//! docs/networking.md.
+
+mod api;
+mod container;
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use pouch_network::dns::DnsServer;
+use pouch_network::firewall::{Firewall, FwNetwork, Nftables, NoFirewall, PortMap, Ruleset};
+use pouch_network::ports::PortBinding;
+use pouch_network::{BridgeDriver, Cidr, NetworkDriver, NetworkSpec};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::store::NetworkRecord;
+use crate::{Engine, now_nanos};
+
+/// The name of the default network, as docker calls it.
+pub const DEFAULT_NETWORK: &str = "bridge";
+
+/// Operator settings for networking (`bridge`, `bip`, `fixed-cidr`, `mtu`, … in the daemon
+/// config; flags of the same names).
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// The default bridge's interface name; `none` disables the default bridge.
+    pub bridge: String,
+    /// The default bridge's gateway address with prefix (`172.30.0.1/16`); chosen from the
+    /// pools when unset.
+    pub bip: Option<String>,
+    /// Where the default bridge hands out addresses (inside the bip subnet).
+    pub fixed_cidr: Option<String>,
+    pub mtu: Option<u32>,
+    /// The nftables table (family ip) this daemon owns.
+    pub nft_table: String,
+    /// Pools for subnets chosen automatically: (base, prefix length of each subnet).
+    pub address_pools: Vec<(String, u8)>,
+    /// Directory of CNI conflists and the directories searched for CNI plugins.
+    pub cni_conf_dir: PathBuf,
+    pub cni_bin_dirs: Vec<PathBuf>,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> NetworkConfig {
+        NetworkConfig {
+            bridge: "pouch0".into(),
+            bip: None,
+            fixed_cidr: None,
+            mtu: None,
+            nft_table: "pouch".into(),
+            address_pools: vec![("172.17.0.0/12".into(), 16), ("192.168.0.0/16".into(), 20)],
+            cni_conf_dir: "/etc/cni/net.d".into(),
+            cni_bin_dirs: vec!["/opt/cni/bin".into(), "/usr/lib/cni".into()],
+        }
+    }
+}
+
+/// What only a running daemon holds: DNS servers and the firewall driver.
+pub(crate) struct NetState {
+    /// Serialises address choices and firewall rebuilds.
+    lock: std::sync::Mutex<()>,
+    dns: std::sync::Mutex<HashMap<String, DnsServer>>,
+    firewall: Box<dyn Firewall>,
+    upstream: Vec<SocketAddr>,
+}
+
+impl NetState {
+    pub fn new(cfg: &NetworkConfig) -> NetState {
+        let firewall: Box<dyn Firewall> = if pouch_sys::nft::available() {
+            Box::new(Nftables {
+                table: cfg.nft_table.clone(),
+            })
+        } else {
+            tracing::warn!(
+                "libnftables is not installed: no NAT and no published ports \
+                 (apt-get install libnftables1)"
+            );
+            Box::new(NoFirewall)
+        };
+        let upstream = pouch_network::dns::upstream_from(
+            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        );
+        NetState {
+            lock: std::sync::Mutex::new(()),
+            dns: Default::default(),
+            firewall,
+            upstream,
+        }
+    }
+}
+
+impl From<pouch_network::Error> for Error {
+    fn from(e: pouch_network::Error) -> Error {
+        match e {
+            pouch_network::Error::Invalid(m) => Error::invalid(m),
+            pouch_network::Error::Sys(m) => Error::internal(m),
+        }
+    }
+}
+
+pub(crate) fn spec_of(n: &NetworkRecord) -> Result<NetworkSpec> {
+    let subnet: Cidr = n.subnet.parse()?;
+    Ok(NetworkSpec {
+        bridge: n.bridge.clone(),
+        subnet,
+        gateway: n.gateway.parse::<Ipv4Addr>().ok(),
+        mtu: n.mtu,
+    })
+}
+
+impl Engine {
+    fn net(&self) -> &NetState {
+        &self.inner.networks
+    }
+
+    fn net_cfg(&self) -> &NetworkConfig {
+        &self.inner.config.network
+    }
+
+    fn driver(&self) -> &'static dyn NetworkDriver {
+        &BridgeDriver
+    }
+
+    /// Pools to choose subnets from.
+    fn pools(&self) -> Result<Vec<(Cidr, u8)>> {
+        self.net_cfg()
+            .address_pools
+            .iter()
+            .map(|(b, s)| Ok((b.parse::<Cidr>()?, *s)))
+            .collect()
+    }
+
+    /// A subnet overlapping neither the host's routes nor any stored network. Call with the host
+    /// lock held, and create the bridge before releasing it.
+    fn choose_subnet(&self) -> Result<Cidr> {
+        let mut taken = pouch_network::host_networks();
+        for n in self.inner.store.networks()? {
+            if let Ok(c) = n.subnet.parse::<Cidr>() {
+                taken.push(c);
+            }
+        }
+        pouch_network::ipam::pick_subnet(&self.pools()?, &taken).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unavailable,
+                "all predefined address pools have been fully subnetted",
+            )
+        })
+    }
+
+    /// At daemon start: the default network, every bridge, the firewall and the DNS servers.
+    /// Failures are logged: a host that cannot do bridges still runs `--network none|host`.
+    pub(crate) async fn init_networks(&self) {
+        let r = self
+            .blocking(|e| {
+                e.ensure_default_network()?;
+                let mut errs = Vec::new();
+                for n in e.inner.store.networks()? {
+                    if n.driver == "bridge"
+                        && let Err(err) = spec_of(&n).and_then(|s| Ok(e.driver().create(&s)?))
+                    {
+                        errs.push(format!("network {}: {err}", n.name));
+                    }
+                }
+                if let Err(err) = e.rebuild_firewall() {
+                    errs.push(err.to_string());
+                }
+                if errs.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Error::internal(errs.join("; ")))
+                }
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "setting up networks");
+        }
+        if let Ok(nets) = self.inner.store.networks() {
+            for n in nets.into_iter().filter(|n| n.dns) {
+                self.start_dns(&n).await;
+            }
+        }
+    }
+
+    fn ensure_default_network(&self) -> Result<()> {
+        let cfg = self.net_cfg().clone();
+        if cfg.bridge == "none" {
+            return Ok(());
+        }
+        let existing = self
+            .inner
+            .store
+            .networks()?
+            .into_iter()
+            .find(|n| n.name == DEFAULT_NETWORK);
+        let _host = pouch_network::host_lock()?;
+        let bip: Option<Cidr> = cfg.bip.as_deref().map(str::parse).transpose()?;
+        let fixed: Option<Cidr> = cfg.fixed_cidr.as_deref().map(str::parse).transpose()?;
+        if let Some(n) = &existing {
+            let same_bip = bip.is_none_or(|b| n.subnet == b.network().to_string());
+            if n.bridge == cfg.bridge && same_bip && n.mtu == cfg.mtu {
+                return self.driver().create(&spec_of(n)?).map_err(Into::into);
+            }
+            // The operator changed the default bridge: replace it.
+            let _ = self.driver().delete(&spec_of(n)?);
+        }
+        let (subnet, gateway) = match bip {
+            Some(b) => (b.network(), b.addr),
+            None => {
+                let s = match &existing {
+                    Some(n) if n.bridge == cfg.bridge => n.subnet.parse()?,
+                    _ => self.choose_subnet()?,
+                };
+                (s, s.first_host())
+            }
+        };
+        let rec = NetworkRecord {
+            id: existing
+                .as_ref()
+                .map(|n| n.id.clone())
+                .unwrap_or(crate::containers::random_hex(32)?),
+            name: DEFAULT_NETWORK.into(),
+            driver: "bridge".into(),
+            created: existing.as_ref().map(|n| n.created).unwrap_or(now_nanos()),
+            bridge: cfg.bridge.clone(),
+            subnet: subnet.to_string(),
+            gateway: gateway.to_string(),
+            ip_range: fixed.map(|f| f.network().to_string()).unwrap_or_default(),
+            internal: false,
+            attachable: false,
+            dns: false,
+            mtu: cfg.mtu,
+            labels: Default::default(),
+            options: [
+                ("com.docker.network.bridge.default_bridge", "true"),
+                ("com.docker.network.bridge.enable_ip_masquerade", "true"),
+                ("com.docker.network.bridge.name", cfg.bridge.as_str()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        };
+        if existing.is_some() {
+            self.inner.store.update_network(&rec)?;
+        } else {
+            self.inner.store.insert_network(&rec)?;
+        }
+        self.driver().create(&spec_of(&rec)?)?;
+        Ok(())
+    }
+
+    /// Renders the firewall from the store: every bridge network, and the published ports of
+    /// containers whose network is set up.
+    pub(crate) fn rebuild_firewall(&self) -> Result<()> {
+        let _g = self.net().lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.rebuild_firewall_locked()
+    }
+
+    fn rebuild_firewall_locked(&self) -> Result<()> {
+        let store = &self.inner.store;
+        let nets = store.networks()?;
+        let mut rules = Ruleset::default();
+        for n in nets.iter().filter(|n| n.driver == "bridge") {
+            rules.networks.push(FwNetwork {
+                bridge: n.bridge.clone(),
+                subnet: n.subnet.parse()?,
+                internal: n.internal,
+                masquerade: n
+                    .options
+                    .get("com.docker.network.bridge.enable_ip_masquerade")
+                    .is_none_or(|v| v != "false"),
+            });
+        }
+        for (cid, ports) in store.all_container_ports()? {
+            let bound: Vec<PortBinding> = serde_json::from_str(&ports).unwrap_or_default();
+            let Some(ep) = store.endpoints_of_container(&cid)?.into_iter().next() else {
+                continue;
+            };
+            let Ok(ip) = ep.ip.parse::<Ipv4Addr>() else {
+                continue;
+            };
+            for b in bound {
+                rules.ports.push(PortMap {
+                    host_ip: b.host_ip,
+                    host_port: b.host_port,
+                    proto: b.proto,
+                    container_ip: ip,
+                    container_port: b.container_port,
+                });
+            }
+        }
+        self.net().firewall.apply(&rules)?;
+        Ok(())
+    }
+
+    async fn start_dns(&self, n: &NetworkRecord) {
+        let Ok(gw) = n.gateway.parse::<Ipv4Addr>() else {
+            return;
+        };
+        match DnsServer::start(gw, self.net().upstream.clone()).await {
+            Ok(s) => {
+                self.net()
+                    .dns
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(n.id.clone(), s);
+                let _ = self.refresh_dns(&n.id);
+            }
+            Err(e) => tracing::warn!(network = %n.name, error = %e, "embedded DNS not started"),
+        }
+    }
+
+    /// Replaces a network's DNS records with its set-up members' names, aliases and short ids.
+    pub(crate) fn refresh_dns(&self, network_id: &str) -> Result<()> {
+        let records = {
+            let dns = self.net().dns.lock().unwrap_or_else(|p| p.into_inner());
+            match dns.get(network_id) {
+                Some(s) => s.records.clone(),
+                None => return Ok(()),
+            }
+        };
+        let mut map: HashMap<String, Vec<Ipv4Addr>> = HashMap::new();
+        for ep in self.inner.store.endpoints_of_network(network_id)? {
+            if !self.netns_path(&ep.container_id).exists() {
+                continue;
+            }
+            let Some(c) = self.inner.store.container(&ep.container_id)? else {
+                continue;
+            };
+            let Ok(ip) = ep.ip.parse::<Ipv4Addr>() else {
+                continue;
+            };
+            let mut names = vec![c.name.to_ascii_lowercase(), c.id[..12].to_string()];
+            names.extend(ep.aliases.iter().map(|a| a.to_ascii_lowercase()));
+            for n in names {
+                map.entry(n).or_default().push(ip);
+            }
+        }
+        *records.write().unwrap_or_else(|p| p.into_inner()) = map;
+        Ok(())
+    }
+
+    /// At a clean shutdown with no container running: remove the bridges and the firewall
+    /// table (they are made again at the next start). With containers running, keep everything.
+    pub async fn shutdown_networks(&self) {
+        let running = self
+            .inner
+            .store
+            .containers()
+            .map(|cs| {
+                cs.iter()
+                    .any(|c| matches!(c.state.status.as_str(), "running" | "paused"))
+            })
+            .unwrap_or(true);
+        self.net()
+            .dns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        if running {
+            return;
+        }
+        let _ = self
+            .blocking(|e| {
+                let mut errs = Vec::new();
+                if let Err(err) = e.net().firewall.remove() {
+                    errs.push(err.to_string());
+                }
+                for n in e.inner.store.networks()? {
+                    if n.driver == "bridge"
+                        && let Err(err) = spec_of(&n).and_then(|s| Ok(e.driver().delete(&s)?))
+                    {
+                        errs.push(err.to_string());
+                    }
+                }
+                if !errs.is_empty() {
+                    tracing::warn!(errors = ?errs, "removing networks at shutdown");
+                }
+                Ok(())
+            })
+            .await;
+    }
+
+    /// Finds a network by full id, name, or unique id prefix.
+    pub(crate) fn resolve_network(&self, name: &str) -> Result<NetworkRecord> {
+        let nets = self.inner.store.networks()?;
+        if let Some(n) = nets.iter().find(|n| n.id == name || n.name == name) {
+            return Ok(n.clone());
+        }
+        let m: Vec<&NetworkRecord> = nets
+            .iter()
+            .filter(|n| !name.is_empty() && n.id.starts_with(name))
+            .collect();
+        match m.as_slice() {
+            [n] => Ok((*n).clone()),
+            [] => Err(Error::not_found(format!("network {name} not found"))),
+            _ => Err(Error::invalid(format!(
+                "network {name} is ambiguous ({} matches found based on ID prefix)",
+                m.len()
+            ))),
+        }
+    }
+}
+
+impl Engine {
+    /// After restore: whatever a crash left behind (a pinned namespace, a veth on one of our
+    /// bridges, published ports) of a container that is not running goes.
+    pub(crate) async fn reconcile_networks(&self) {
+        let r = self
+            .blocking(|e| {
+                let store = &e.inner.store;
+                let live: HashMap<String, bool> = store
+                    .containers()?
+                    .into_iter()
+                    .map(|c| {
+                        let running = matches!(c.state.status.as_str(), "running" | "paused");
+                        (c.id, running)
+                    })
+                    .collect();
+                let running = |id: &str| live.get(id).copied().unwrap_or(false);
+                let mut cleaned = 0;
+                let dir = e.inner.config.exec_root.join("netns");
+                if let Ok(rd) = std::fs::read_dir(&dir) {
+                    for f in rd.flatten() {
+                        let id = f.file_name().to_string_lossy().into_owned();
+                        if !running(&id) {
+                            match store.container(&id)? {
+                                Some(c) => {
+                                    let _ = e.teardown_container_network(&c);
+                                }
+                                None => {
+                                    let _ = pouch_network::remove_netns(&f.path());
+                                }
+                            }
+                            cleaned += 1;
+                        }
+                    }
+                }
+                for n in store.networks()? {
+                    for port in pouch_network::bridge::bridge_ports(&n.bridge) {
+                        let Some(prefix) = port.strip_prefix("vp").filter(|p| p.len() >= 10) else {
+                            continue;
+                        };
+                        let owner = live
+                            .iter()
+                            .find(|(id, _)| id.starts_with(&prefix[..10]))
+                            .map(|(id, r)| (id.clone(), *r));
+                        if owner.is_none_or(|(_, r)| !r) {
+                            let _ = pouch_network::bridge::delete_link(&port);
+                            cleaned += 1;
+                        }
+                    }
+                }
+                let mut ports_changed = false;
+                for (cid, _) in store.all_container_ports()? {
+                    if !running(&cid) {
+                        store.set_container_ports(&cid, None)?;
+                        ports_changed = true;
+                    }
+                }
+                for ep in store.endpoints()? {
+                    if !live.contains_key(&ep.container_id) {
+                        store.delete_endpoint(&ep.network_id, &ep.container_id)?;
+                        cleaned += 1;
+                    }
+                }
+                if ports_changed {
+                    e.rebuild_firewall()?;
+                }
+                if cleaned > 0 {
+                    tracing::info!(
+                        cleaned,
+                        "removed network leftovers of containers that are gone"
+                    );
+                }
+                for n in store.networks()? {
+                    e.refresh_dns(&n.id)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "reconciling networks");
+        }
+    }
+}
