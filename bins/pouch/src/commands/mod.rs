@@ -9,6 +9,7 @@ mod image;
 mod info;
 mod inspect;
 mod login;
+mod network;
 mod version;
 mod system;
 mod volume;
@@ -136,6 +137,9 @@ pub enum Command {
     Diff(c::diff::DiffArgs),
     /// Create a new image from a container's changes
     Commit(c::commit::CommitArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
@@ -151,6 +155,7 @@ pub async fn run(ctx: &mut Ctx, command: Command) -> Result<()> {
         Command::Version(args) => version::run(ctx, args).await,
         Command::Info(args) => info::run(ctx, args).await,
         Command::Image(cmd) => image::run(ctx, cmd).await,
+        Command::Network(cmd) => network::run(ctx, cmd).await,
         Command::Volume(cmd) => volume::run(ctx, cmd).await,
         Command::System(cmd) => system::run(ctx, cmd).await,
         // Handled in main, which owns the top-level command definition.

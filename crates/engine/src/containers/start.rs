@@ -187,7 +187,6 @@ impl Engine {
         };
         let net = match pouch_network::Mode::parse(&hc.network_mode) {
             pouch_network::Mode::Host => NsMode::Host,
-            pouch_network::Mode::None => NsMode::Private,
             pouch_network::Mode::Container(other) => {
                 // Join the other container's pinned namespace when it has one (it outlives
                 // that container's restarts); its process's otherwise.
@@ -199,7 +198,9 @@ impl Engine {
                     NsMode::Path(self.ns_path(&other, "net")?)
                 }
             }
-            pouch_network::Mode::Network(_) => match self.setup_container_network(c)? {
+            pouch_network::Mode::Network(_) | pouch_network::Mode::None => match self
+                .setup_container_network(c)?
+            {
                 Some(p) => NsMode::Path(p),
                 None => NsMode::Private,
             },

@@ -187,8 +187,16 @@ impl Engine {
     /// start: pins the namespace, connects every endpoint, publishes ports and registers names.
     /// Returns the namespace for the spec, or `None` for modes without one of ours.
     pub(crate) fn setup_container_network(&self, c: &ContainerRecord) -> Result<Option<PathBuf>> {
-        if !matches!(Mode::parse(&c.host_config.network_mode), Mode::Network(_)) {
-            return Ok(None);
+        match Mode::parse(&c.host_config.network_mode) {
+            Mode::Network(_) => {}
+            Mode::None => {
+                // Only loopback, but up (the runtime leaves a fresh namespace's `lo` down).
+                let path = self.netns_path(&c.id);
+                std::fs::create_dir_all(path.parent().unwrap_or(&path))?;
+                pouch_network::create_netns(&path)?;
+                return Ok(Some(path));
+            }
+            _ => return Ok(None),
         }
         let res = self.setup_inner(c);
         if let Err(e) = &res {

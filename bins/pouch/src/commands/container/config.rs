@@ -208,6 +208,9 @@ pub fn build(o: &ContainerOptions, env: &Env<'_>) -> Result<Spec> {
     super::storage::apply(&o.storage, &mut config, &mut host)?;
 
     host_settings(o, &mut host)?;
+    if let Some(nc) = super::netopts::apply(&o.net, o.network.as_deref(), &mut host)? {
+        put(&mut config, "NetworkingConfig", nc);
+    }
     if let Some((h, w)) = env.console_size {
         put(&mut host, "ConsoleSize", json!([h, w]));
     }

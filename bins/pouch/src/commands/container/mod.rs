@@ -16,6 +16,7 @@ pub mod export;
 pub mod inspect;
 pub mod kill;
 mod limits;
+mod netopts;
 pub mod list;
 pub mod logs;
 mod opts;

@@ -94,6 +94,8 @@ pub struct ContainerOptions {
     /// Connect a container to a network (none, host, bridge, container:<name|id>)
     #[arg(long = "network", alias = "net", value_name = "NETWORK")]
     pub network: Option<String>,
+    #[command(flatten)]
+    pub net: super::netopts::NetOptions,
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,
