@@ -55,6 +55,7 @@ impl Engine {
             }
             (s, _) => return Err(Error::conflict(format!("cannot attach to a {s} container"))),
         }
+        self.emit_container(&c, "attach", &[]);
         Ok((c.config.tty, rx))
     }
 

@@ -15,6 +15,8 @@ pub fn routes() -> Router<Engine> {
         .route("/version", get(version))
         .route("/info", get(info))
         .route("/system/df", get(df))
+        .route("/build/prune", axum::routing::post(build_prune))
+        .route("/images/search", get(search))
 }
 
 /// GET and HEAD (axum answers HEAD from the GET route, without a body).
@@ -38,6 +40,20 @@ async fn df(State(engine): State<Engine>, uri: axum::http::Uri) -> ApiResult<Res
     let q = crate::query::Query::parse(uri.query());
     let types = q.all("type");
     Ok(Json(engine.system_df(types).await?).into_response())
+}
+
+/// pouch has no builder, so there is never build cache to prune (`docker system prune` asks).
+async fn build_prune() -> Response {
+    Json(serde_json::json!({"CachesDeleted": [], "SpaceReclaimed": 0})).into_response()
+}
+
+/// `docker search` asks the daemon to query Docker Hub's index; pouch has no index to ask.
+async fn search() -> ApiResult<Response> {
+    Err(pouch_engine::Error::not_implemented(
+        "searching is not supported: pouch talks to registries (OCI distribution API), not to \
+         Docker Hub's search index; list a registry's repositories with GET /v2/_catalog",
+    )
+    .into())
 }
 
 async fn info(State(engine): State<Engine>) -> ApiResult<Response> {
