@@ -94,7 +94,11 @@ impl Daemon {
         let root = dir.path().join("root");
         let exec_root = dir.path().join("exec");
         let sock = dir.path().join("pouchd.sock");
-        std::fs::write(dir.path().join("config.json"), config).map_err(|e| e.to_string())?;
+        std::fs::write(
+            dir.path().join("config.json"),
+            with_network_defaults(config, dir.path()),
+        )
+        .map_err(|e| e.to_string())?;
         let mut d = Daemon {
             root,
             exec_root,
@@ -160,6 +164,17 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// A key of this daemon's config file (for example `bridge` or `nft-table`).
+    pub fn config_value(&self, key: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.config_file()).unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default()[key].clone()
+    }
+
+    /// The default bridge's interface name.
+    pub fn bridge(&self) -> String {
+        self.config_value("bridge").as_str().unwrap_or("pouch0").to_string()
     }
 
     pub fn log(&self) -> String {
@@ -311,6 +326,23 @@ impl Drop for Daemon {
         }
         self.stop();
     }
+}
+
+/// Each test daemon gets its own default bridge, nftables table and address pool, so daemons
+/// running side by side never collide; a config that names them keeps its own.
+fn with_network_defaults(config: &str, dir: &Path) -> String {
+    use sha2::Digest;
+    let Ok(serde_json::Value::Object(mut m)) = serde_json::from_str(config) else {
+        return config.to_string();
+    };
+    let tag = &hex::encode(sha2::Sha256::digest(dir.display().to_string()))[..8];
+    m.entry("bridge")
+        .or_insert_with(|| format!("pt{tag}").into());
+    m.entry("nft-table")
+        .or_insert_with(|| format!("pouch_t{tag}").into());
+    m.entry("default-address-pools")
+        .or_insert_with(|| serde_json::json!([{"base": "10.213.0.0/16", "size": 24}]));
+    serde_json::Value::Object(m).to_string()
 }
 
 /// Runs `cmd` with `input` written to its stdin (then closed), collecting its output.

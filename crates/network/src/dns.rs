@@ -10,13 +10,38 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
-/// Names → addresses, shared between the engine (writer) and the server (reader).
-pub type Records = Arc<RwLock<HashMap<String, Vec<Ipv4Addr>>>>;
+/// What every server answers from, shared by all of a daemon's networks: each network's names,
+/// and which networks each client address belongs to. A client sees the names of all networks
+/// its container is on, whichever gateway it asks (as with docker's embedded DNS).
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// network id → name → addresses
+    pub names: HashMap<String, HashMap<String, Vec<Ipv4Addr>>>,
+    /// client address → its container's network ids
+    pub clients: HashMap<Ipv4Addr, Vec<String>>,
+}
+
+impl Registry {
+    pub fn lookup(&self, client: Ipv4Addr, name: &str) -> Option<Vec<Ipv4Addr>> {
+        let mut out: Vec<Ipv4Addr> = Vec::new();
+        for net in self.clients.get(&client)? {
+            if let Some(ips) = self.names.get(net).and_then(|m| m.get(name)) {
+                for ip in ips {
+                    if !out.contains(ip) {
+                        out.push(*ip);
+                    }
+                }
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+pub type Records = Arc<RwLock<Registry>>;
 
 /// A running server; dropping it stops it.
 pub struct DnsServer {
     task: JoinHandle<()>,
-    pub records: Records,
 }
 
 impl Drop for DnsServer {
@@ -27,10 +52,12 @@ impl Drop for DnsServer {
 
 impl DnsServer {
     /// Binds `addr:53` and serves until dropped.
-    pub async fn start(addr: Ipv4Addr, upstream: Vec<SocketAddr>) -> std::io::Result<DnsServer> {
+    pub async fn start(
+        addr: Ipv4Addr,
+        upstream: Vec<SocketAddr>,
+        recs: Records,
+    ) -> std::io::Result<DnsServer> {
         let sock = Arc::new(UdpSocket::bind((addr, 53)).await?);
-        let records: Records = Default::default();
-        let recs = records.clone();
         let upstream = Arc::new(upstream);
         let task = tokio::spawn(async move {
             let mut buf = vec![0u8; 1500];
@@ -39,7 +66,11 @@ impl DnsServer {
                     continue;
                 };
                 let q = buf[..n].to_vec();
-                let local = answer(&q, &recs);
+                let client = match peer.ip() {
+                    std::net::IpAddr::V4(v4) => v4,
+                    std::net::IpAddr::V6(_) => continue,
+                };
+                let local = answer(&q, client, &recs);
                 let sock = sock.clone();
                 let upstream = upstream.clone();
                 tokio::spawn(async move {
@@ -53,7 +84,7 @@ impl DnsServer {
                 });
             }
         });
-        Ok(DnsServer { task, records })
+        Ok(DnsServer { task })
     }
 }
 
@@ -121,12 +152,12 @@ fn question(q: &[u8]) -> Option<(String, u16, usize)> {
 
 /// A local answer for names we know (A records; an empty answer for their other types), or
 /// `None` to forward.
-fn answer(q: &[u8], recs: &Records) -> Option<Vec<u8>> {
+fn answer(q: &[u8], client: Ipv4Addr, recs: &Records) -> Option<Vec<u8>> {
     let (name, qtype, end) = question(q)?;
-    let ips = {
-        let r = recs.read().unwrap_or_else(|p| p.into_inner());
-        r.get(&name).cloned()?
-    };
+    let ips = recs
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .lookup(client, &name)?;
     let ips: Vec<Ipv4Addr> = if qtype == 1 { ips } else { Vec::new() };
     let mut r = Vec::with_capacity(end + 16 * ips.len());
     r.extend_from_slice(&q[0..2]);
@@ -171,16 +202,24 @@ mod tests {
     #[test]
     fn answers_known_names_and_forwards_others() {
         let recs: Records = Default::default();
-        recs.write()
-            .unwrap()
-            .insert("web".into(), vec![Ipv4Addr::new(10, 0, 0, 2)]);
-        let r = answer(&query("WEB", 1), &recs).unwrap();
+        let me = Ipv4Addr::new(10, 0, 0, 3);
+        {
+            let mut r = recs.write().unwrap();
+            r.names
+                .entry("n1".into())
+                .or_default()
+                .insert("web".into(), vec![Ipv4Addr::new(10, 0, 0, 2)]);
+            r.clients.insert(me, vec!["n1".into()]);
+        }
+        // A client of another network does not see the name.
+        assert!(answer(&query("web", 1), Ipv4Addr::new(10, 9, 0, 3), &recs).is_none());
+        let r = answer(&query("WEB", 1), me, &recs).unwrap();
         assert_eq!(&r[0..2], &[0x12, 0x34]);
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1);
         assert_eq!(&r[r.len() - 4..], &[10, 0, 0, 2]);
-        let r = answer(&query("web", 28), &recs).unwrap();
+        let r = answer(&query("web", 28), me, &recs).unwrap();
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 0);
-        assert!(answer(&query("example.com", 1), &recs).is_none());
+        assert!(answer(&query("example.com", 1), me, &recs).is_none());
         assert_eq!(servfail(&query("x", 1)).unwrap()[3] & 0xf, 2);
         assert_eq!(
             upstream_from("# x\nnameserver 127.0.0.53\nsearch a\n"),

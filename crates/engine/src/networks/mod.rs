@@ -63,6 +63,8 @@ pub(crate) struct NetState {
     /// Serialises address choices and firewall rebuilds.
     lock: std::sync::Mutex<()>,
     dns: std::sync::Mutex<HashMap<String, DnsServer>>,
+    /// What the DNS servers answer from.
+    records: pouch_network::dns::Records,
     firewall: Box<dyn Firewall>,
     upstream: Vec<SocketAddr>,
 }
@@ -86,6 +88,7 @@ impl NetState {
         NetState {
             lock: std::sync::Mutex::new(()),
             dns: Default::default(),
+            records: Default::default(),
             firewall,
             upstream,
         }
@@ -299,7 +302,7 @@ impl Engine {
         let Ok(gw) = n.gateway.parse::<Ipv4Addr>() else {
             return;
         };
-        match DnsServer::start(gw, self.net().upstream.clone()).await {
+        match DnsServer::start(gw, self.net().upstream.clone(), self.net().records.clone()).await {
             Ok(s) => {
                 self.net()
                     .dns
@@ -312,21 +315,25 @@ impl Engine {
         }
     }
 
-    /// Replaces a network's DNS records with its set-up members' names, aliases and short ids.
-    pub(crate) fn refresh_dns(&self, network_id: &str) -> Result<()> {
-        let records = {
-            let dns = self.net().dns.lock().unwrap_or_else(|p| p.into_inner());
-            match dns.get(network_id) {
-                Some(s) => s.records.clone(),
-                None => return Ok(()),
-            }
-        };
-        let mut map: HashMap<String, Vec<Ipv4Addr>> = HashMap::new();
-        for ep in self.inner.store.endpoints_of_network(network_id)? {
-            if !self.netns_path(&ep.container_id).exists() {
+    /// Rebuilds what the DNS servers answer: every set-up member of a DNS-enabled network by
+    /// name, aliases and short id, and each member address's networks.
+    pub(crate) fn refresh_dns(&self, _network_id: &str) -> Result<()> {
+        let store = &self.inner.store;
+        let nets: HashMap<String, bool> = store
+            .networks()?
+            .into_iter()
+            .map(|n| (n.id, n.dns))
+            .collect();
+        let mut reg = pouch_network::dns::Registry::default();
+        let mut by_container: HashMap<String, Vec<String>> = HashMap::new();
+        let mut ips: Vec<(String, Ipv4Addr)> = Vec::new();
+        for ep in store.endpoints()? {
+            if !nets.get(&ep.network_id).copied().unwrap_or(false)
+                || !self.netns_path(&ep.container_id).exists()
+            {
                 continue;
             }
-            let Some(c) = self.inner.store.container(&ep.container_id)? else {
+            let Some(c) = store.container(&ep.container_id)? else {
                 continue;
             };
             let Ok(ip) = ep.ip.parse::<Ipv4Addr>() else {
@@ -334,11 +341,25 @@ impl Engine {
             };
             let mut names = vec![c.name.to_ascii_lowercase(), c.id[..12].to_string()];
             names.extend(ep.aliases.iter().map(|a| a.to_ascii_lowercase()));
+            let m = reg.names.entry(ep.network_id.clone()).or_default();
             for n in names {
-                map.entry(n).or_default().push(ip);
+                m.entry(n).or_default().push(ip);
             }
+            by_container
+                .entry(c.id.clone())
+                .or_default()
+                .push(ep.network_id.clone());
+            ips.push((c.id, ip));
         }
-        *records.write().unwrap_or_else(|p| p.into_inner()) = map;
+        for (cid, ip) in ips {
+            reg.clients
+                .insert(ip, by_container.get(&cid).cloned().unwrap_or_default());
+        }
+        *self
+            .net()
+            .records
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = reg;
         Ok(())
     }
 

@@ -1,0 +1,546 @@
+//! Networking end to end: the default bridge with published ports answered from the host's
+//! loopback, user-defined networks with name resolution and isolation, the `host`, `none` and
+//! `container:` modes, the network API/CLI, and no leaks (veths, namespaces, nft rules, leases)
+//! after many containers and after `kill -9` of pouchd.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pouch_e2e::{Daemon, out};
+
+fn ok(d: &Daemon, args: &[&str]) -> String {
+    d.pouch_ok(args)
+}
+
+fn fails(d: &Daemon, args: &[&str]) -> String {
+    let (so, se, code) = out(&d.pouch(args));
+    assert_ne!(code, Some(0), "{args:?} succeeded: {so}");
+    se
+}
+
+/// An HTTP GET over TCP; `None` until something answers.
+fn http_get(addr: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    (!buf.is_empty()).then_some(buf)
+}
+
+fn wait_http(d: &Daemon, addr: &str, want: &str) -> String {
+    let mut got = String::new();
+    d.wait_for(20, &format!("HTTP answer on {addr}"), || {
+        got = http_get(addr).unwrap_or_default();
+        got.contains(want)
+    });
+    got
+}
+
+/// A busybox httpd serving `body` on port 80.
+fn httpd_args<'a>(body: &'a str) -> Vec<&'a str> {
+    vec!["busybox", "sh", "-c", body]
+}
+
+fn httpd_script(text: &str) -> String {
+    format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www")
+}
+
+fn nft_list(table: &str) -> String {
+    pouch_sys::nft::run(&format!("list table ip {table}")).unwrap_or_default()
+}
+
+fn bridge_ports(bridge: &str) -> Vec<String> {
+    std::fs::read_dir(Path::new("/sys/class/net").join(bridge).join("brif"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn netns_pins(d: &Daemon) -> Vec<String> {
+    std::fs::read_dir(d.exec_root.join("netns"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn nft_usable() -> bool {
+    let ok = pouch_sys::nft::available();
+    if !ok {
+        eprintln!("SKIP: libnftables is not installed: no published ports");
+    }
+    ok
+}
+
+#[test]
+fn published_port_answers_from_the_host_loopback() {
+    if !nft_usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let script = httpd_script("hello-fixed");
+    let mut args = vec!["run", "-d", "--name", "web", "-p", &publish];
+    args.extend(httpd_args(&script));
+    ok(&d, &args);
+    let got = wait_http(&d, &format!("127.0.0.1:{port}"), "hello-fixed");
+    assert!(got.starts_with("HTTP/1."), "{got}");
+    assert_eq!(
+        ok(&d, &["port", "web"]).trim(),
+        format!("80/tcp -> 127.0.0.1:{port}")
+    );
+
+    // A random host port, and -P for an exposed one: inspect reports what was chosen.
+    let script2 = httpd_script("hello-random");
+    let mut args = vec![
+        "run",
+        "-d",
+        "--name",
+        "web2",
+        "-p",
+        "127.0.0.1::80",
+        "--expose",
+        "8080",
+        "-P",
+    ];
+    args.extend(httpd_args(&script2));
+    ok(&d, &args);
+    let v = d.inspect("web2");
+    let chosen = v["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
+        .as_str()
+        .expect("a chosen host port")
+        .to_string();
+    assert_ne!(chosen, "0");
+    assert!(
+        v["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
+            .as_str()
+            .is_some_and(|p| p.parse::<u16>().is_ok_and(|p| p > 0)),
+        "{}",
+        v["NetworkSettings"]
+    );
+    wait_http(&d, &format!("127.0.0.1:{chosen}"), "hello-random");
+    assert!(
+        nft_list(d.config_value("nft-table").as_str().unwrap()).contains(&format!("dport {port}"))
+    );
+    // docker's CLI reads the same data.
+    let ps = d.docker_ok(&["ps", "--format", "{{.Ports}}", "--filter", "name=web2"]);
+    assert!(ps.contains(&format!("127.0.0.1:{chosen}->80/tcp")), "{ps}");
+    // A host port already published is refused.
+    let mut args = vec!["run", "-d", "-p", &publish];
+    args.extend(httpd_args(&script));
+    let err = fails(&d, &args);
+    assert!(err.contains("already allocated"), "{err}");
+}
+
+#[test]
+fn user_network_names_resolve_and_networks_are_isolated() {
+    let d = Daemon::start();
+    d.load_busybox();
+    ok(&d, &["network", "create", "--label", "team=a", "front"]);
+    d.docker_ok(&["network", "create", "back"]);
+    let ls = ok(&d, &["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    for want in [
+        "bridge bridge",
+        "front bridge",
+        "back bridge",
+        "host host",
+        "none null",
+    ] {
+        assert!(ls.contains(want), "{ls}");
+    }
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "alpha",
+            "--network",
+            "front",
+            "--network-alias",
+            "db",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "beta",
+            "--network",
+            "front",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "gamma",
+            "--network",
+            "back",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    for name in ["alpha", "db"] {
+        let got = ok(&d, &["exec", "beta", "ping", "-c", "1", "-W", "3", name]);
+        assert!(got.contains("1 packets received"), "{got}");
+    }
+    let ns = ok(&d, &["exec", "beta", "nslookup", "alpha"]);
+    let alpha_ip = d.inspect("alpha")["NetworkSettings"]["Networks"]["front"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(ns.contains(&alpha_ip), "{ns}");
+    // gamma is on another network: no route through the host to alpha.
+    let (so, _, code) = out(&d.pouch(&["exec", "gamma", "ping", "-c", "1", "-W", "2", &alpha_ip]));
+    assert_ne!(code, Some(0), "cross-network ping succeeded: {so}");
+    let (_, _, code) = out(&d.pouch(&["exec", "gamma", "nslookup", "alpha"]));
+    assert_ne!(code, Some(0), "gamma resolved a name of another network");
+
+    // connect puts gamma on front too, at once; disconnect takes it off again.
+    ok(&d, &["network", "connect", "front", "gamma"]);
+    let got = ok(
+        &d,
+        &["exec", "gamma", "ping", "-c", "1", "-W", "3", "alpha"],
+    );
+    assert!(got.contains("1 packets received"), "{got}");
+    ok(&d, &["network", "disconnect", "front", "gamma"]);
+    let ip = ok(&d, &["exec", "gamma", "ip", "-4", "-o", "addr"]);
+    assert!(!ip.contains("eth1"), "{ip}");
+
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&d, &["network", "inspect", "front"])).unwrap();
+    assert_eq!(v[0]["Labels"]["team"], "a");
+    assert_eq!(v[0]["Containers"].as_object().map(|m| m.len()), Some(2));
+    let err = fails(&d, &["network", "rm", "front"]);
+    assert!(err.contains("active endpoints"), "{err}");
+    ok(&d, &["rm", "-f", "alpha", "beta", "gamma"]);
+    let bridge = v[0]["Options"]["com.docker.network.bridge.name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(Path::new("/sys/class/net").join(&bridge).exists());
+    ok(&d, &["network", "rm", "front"]);
+    assert!(!Path::new("/sys/class/net").join(&bridge).exists());
+    let pruned = ok(&d, &["network", "prune", "-f"]);
+    assert!(pruned.contains("back"), "{pruned}");
+    let err = fails(&d, &["network", "rm", "bridge"]);
+    assert!(err.contains("pre-defined"), "{err}");
+}
+
+#[test]
+fn addresses_aliases_dns_and_hosts_follow_the_flags() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.docker_ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.219.0.0/24",
+        "--gateway",
+        "10.219.0.254",
+        "--ip-range",
+        "10.219.0.128/25",
+        "--internal",
+        "inner",
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_str(&d.docker_ok(&["network", "inspect", "inner"])).unwrap();
+    assert_eq!(v[0]["IPAM"]["Config"][0]["Subnet"], "10.219.0.0/24");
+    assert_eq!(v[0]["IPAM"]["Config"][0]["Gateway"], "10.219.0.254");
+    assert_eq!(v[0]["Internal"], true);
+    let got = d.docker_ok(&[
+        "run", "--rm", "--network", "inner", "--ip", "10.219.0.7", "--mac-address",
+        "02:11:22:33:44:55", "--hostname", "box1", "--add-host", "extra.test:10.9.9.9",
+        "--dns-search", "example.test", "busybox", "sh", "-c",
+        "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address; hostname; cat /etc/hosts /etc/resolv.conf",
+    ]);
+    assert!(got.contains("10.219.0.7/24"), "{got}");
+    assert!(got.contains("02:11:22:33:44:55"), "{got}");
+    assert!(got.contains("box1"), "{got}");
+    assert!(got.contains("10.9.9.9\textra.test"), "{got}");
+    assert!(got.contains("10.219.0.7\tbox1"), "{got}");
+    assert!(got.contains("nameserver 10.219.0.254"), "{got}");
+    assert!(got.contains("search example.test"), "{got}");
+    // Without --ip, addresses come from the range.
+    let got = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "inner",
+        "busybox",
+        "ip",
+        "-4",
+        "-o",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(got.contains("10.219.0.128/24"), "{got}");
+    // An internal network has no default route.
+    let got = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "inner",
+        "busybox",
+        "ip",
+        "route",
+    ]);
+    assert!(!got.contains("default"), "{got}");
+    // Out-of-subnet addresses and --ip on the default bridge are refused like docker.
+    let (_, se, code) = out(&d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "inner",
+        "--ip",
+        "10.1.1.1",
+        "busybox",
+        "true",
+    ]));
+    assert_ne!(code, Some(0));
+    assert!(se.contains("does not belong"), "{se}");
+    let (_, se, code) = out(&d.docker(&["run", "--rm", "--ip", "10.1.1.1", "busybox", "true"]));
+    assert_ne!(code, Some(0));
+    assert!(se.contains("user defined networks"), "{se}");
+    // The default bridge resolves through the host's resolvers (never a loopback one).
+    let got = d.docker_ok(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"]);
+    assert!(got.contains("nameserver"), "{got}");
+    assert!(!got.contains("nameserver 127."), "{got}");
+}
+
+#[test]
+fn host_none_and_container_modes() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let bridge = d.bridge();
+    let host = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "busybox",
+            "cat",
+            "/proc/net/dev",
+        ],
+    );
+    assert!(
+        host.contains(&bridge),
+        "host mode does not see {bridge}: {host}"
+    );
+    let none = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "ip",
+            "-o",
+            "link",
+        ],
+    );
+    let links: Vec<&str> = none.lines().collect();
+    assert_eq!(links.len(), 1, "{none}");
+    assert!(
+        links[0].contains("lo:") && links[0].contains("UP"),
+        "{none}"
+    );
+
+    ok(
+        &d,
+        &["run", "-d", "--name", "owner", "busybox", "sleep", "300"],
+    );
+    let ip = d.inspect("owner")["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!ip.is_empty());
+    let got = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "container:owner",
+            "busybox",
+            "ip",
+            "-4",
+            "-o",
+            "addr",
+            "show",
+            "eth0",
+        ],
+    );
+    assert!(got.contains(&format!("{ip}/")), "{got}");
+    // Default bridge: the container reaches its gateway, and is in docker's inspect shape.
+    let gw = d.inspect("owner")["NetworkSettings"]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let got = ok(&d, &["exec", "owner", "ping", "-c", "1", "-W", "3", &gw]);
+    assert!(got.contains("1 packets received"), "{got}");
+    let net = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.bridge.IPAddress}}",
+        "owner",
+    ]);
+    assert_eq!(net.trim(), ip);
+}
+
+#[test]
+fn fifty_containers_and_a_kill9_leave_nothing_behind() {
+    if !nft_usable() {
+        return;
+    }
+    let mut d = Daemon::start();
+    d.load_busybox();
+    let bridge = d.bridge();
+    let table = d.config_value("nft-table").as_str().unwrap().to_string();
+    for i in 0..50 {
+        let mut args = vec!["run", "--rm"];
+        if i % 5 == 0 {
+            args.extend(["-p", "127.0.0.1::80"]);
+        }
+        args.extend(["busybox", "true"]);
+        ok(&d, &args);
+    }
+    d.wait_for(20, "no containers left", || {
+        ok(&d, &["ps", "-aq"]).trim().is_empty()
+    });
+    assert!(
+        bridge_ports(&bridge).is_empty(),
+        "{:?}",
+        bridge_ports(&bridge)
+    );
+    assert!(netns_pins(&d).is_empty(), "{:?}", netns_pins(&d));
+    assert!(!nft_list(&table).contains("dnat to"), "{}", nft_list(&table));
+    // Leases went with their containers: the next container gets the subnet's first address.
+    let net: serde_json::Value =
+        serde_json::from_str(&ok(&d, &["network", "inspect", "bridge"])).unwrap();
+    let gw = net[0]["IPAM"]["Config"][0]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (prefix, last) = gw.rsplit_once('.').unwrap();
+    let first = format!("{prefix}.{}", last.parse::<u8>().unwrap() + 1);
+    let got = ok(
+        &d,
+        &[
+            "run", "--rm", "busybox", "ip", "-4", "-o", "addr", "show", "eth0",
+        ],
+    );
+    assert!(got.contains(&format!("{first}/")), "{got}");
+
+    // kill -9 of pouchd with containers running; one of them dies while it is down.
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let script = httpd_script("survivor");
+    let mut args = vec!["run", "-d", "--name", "keep", "-p", &publish];
+    args.extend(httpd_args(&script));
+    ok(&d, &args);
+    let dies = ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "dies",
+            "-p",
+            "127.0.0.1::81",
+            "busybox",
+            "sleep",
+            "1000",
+        ],
+    );
+    let dies = dies.trim().to_string();
+    let pid = d.inspect("dies")["State"]["Pid"].as_i64().unwrap();
+    wait_http(&d, &format!("127.0.0.1:{port}"), "survivor");
+    d.kill9();
+    let st = Command::new("kill")
+        .arg("-9")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d.spawn(&[]).unwrap();
+    d.wait_for(20, "dies to be recorded as exited", || {
+        d.inspect("dies")["State"]["Status"] == "exited"
+    });
+    assert!(
+        !Path::new("/sys/class/net")
+            .join(format!("vp{}0", &dies[..10]))
+            .exists()
+    );
+    assert_eq!(netns_pins(&d).len(), 1, "{:?}", netns_pins(&d));
+    assert!(nft_list(&table).contains(&format!("dport {port}")));
+    assert_eq!(
+        nft_list(&table).matches("dnat to").count(),
+        1,
+        "{}",
+        nft_list(&table)
+    );
+    wait_http(&d, &format!("127.0.0.1:{port}"), "survivor");
+    // The restarted daemon never hands out an address in use.
+    let keep_ip = d.inspect("keep")["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let got = ok(
+        &d,
+        &[
+            "run", "--rm", "busybox", "ip", "-4", "-o", "addr", "show", "eth0",
+        ],
+    );
+    assert!(!got.contains(&format!("{keep_ip}/")), "{got}");
+    ok(&d, &["rm", "-f", "keep", "dies"]);
+    assert!(
+        bridge_ports(&bridge).is_empty(),
+        "{:?}",
+        bridge_ports(&bridge)
+    );
+    assert!(netns_pins(&d).is_empty(), "{:?}", netns_pins(&d));
+    assert!(!nft_list(&table).contains("dnat to"), "{}", nft_list(&table));
+    // A clean stop with nothing running takes the bridge and the table away.
+    d.stop();
+    assert!(!Path::new("/sys/class/net").join(&bridge).exists());
+    assert!(nft_list(&table).is_empty());
+}
