@@ -143,6 +143,29 @@ const EXAMPLES: &[(&str, &str)] = &[
         "pouch volume create data\n  pouch volume ls\n  pouch volume rm data",
     ),
     (
+        "network",
+        "pouch network create --subnet 10.10.0.0/24 app\n  pouch network ls\n  pouch network rm app",
+    ),
+    (
+        "network-create",
+        "pouch network create app\n  pouch network create --subnet 10.10.0.0/24 --gateway 10.10.0.254 --ip-range 10.10.0.128/25 app\n  pouch network create --internal --label team=a backend",
+    ),
+    (
+        "network-ls",
+        "pouch network ls\n  pouch network ls --filter driver=bridge -q",
+    ),
+    (
+        "network-inspect",
+        "pouch network inspect app\n  pouch network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' app",
+    ),
+    ("network-rm", "pouch network rm app backend"),
+    ("network-prune", "pouch network prune -f"),
+    (
+        "connect",
+        "pouch network connect app web\n  pouch network connect --ip 10.10.0.9 --alias db app store",
+    ),
+    ("disconnect", "pouch network disconnect app web"),
+    (
         "system",
         "pouch system info\n  pouch system df\n  pouch system prune -f",
     ),
@@ -157,6 +180,11 @@ fn examples_for(name: &str, parent: Option<&str>) -> Option<&'static str> {
         (Some("volume"), "create") => "create-volume",
         (Some("volume"), "rm") => "rm",
         (Some("image"), "rm") => "rmi",
+        (Some("network"), "create") => "network-create",
+        (Some("network"), "ls") => "network-ls",
+        (Some("network"), "inspect") => "network-inspect",
+        (Some("network"), "rm") => "network-rm",
+        (Some("network"), "prune") => "network-prune",
         _ => name,
     };
     EXAMPLES.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
