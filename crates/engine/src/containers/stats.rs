@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use pouch_api::types::{
-    BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, PidsStats,
-    ThrottlingData,
+    BlkioEntry, BlkioStats, ContainerStats, CpuStats, CpuUsage, MemoryStats, NetworkStats,
+    PidsStats, ThrottlingData,
 };
 use pouch_runtime::spec::{self, CgroupLayout};
 
@@ -44,16 +44,25 @@ impl Engine {
         }
         let layout = self.cgroup_layout()?;
         let path = cgroups_path(&c.host_config, &c.id);
-        let sample = tokio::task::spawn_blocking(move || read_sample(&layout, &path))
-            .await
-            .map_err(|e| Error::internal(e.to_string()))?;
+        // A container on the host's network has no interfaces of its own (docker reports none).
+        let net_pid =
+            (c.host_config.network_mode != "host" && c.state.pid > 0).then_some(c.state.pid);
+        let (sample, networks) = tokio::task::spawn_blocking(move || {
+            let networks = net_pid.and_then(|pid| {
+                let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?;
+                let n = parse_net_dev(&text);
+                (!n.is_empty()).then_some(n)
+            });
+            (read_sample(&layout, &path), networks)
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?;
         s.read = crate::images::rfc3339_now();
         s.cpu_stats = sample.cpu;
         s.memory_stats = sample.memory;
         s.pids_stats = sample.pids;
         s.blkio_stats = sample.blkio;
-        // Containers without a bridge network have no interfaces worth reporting.
-        s.networks = None;
+        s.networks = networks;
         Ok(s)
     }
 }
@@ -177,6 +186,36 @@ fn v1_blkio(text: &str) -> Vec<BlkioEntry> {
                 minor: minor.parse().ok()?,
                 op: op.to_ascii_lowercase(),
                 value: value.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// `/proc/<pid>/net/dev` of the container's network namespace: every interface but `lo`.
+fn parse_net_dev(text: &str) -> BTreeMap<String, NetworkStats> {
+    text.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let name = name.trim();
+            let v: Vec<u64> = rest
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (name != "lo" && v.len() >= 12).then(|| {
+                (
+                    name.to_string(),
+                    NetworkStats {
+                        rx_bytes: v[0],
+                        rx_packets: v[1],
+                        rx_errors: v[2],
+                        rx_dropped: v[3],
+                        tx_bytes: v[8],
+                        tx_packets: v[9],
+                        tx_errors: v[10],
+                        tx_dropped: v[11],
+                    },
+                )
             })
         })
         .collect()
@@ -394,6 +433,26 @@ mod tests {
         assert_eq!(b.len(), 3);
         assert_eq!((b[0].op.as_str(), b[0].value), ("read", 4096));
         assert_eq!(s.blkio.io_serviced_recursive, None);
+    }
+
+    #[test]
+    fn interfaces_from_net_dev() {
+        let text = "Inter-|   Receive |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0
+  eth0:    2048      16    1    2    0     0          0         0     4096      32    3    4    0     0       0          0
+";
+        let n = parse_net_dev(text);
+        assert_eq!(n.len(), 1);
+        let e = &n["eth0"];
+        assert_eq!(
+            (e.rx_bytes, e.rx_packets, e.rx_errors, e.rx_dropped),
+            (2048, 16, 1, 2)
+        );
+        assert_eq!(
+            (e.tx_bytes, e.tx_packets, e.tx_errors, e.tx_dropped),
+            (4096, 32, 3, 4)
+        );
     }
 
     #[test]
