@@ -39,7 +39,10 @@ pub struct ContainerUpdateBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<RestartPolicy>,
     /// PouchContainer's `update --disk-quota`: rules merged into `Config.DiskQuota`.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub disk_quota: BTreeMap<String, String>,
 }
 
