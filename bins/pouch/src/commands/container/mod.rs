@@ -35,8 +35,8 @@ pub mod stats;
 pub mod stop;
 mod stream;
 pub mod top;
-pub mod update;
 mod tty;
+pub mod update;
 pub mod wait;
 mod waiting;
 
