@@ -201,7 +201,7 @@ impl Engine {
             pouch_network::Mode::Network(_) | pouch_network::Mode::None => match self
                 .setup_container_network(c)?
             {
-                Some(p) => NsMode::Path(p),
+                Some(p) => NsMode::Owned(p),
                 None => NsMode::Private,
             },
         };

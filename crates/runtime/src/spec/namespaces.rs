@@ -25,7 +25,7 @@ pub(super) fn build(c: &ContainerSpec) -> Result<Vec<LinuxNamespace>, SpecError>
         let built = match mode {
             NsMode::Host => continue,
             NsMode::Private => builder.build()?,
-            NsMode::Path(path) => {
+            NsMode::Path(path) | NsMode::Owned(path) => {
                 if !path.is_absolute() {
                     return Err(SpecError::NotAbsolute {
                         what: "namespace path",

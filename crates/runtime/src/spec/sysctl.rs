@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{ContainerSpec, NsMode, SpecError};
+use super::{ContainerSpec, SpecError};
 
 /// Docker's defaults for a container with a network namespace of its own: ping without
 /// `CAP_NET_RAW` and ports below 1024 without `CAP_NET_BIND_SERVICE` (both are per-netns).
@@ -40,7 +40,7 @@ pub(super) fn build(c: &ContainerSpec) -> Result<HashMap<String, String>, SpecEr
         } else {
             &c.namespaces.net
         };
-        if *mode != NsMode::Private {
+        if !mode.is_own() {
             return Err(SpecError::SysctlSharedNamespace {
                 name: name.clone(),
                 namespace,
@@ -48,7 +48,7 @@ pub(super) fn build(c: &ContainerSpec) -> Result<HashMap<String, String>, SpecEr
         }
         out.insert(name.clone(), value.clone());
     }
-    if c.namespaces.net == NsMode::Private {
+    if c.namespaces.net.is_own() {
         for (name, value) in NET_DEFAULTS {
             // ping_group_range cannot be set from a user namespace (moby skips it there).
             if name == "net.ipv4.ping_group_range" && in_user_namespace() {
@@ -77,6 +77,7 @@ fn in_user_namespace() -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::NsMode;
     use super::super::tests::sample;
     use super::*;
 

@@ -128,6 +128,16 @@ pub enum NsMode {
     Host,
     /// Join an existing namespace, e.g. `/proc/<pid>/ns/net` of another container.
     Path(PathBuf),
+    /// Join a namespace made for this container alone (pouchd's pinned network namespace): joined
+    /// by path, but the container's own, so per-namespace settings (net sysctls) apply to it.
+    Owned(PathBuf),
+}
+
+impl NsMode {
+    /// Whether the namespace belongs to this container alone.
+    pub fn is_own(&self) -> bool {
+        matches!(self, NsMode::Private | NsMode::Owned(_))
+    }
 }
 
 /// The host's cgroup layout.
