@@ -10,7 +10,8 @@
 #   d→pouch = the docker CLI        -H unix://$T/pouchd.sock   (stock client, pouch's API)
 #   docker  = $DOCKER (Debian's /usr/bin/docker) against dockerd
 #   podman  = podman (rootful, daemonless)
-# Everything runs with --network none: pouch has no bridge networking yet.
+# Rows run with --network none, except the bridge row (`run --rm busybox true` on the default
+# bridge; pouchd here uses its own bridge `pbench0` and nft table `pouch_bench`).
 #
 # Usage (as root): cargo build --release --bins && bench/run.sh
 # Env: RUNS=20 WARMUP=3 (fast rows), BIG_RUNS=5 (big-image load), N=50 (fan-out),
@@ -84,7 +85,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "building the busybox image"
 python3 "$REPO/scripts/make-test-images.py" "$T/img" >/dev/null || die "make-test-images.py failed"
 BB=$T/img/busybox-docker.tar
-echo '{}' >"$T/config.json"
+echo '{"bridge": "pbench0", "nft-table": "pouch_bench"}' >"$T/config.json"
 log "starting pouchd in $T"
 "$BIN/pouchd" --root "$T/root" --exec-root "$T/exec" -H "$SOCK" --config "$T/config.json" \
   </dev/null >"$T/pouchd.log" 2>&1 &
@@ -135,6 +136,14 @@ c2=$skip; [[ -n $PD ]] && c2=$(fast run-dpouch "$PD $RUNCMD")
 c3=$skip; ((HAVE_DOCKER)) && c3=$(fast run-docker "$DOCKER $RUNCMD")
 c4=$skip; ((HAVE_PODMAN)) && c4=$(fast run-podman "$PODMAN run --rm --network none $PODMAN_IMG true")
 row "\`$RUNCMD\` (median / mean / min ms)" "$c1" "$c2" "$c3" "$c4"
+
+# 1b. the same on the default bridge (veth, address, nft): what networking adds to a run
+BRCMD="run --rm busybox true"
+c1=$(fast runbr-pouch "$POUCH $BRCMD")
+c2=$skip; [[ -n $PD ]] && c2=$(fast runbr-dpouch "$PD $BRCMD")
+c3=$skip; ((HAVE_DOCKER)) && c3=$(fast runbr-docker "$DOCKER $BRCMD")
+c4=$skip; ((HAVE_PODMAN)) && c4=$(fast runbr-podman "$PODMAN run --rm $PODMAN_IMG true")
+row "\`$BRCMD\` (default bridge; median / mean / min ms)" "$c1" "$c2" "$c3" "$c4"
 
 # 2. exec into a running container
 $POUCH run -d --name pb-exec --network none busybox sleep 600 >/dev/null
@@ -226,5 +235,10 @@ mp=$(median run-pouch); md=$(median run-docker)
 if [[ -n $mp && -n $md ]]; then
   python3 -c 'import sys; p,d=map(float,sys.argv[1:]); r=p/d
 print("Target: pouch `run --rm --network none true` median ≤ 0.3× the docker median: %.1f / %.1f ms = %.2f× — %s." % (p*1e3, d*1e3, r, "MET" if r <= 0.3 else "NOT met"))' "$mp" "$md"
+fi
+mb=$(median runbr-pouch)
+if [[ -n $mp && -n $mb ]]; then
+  python3 -c 'import sys; p,b=map(float,sys.argv[1:]); d=(b-p)*1e3
+print("Target: the default bridge adds at most 20 ms to the median pouch run: %.1f − %.1f ms = %+.1f ms — %s." % (b*1e3, p*1e3, d, "MET" if d <= 20 else "NOT met"))' "$mp" "$mb"
 fi
 cat "$T/notes" 2>/dev/null
