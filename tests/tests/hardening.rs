@@ -88,6 +88,17 @@ fn default_seccomp_profile_blocks_what_docker_blocks() {
     );
     assert_eq!(status_field(&status, "Seccomp"), "0");
 
+    // Processes started with exec run under the same filter.
+    let (id, se, code) = out(&d.pouch(&["run", "-d", "busybox", "sleep", "100"]));
+    assert_eq!(code, Some(0), "{se}");
+    let id = id.trim();
+    let status = d.pouch_ok(&["exec", id, "cat", "/proc/self/status"]);
+    assert_eq!(status_field(&status, "Seccomp"), "2", "exec'd process");
+    let (so, se, code) = out(&d.pouch(&["exec", id, "unshare", "-U", "true"]));
+    assert_ne!(code, Some(0), "{so}");
+    assert!(se.contains("Operation not permitted"), "{se}");
+    d.pouch_ok(&["rm", "-f", id]);
+
     // personality(2) is filtered by argument: PER_LINUX32 passes, others do not.
     assert_eq!(sh_ok(&d, &[], "linux32 uname -m"), "i686");
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
-use libcontainer::oci_spec::runtime::Spec;
+use libcontainer::oci_spec::runtime::{LinuxSeccomp, Spec};
 use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::default::DefaultExecutor;
@@ -56,22 +56,58 @@ fn concise(message: &str) -> &str {
         .map_or(message, |i| &message[i + MARKER.len()..])
 }
 
-/// The default executor, but with every signal unblocked first: an exec'd process is created
-/// by the running shim, whose supervised signals are blocked (they are read from a
-/// signalfd), and the mask would otherwise survive into the process.
+/// The default executor for exec'd processes, with two additions:
+/// - every signal unblocked first: an exec'd process is created by the running shim, whose
+///   supervised signals are blocked (they are read from a signalfd), and the mask would
+///   otherwise survive into the process;
+/// - the container's seccomp filter: libcontainer 0.7.0 rebuilds an exec'd process's `linux`
+///   section without it, so the process would run unfiltered.
 #[derive(Clone)]
-struct Unmasked;
+struct Unmasked {
+    seccomp: Option<LinuxSeccomp>,
+}
 
 impl Executor for Unmasked {
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
         SigSet::all()
             .thread_unblock()
             .map_err(|e| ExecutorError::Other(format!("unblocking signals: {e}")))?;
+        if let Some(s) = &self.seccomp {
+            load_seccomp(s)?;
+        }
         DefaultExecutor {}.exec(spec)
     }
 
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
         DefaultExecutor {}.validate(spec)
+    }
+}
+
+/// Loads `s` into the calling process, which is about to exec. Capabilities are already
+/// dropped here, so unless the process kept `CAP_SYS_ADMIN` (a privileged exec) the kernel only
+/// accepts a filter with no_new_privs set: exec'd processes of a filtered container get it, which
+/// runc avoids by loading the filter before dropping capabilities, a step libcontainer 0.7.0 does
+/// not offer to tenants.
+fn load_seccomp(s: &LinuxSeccomp) -> Result<(), ExecutorError> {
+    let load = || libcontainer::seccomp::initialize_seccomp(s).map(|_| ());
+    if load().is_ok() {
+        return Ok(());
+    }
+    nix::sys::prctl::set_no_new_privs()
+        .map_err(|e| ExecutorError::Other(format!("setting no_new_privs: {e}")))?;
+    load().map_err(|e| ExecutorError::Other(format!("loading the seccomp filter: {e}")))
+}
+
+/// The seccomp section of the bundle's `config.json`, if any.
+fn bundle_seccomp(bundle: &Path) -> anyhow::Result<Option<LinuxSeccomp>> {
+    let raw = std::fs::read(bundle.join("config.json"))
+        .with_context(|| format!("reading {}/config.json", bundle.display()))?;
+    let mut v: serde_json::Value = serde_json::from_slice(&raw).context("parsing config.json")?;
+    match v["linux"]["seccomp"].take() {
+        serde_json::Value::Null => Ok(None),
+        s => Ok(Some(
+            serde_json::from_value(s).context("parsing linux.seccomp")?,
+        )),
     }
 }
 
@@ -137,9 +173,10 @@ impl Runtime for Builtin {
 
     fn exec(&mut self, process: &Path, io: CreateIo) -> anyhow::Result<i32> {
         let tty = io.console_socket.is_some();
+        let seccomp = bundle_seccomp(&self.bundle)?;
         let pid = self
             .builder(io)?
-            .with_executor(Unmasked)
+            .with_executor(Unmasked { seccomp })
             .validate_id()?
             .as_tenant()
             .with_process(Some(process))
