@@ -88,6 +88,17 @@ fn default_seccomp_profile_blocks_what_docker_blocks() {
     );
     assert_eq!(status_field(&status, "Seccomp"), "0");
 
+    // With no-new-privileges the runtime loads the filter later; it must still be there.
+    let status = sh_ok(
+        &d,
+        &["--security-opt", "no-new-privileges"],
+        "cat /proc/self/status",
+    );
+    assert_eq!(status_field(&status, "NoNewPrivs"), "1");
+    assert_eq!(status_field(&status, "Seccomp"), "2");
+    let status = sh_ok(&d, &[], "cat /proc/self/status");
+    assert_eq!(status_field(&status, "NoNewPrivs"), "0", "docker's default");
+
     // Processes started with exec run under the same filter.
     let (id, se, code) = out(&d.pouch(&["run", "-d", "busybox", "sleep", "100"]));
     assert_eq!(code, Some(0), "{se}");
