@@ -448,7 +448,11 @@ fn fifty_containers_and_a_kill9_leave_nothing_behind() {
         bridge_ports(&bridge)
     );
     assert!(netns_pins(&d).is_empty(), "{:?}", netns_pins(&d));
-    assert!(!nft_list(&table).contains("dnat to"), "{}", nft_list(&table));
+    assert!(
+        !nft_list(&table).contains("dnat to"),
+        "{}",
+        nft_list(&table)
+    );
     // Leases went with their containers: the next container gets the subnet's first address.
     let net: serde_json::Value =
         serde_json::from_str(&ok(&d, &["network", "inspect", "bridge"])).unwrap();
@@ -538,9 +542,117 @@ fn fifty_containers_and_a_kill9_leave_nothing_behind() {
         bridge_ports(&bridge)
     );
     assert!(netns_pins(&d).is_empty(), "{:?}", netns_pins(&d));
-    assert!(!nft_list(&table).contains("dnat to"), "{}", nft_list(&table));
+    assert!(
+        !nft_list(&table).contains("dnat to"),
+        "{}",
+        nft_list(&table)
+    );
     // A clean stop with nothing running takes the bridge and the table away.
     d.stop();
     assert!(!Path::new("/sys/class/net").join(&bridge).exists());
     assert!(nft_list(&table).is_empty());
+}
+
+#[test]
+fn cni_conflist_network_through_debians_plugins() {
+    let plugins = ["/usr/lib/cni", "/opt/cni/bin"]
+        .into_iter()
+        .find(|d| Path::new(d).join("bridge").exists());
+    let Some(plugins) = plugins else {
+        eprintln!("SKIP: no CNI plugins (apt-get install containernetworking-plugins)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("net.d");
+    std::fs::create_dir_all(&conf).unwrap();
+    let tag = &dir
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace('.', "")[..6];
+    let bridge = format!("cni{tag}").to_ascii_lowercase();
+    let ipam_dir = dir.path().join("ipam");
+    std::fs::write(
+        conf.join("10-cninet.conflist"),
+        serde_json::json!({
+            "cniVersion": "1.0.0",
+            "name": "cninet",
+            "plugins": [{
+                "type": "bridge",
+                "bridge": bridge,
+                "isGateway": true,
+                "ipMasq": false,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": "10.218.0.0/24"}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "dataDir": ipam_dir,
+                },
+            }],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let config = serde_json::json!({
+        "cni-config-dir": conf,
+        "cni-bin-dir": [plugins],
+    })
+    .to_string();
+    let d = Daemon::start_with_config(&config, &[]).unwrap();
+    d.load_busybox();
+    let ls = ok(&d, &["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    assert!(ls.contains("cninet cni"), "{ls}");
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "cn1",
+            "--network",
+            "cninet",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    let ip = d.inspect("cn1")["NetworkSettings"]["Networks"]["cninet"]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        ip.starts_with("10.218.0."),
+        "{}",
+        d.inspect("cn1")["NetworkSettings"]
+    );
+    let got = ok(
+        &d,
+        &["exec", "cn1", "ip", "-4", "-o", "addr", "show", "eth0"],
+    );
+    assert!(got.contains(&format!("{ip}/24")), "{got}");
+    let got = ok(
+        &d,
+        &["exec", "cn1", "ping", "-c", "1", "-W", "3", "10.218.0.1"],
+    );
+    assert!(got.contains("1 packets received"), "{got}");
+    let leases = |d: &Path| -> Vec<String> {
+        std::fs::read_dir(d.join("cninet"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("10.218."))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(leases(&ipam_dir), vec![ip.clone()]);
+    ok(&d, &["rm", "-f", "cn1"]);
+    assert!(leases(&ipam_dir).is_empty(), "{:?}", leases(&ipam_dir));
+    assert!(netns_pins(&d).is_empty());
+    let err = fails(&d, &["network", "rm", "cninet"]);
+    assert!(err.contains("CNI conflist"), "{err}");
+    drop(d);
+    // The bridge is the plugin's, made for this test.
+    let _ = Command::new("ip").args(["link", "del", &bridge]).status();
 }

@@ -271,6 +271,9 @@ impl Engine {
             .validate(&["name", "id", "driver", "label", "type", "scope", "dangling"])
             .map_err(Error::invalid)?;
         self.blocking(move |e| {
+            if let Err(err) = e.sync_cni_networks() {
+                tracing::warn!(error = %err, "reading CNI conflists");
+            }
             let mut out: Vec<Network> = Vec::new();
             for n in e.inner.store.networks()? {
                 out.push(e.network_view(&n, false));
@@ -338,6 +341,12 @@ impl Engine {
                     )));
                 }
                 let n = e.resolve_network(&name)?;
+                if n.driver == super::cni::CNI_DRIVER {
+                    return Err(Error::conflict(format!(
+                        "{} is defined by a CNI conflist: remove the file instead",
+                        n.name
+                    )));
+                }
                 if n.name == DEFAULT_NETWORK {
                     return Err(Error::conflict(format!(
                         "{} is a pre-defined network and cannot be removed",
@@ -389,6 +398,7 @@ impl Engine {
         let mut out = NetworkPruneResponse::default();
         for n in self.inner.store.networks()? {
             if n.name == DEFAULT_NETWORK
+                || n.driver == super::cni::CNI_DRIVER
                 || !filters.match_labels("label", &n.labels)
                 || !self.inner.store.endpoints_of_network(&n.id)?.is_empty()
             {
@@ -472,6 +482,9 @@ impl Engine {
                             c.name, n.name
                         ))
                     })?;
+                if ep.cni_result.is_some() {
+                    e.cni_detach(&c, &ep)?;
+                }
                 pouch_network::bridge::delete_link(&veth_name(&c.id, ep.index))?;
                 e.inner.store.delete_endpoint(&n.id, &c.id)?;
                 e.refresh_dns(&n.id)?;

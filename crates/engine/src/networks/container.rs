@@ -116,6 +116,28 @@ impl Engine {
         legacy_mac: &str,
     ) -> Result<EndpointRecord> {
         let _g = self.net().lock.lock().unwrap_or_else(|p| p.into_inner());
+        if n.driver == super::cni::CNI_DRIVER {
+            let asked = epc
+                .ipam_config
+                .as_ref()
+                .is_some_and(|c| !c.ipv4_address.is_empty());
+            if asked || !epc.mac_address.is_empty() || !legacy_mac.is_empty() {
+                return Err(Error::invalid(format!(
+                    "network {} is a CNI network: its plugins choose addresses",
+                    n.name
+                )));
+            }
+            let ep = EndpointRecord {
+                network_id: n.id.clone(),
+                container_id: cid.to_string(),
+                ip: super::cni::placeholder(cid),
+                aliases: epc.aliases.clone(),
+                index,
+                ..Default::default()
+            };
+            self.inner.store.insert_endpoint(&ep)?;
+            return Ok(ep);
+        }
         let subnet: Cidr = n.subnet.parse()?;
         let range: Option<Cidr> = (!n.ip_range.is_empty())
             .then(|| n.ip_range.parse())
@@ -214,6 +236,16 @@ impl Engine {
         for ep in &eps {
             self.connect_endpoint(c, ep, &path)?;
         }
+        if eps.iter().any(|ep| ep.ip.starts_with("cni:")) {
+            // The plugins chose the addresses: /etc/hosts names them now.
+            let hostname = if c.host_config.uts_mode == "host" {
+                pouch_sys::host::hostname()
+            } else {
+                c.config.hostname.clone()
+            };
+            let hosts = self.hosts_file(c, &hostname)?;
+            std::fs::write(self.container_dir(&c.id).join("hosts"), hosts)?;
+        }
         let reqs = ports::requests(
             c.host_config.port_bindings.as_ref(),
             c.config.exposed_ports.as_ref(),
@@ -253,6 +285,9 @@ impl Engine {
             .into_iter()
             .find(|n| n.id == ep.network_id)
             .ok_or_else(|| Error::not_found(format!("network {} not found", ep.network_id)))?;
+        if n.driver == super::cni::CNI_DRIVER {
+            return self.cni_attach(&n, ep, path);
+        }
         let spec = spec_of(&n)?;
         self.driver().create(&spec)?;
         let a = Attachment {
@@ -280,10 +315,20 @@ impl Engine {
         let path = self.netns_path(&c.id);
         let had_ports = self.inner.store.container_ports(&c.id)?.is_some();
         let eps = self.inner.store.endpoints_of_container(&c.id)?;
-        if !path.exists() && !had_ports && !eps.iter().any(|e| self.veth_exists(e)) {
+        if !path.exists()
+            && !had_ports
+            && !eps
+                .iter()
+                .any(|e| self.veth_exists(e) || e.cni_result.is_some())
+        {
             return Ok(());
         }
         let mut errs = Vec::new();
+        for ep in eps.iter().filter(|ep| ep.cni_result.is_some()) {
+            if let Err(e) = self.cni_detach(c, ep) {
+                errs.push(e.to_string());
+            }
+        }
         for ep in &eps {
             if let Err(e) = pouch_network::bridge::delete_link(&veth_name(&c.id, ep.index)) {
                 errs.push(e.to_string());
@@ -351,7 +396,7 @@ impl Engine {
             };
             s.push_str(&format!("{ip}\t{name}\n"));
         }
-        match eps.first() {
+        match eps.first().filter(|ep| !ep.ip.starts_with("cni:")) {
             Some(ep) => {
                 let mut names = vec![hostname.to_string()];
                 names.extend(ep.aliases.iter().cloned());

@@ -4,6 +4,7 @@
 //! docs/networking.md.
 
 mod api;
+mod cni;
 mod container;
 
 use std::collections::HashMap;
@@ -160,6 +161,9 @@ impl Engine {
             .blocking(|e| {
                 e.ensure_default_network()?;
                 let mut errs = Vec::new();
+                if let Err(err) = e.sync_cni_networks() {
+                    errs.push(format!("CNI networks: {err}"));
+                }
                 for n in e.inner.store.networks()? {
                     if n.driver == "bridge"
                         && let Err(err) = spec_of(&n).and_then(|s| Ok(e.driver().create(&s)?))
@@ -406,6 +410,17 @@ impl Engine {
 
     /// Finds a network by full id, name, or unique id prefix.
     pub(crate) fn resolve_network(&self, name: &str) -> Result<NetworkRecord> {
+        match self.resolve_network_once(name) {
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                // A conflist may have appeared since the last look.
+                self.sync_cni_networks()?;
+                self.resolve_network_once(name)
+            }
+            r => r,
+        }
+    }
+
+    fn resolve_network_once(&self, name: &str) -> Result<NetworkRecord> {
         let nets = self.inner.store.networks()?;
         if let Some(n) = nets.iter().find(|n| n.id == name || n.name == name) {
             return Ok(n.clone());

@@ -154,6 +154,16 @@ impl Store {
         }
     }
 
+    /// Rewrites an endpoint (a CNI plugin chose its address); the address stays unique.
+    pub fn update_endpoint(&self, e: &EndpointRecord) -> Result<()> {
+        let spec = serde_json::to_string(e)?;
+        self.conn().execute(
+            "UPDATE endpoints SET ip = ?3, spec = ?4 WHERE network_id = ?1 AND container_id = ?2",
+            params![e.network_id, e.container_id, e.ip, spec],
+        )?;
+        Ok(())
+    }
+
     pub fn delete_endpoint(&self, network_id: &str, container_id: &str) -> Result<()> {
         self.conn().execute(
             "DELETE FROM endpoints WHERE network_id = ?1 AND container_id = ?2",
