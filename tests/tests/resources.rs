@@ -402,6 +402,22 @@ fn stats_api_and_the_docker_cli() {
     assert!(s["memory_stats"]["usage"].as_u64().unwrap() > 0);
     assert!(s["pids_stats"]["current"].as_u64().unwrap() >= 1);
 
+    // Interfaces of the container's network namespace, loopback left out.
+    if let Some(n) = s["networks"].as_object() {
+        assert!(!n.contains_key("lo"), "{n:?}");
+        assert!(n.values().all(|i| i["rx_bytes"].is_u64()), "{n:?}");
+    }
+    let lone = run_d(&d, &["--network", "none"], &["sleep", "100"]);
+    let s2 = d
+        .http(
+            "GET",
+            &format!("/containers/{lone}/stats?stream=false&one-shot=true"),
+            b"",
+        )
+        .json();
+    assert!(s2.get("networks").is_none(), "{}", s2["networks"]);
+    d.pouch_ok(&["rm", "-f", &lone]);
+
     // one-shot: no wait, no previous sample.
     let s = d
         .http(
