@@ -203,6 +203,62 @@ pub fn render(table: &str, r: &Ruleset) -> String {
 mod tests {
     use super::*;
 
+    /// Conformance: applying is idempotent and replaces the previous rules; removing twice is
+    /// fine. Runs against real nftables when libnftables is there (root), always on the null one.
+    #[test]
+    fn firewalls_apply_and_remove_idempotently() {
+        let table = format!("pouch_fwtest{}", std::process::id());
+        let mut fws: Vec<(Box<dyn Firewall>, bool)> = vec![(Box::new(NoFirewall), false)];
+        if pouch_sys::nft::available() && pouch_sys::nft::run("list tables").is_ok() {
+            fws.push((
+                Box::new(Nftables {
+                    table: table.clone(),
+                }),
+                true,
+            ));
+        } else {
+            eprintln!("SKIP nftables conformance: libnftables unavailable or not root");
+        }
+        let r = Ruleset {
+            networks: vec![FwNetwork {
+                bridge: format!("pfw{}", std::process::id() % 100000),
+                subnet: "10.254.77.0/24".parse().unwrap(),
+                internal: false,
+                masquerade: true,
+            }],
+            ports: vec![PortMap {
+                host_ip: None,
+                host_port: 40999,
+                proto: "tcp".into(),
+                container_ip: Ipv4Addr::new(10, 254, 77, 2),
+                container_port: 80,
+            }],
+        };
+        for (fw, real) in fws {
+            fw.apply(&r).unwrap();
+            fw.apply(&r).unwrap();
+            if real {
+                let l = pouch_sys::nft::run(&format!("list table ip {table}")).unwrap();
+                assert_eq!(l.matches("dport 40999").count(), 1, "{l}");
+            }
+            let mut r2 = r.clone();
+            r2.ports.clear();
+            fw.apply(&r2).unwrap();
+            if real {
+                let l = pouch_sys::nft::run(&format!("list table ip {table}")).unwrap();
+                assert!(!l.contains("dport 40999"), "{l}");
+            }
+            fw.remove().unwrap();
+            fw.remove().unwrap();
+            if real {
+                assert!(pouch_sys::nft::run(&format!("list table ip {table}")).is_err());
+                if let Ok(l) = pouch_sys::nft::run("list chain ip filter DOCKER-USER") {
+                    assert!(!l.contains(&format!("pouch:{table}")), "{l}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn renders_nat_ports_and_isolation() {
         let r = Ruleset {
