@@ -37,8 +37,14 @@ fn throttles(list: &[ThrottleDevice]) -> Vec<BlkioThrottle> {
         .collect()
 }
 
-/// The limits of a stored `HostConfig`, with Docker's units and sentinels.
-pub(crate) fn resources_from(hc: &HostConfig) -> spec::Resources {
+/// The limits of a stored `HostConfig`, with Docker's units and sentinels. Limits pouch cannot
+/// apply are refused rather than dropped.
+pub(crate) fn resources_from(hc: &HostConfig) -> Result<spec::Resources> {
+    if !hc.blkio_weight_device.is_empty() {
+        return Err(Error::invalid(
+            "--blkio-weight-device is not supported; use --blkio-weight",
+        ));
+    }
     let (cpu_quota, cpu_period) = if hc.nano_cpus > 0 {
         (Some(hc.nano_cpus / 10_000), Some(100_000))
     } else {
@@ -47,7 +53,7 @@ pub(crate) fn resources_from(hc: &HostConfig) -> spec::Resources {
             (hc.cpu_period > 0).then_some(hc.cpu_period as u64),
         )
     };
-    spec::Resources {
+    Ok(spec::Resources {
         memory: (hc.memory > 0).then_some(hc.memory),
         memory_swap: (hc.memory_swap != 0).then_some(hc.memory_swap),
         pids_limit: hc.pids_limit.filter(|p| *p != 0),
@@ -64,7 +70,7 @@ pub(crate) fn resources_from(hc: &HostConfig) -> spec::Resources {
         device_write_bps: throttles(&hc.blkio_device_write_bps),
         device_read_iops: throttles(&hc.blkio_device_read_iops),
         device_write_iops: throttles(&hc.blkio_device_write_iops),
-    }
+    })
 }
 
 /// Folds an update into a `HostConfig` with Docker's rules (moby `container.UpdateContainer`),
@@ -358,7 +364,12 @@ mod tests {
         let mut hc = HostConfig::default();
         let r = merge_update(&mut hc, &nano).unwrap();
         assert_eq!((r.cpu_quota, r.cpu_period), (Some(50_000), Some(100_000)));
-        assert_eq!(resources_from(&hc).cpu_quota, Some(50_000));
+        assert_eq!(resources_from(&hc).unwrap().cpu_quota, Some(50_000));
+        hc.blkio_weight_device = vec![pouch_api::types::WeightDevice {
+            path: "/dev/vda".into(),
+            weight: 100,
+        }];
+        assert!(resources_from(&hc).is_err());
 
         let rp = ContainerUpdateBody {
             restart_policy: Some(pouch_api::types::RestartPolicy {
