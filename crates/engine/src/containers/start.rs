@@ -169,11 +169,6 @@ impl Engine {
         if hc.enable_lxcfs {
             mounts.extend(self.lxcfs_mounts()?);
         }
-        let remap = self.remap_for(c);
-        if let Some(r) = remap {
-            let files = ["hosts", "resolv.conf", "hostname"].map(|f| dir.join(f));
-            self.chown_for_remap(r, &files);
-        }
         let mut rec = c.clone();
         if !rec.config.disk_quota.is_empty() {
             self.apply_disk_quota(&mut rec)?;
@@ -234,10 +229,6 @@ impl Engine {
             domainname: c.config.domainname.clone(),
             mounts,
             rootfs_propagation,
-            user_ns: remap.map(|r| spec::UserNs {
-                uid_maps: r.uid_maps(),
-                gid_maps: r.gid_maps(),
-            }),
             privileged: hc.privileged,
             cap_add: hc.cap_add.clone(),
             cap_drop: hc.cap_drop.clone(),
@@ -363,17 +354,6 @@ impl Engine {
             lower.push(empty);
         }
         let dir = self.container_dir(&c.id);
-        if self.remap_for(c).is_some() {
-            // The remapped root owns the layers through idmapped mounts (held by the overlay).
-            let idm = self.idmapped_layers(&c.id, &lower, &dir.join("rw"))?;
-            return pouch_sys::mount::mount_overlay(
-                &idm.lower,
-                &idm.rw.join("upper"),
-                &idm.rw.join("work"),
-                target,
-            )
-            .map_err(|e| Error::internal(e.to_string()));
-        }
         pouch_sys::mount::mount_overlay(&lower, &dir.join("rw/upper"), &dir.join("rw/work"), target)
             .map_err(|e| Error::internal(e.to_string()))
     }
