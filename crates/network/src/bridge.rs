@@ -119,6 +119,14 @@ fn attach_inner(a: &Attachment) -> Result<()> {
         .ok_or_else(|| Error::Sys(format!("veth {} vanished", a.host_if)))?;
     nl.set_link(host, Some(br), None)
         .map_err(sys("attach veth to the bridge"))?;
+    // A container reaching its own published port through a host address comes back on the
+    // port it left by.
+    let _ = std::fs::write(
+        Path::new("/sys/class/net")
+            .join(&a.host_if)
+            .join("brport/hairpin_mode"),
+        "1",
+    );
     let a = a.clone();
     pouch_sys::netns::run_in(&a.netns.clone(), move || {
         let mut nl = Netlink::open()?;
