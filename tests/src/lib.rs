@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub mod archives;
+pub mod registry;
 
 /// Whether the stock docker CLI is installed; tests that need it print a skip reason otherwise.
 pub fn have_docker() -> bool {

@@ -2,220 +2,15 @@
 //! 127.0.0.1 with a temporary storage dir, over plain HTTP, TLS with a test CA made by the
 //! `openssl` CLI, and htpasswd auth; driven through the pouch CLI, the docker CLI and raw HTTP.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use pouch_e2e::archives::{Entry, layer, sha256_hex, tarball};
+use pouch_e2e::registry::{ConnectProxy, FlakyFront, Registry, RegistryOpts, have_registry};
 use pouch_e2e::{Daemon, bin, have_docker, out};
-
-const REGISTRY: &str = "/usr/bin/docker-registry";
-
-fn have_registry() -> bool {
-    let ok = Path::new(REGISTRY).exists();
-    if !ok {
-        eprintln!("SKIP: {REGISTRY} is not installed (apt-get install docker-registry)");
-    }
-    ok
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-#[derive(Default)]
-struct RegistryOpts {
-    /// (certificate, key) PEM files.
-    tls: Option<(PathBuf, PathBuf)>,
-    htpasswd: Option<PathBuf>,
-}
-
-/// A docker-registry process on 127.0.0.1, killed by PID when dropped.
-struct Registry {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Registry {
-    fn start(opts: RegistryOpts) -> Registry {
-        let dir = tempfile::Builder::new()
-            .prefix("pouch-registry-")
-            .tempdir()
-            .expect("tempdir");
-        let port = free_port();
-        let mut yaml = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
-             delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: pouch-test\n",
-            dir.path().join("storage").display()
-        );
-        if let Some((cert, key)) = &opts.tls {
-            yaml.push_str(&format!(
-                "  tls:\n    certificate: {}\n    key: {}\n",
-                cert.display(),
-                key.display()
-            ));
-        }
-        if let Some(h) = &opts.htpasswd {
-            yaml.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: pouch-test\n    path: {}\n",
-                h.display()
-            ));
-        }
-        std::fs::write(dir.path().join("config.yml"), yaml).expect("registry config");
-        let mut r = Registry {
-            dir,
-            port,
-            child: None,
-        };
-        r.spawn();
-        r
-    }
-
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("registry.log"))
-            .expect("registry log");
-        let child = Command::new(REGISTRY)
-            .arg("serve")
-            .arg(self.dir.path().join("config.yml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start docker-registry");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(st) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!("docker-registry exited ({st}):\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not listen:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// Where the filesystem driver keeps a blob's bytes.
-    fn blob_path(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.dir
-            .path()
-            .join("storage/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
-
-    /// One plain-HTTP request to the registry (`Connection: close`): (status, headers, body).
-    fn http(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> (u16, String, Vec<u8>) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect registry");
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.host(),
-            body.len()
-        );
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).unwrap();
-        let split = buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("http head");
-        let head = String::from_utf8_lossy(&buf[..split]).into_owned();
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .expect("status");
-        (status, head, buf[split + 4..].to_vec())
-    }
-
-    /// Monolithic blob upload by raw HTTP (for content pouch does not make itself).
-    fn put_blob(&self, repo: &str, data: &[u8]) -> String {
-        let digest = format!("sha256:{}", sha256_hex(data));
-        let (st, head, _) = self.http("POST", &format!("/v2/{repo}/blobs/uploads/"), &[], b"");
-        assert_eq!(st, 202, "{head}");
-        let loc = head
-            .lines()
-            .find_map(|l| {
-                l.split_once(':')
-                    .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
-                    .map(|(_, v)| v.trim().to_string())
-            })
-            .expect("Location");
-        let loc = loc
-            .strip_prefix(&format!("http://{}", self.host()))
-            .unwrap_or(&loc)
-            .to_string();
-        let sep = if loc.contains('?') { '&' } else { '?' };
-        let (st, head, _) = self.http(
-            "PUT",
-            &format!("{loc}{sep}digest={digest}"),
-            &[("Content-Type", "application/octet-stream")],
-            data,
-        );
-        assert_eq!(st, 201, "{head}");
-        digest
-    }
-
-    fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &[u8]) {
-        let (st, head, b) = self.http(
-            "PUT",
-            &format!("/v2/{repo}/manifests/{reference}"),
-            &[("Content-Type", media_type)],
-            body,
-        );
-        assert_eq!(st, 201, "{head}\n{}", String::from_utf8_lossy(&b));
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// Runs the pouch CLI with a private credentials dir (shared with the harness' docker CLI).
 fn pouch(d: &Daemon, args: &[&str]) -> Output {
@@ -929,4 +724,133 @@ fn registry_killed_mid_pull_then_restarted() {
         );
     }
     eprintln!("resumed: {}", d.log().contains("resuming blob download"));
+}
+
+#[test]
+fn retries_server_errors_and_follows_redirects() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let d = Daemon::start();
+    d.load_busybox();
+    let name = format!("{}/flaky/bb:1", reg.host());
+    pouch_ok(&d, &["tag", "busybox", &name]);
+    pouch_ok(&d, &["push", &name]);
+    pouch_ok(&d, &["rmi", "busybox", &name]);
+    // The same repository through a front that fails the first two blob downloads with 503
+    // and redirects every manifest request.
+    let front = FlakyFront::start(reg.port, 2);
+    let via_front = format!("{}/flaky/bb:1", front.host());
+    let pulled = pouch_ok(&d, &["pull", &via_front]);
+    assert!(pulled.contains("Pull complete"), "{pulled}");
+    assert_eq!(front.failures.load(Ordering::SeqCst), 2);
+    assert!(front.redirects.load(Ordering::SeqCst) >= 1);
+    let run = pouch_ok(&d, &["run", "--rm", &via_front, "echo", "after-retries"]);
+    assert_eq!(run.trim(), "after-retries");
+}
+
+#[test]
+fn proxy_setting_tunnels_registry_connections() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let proxy = ConnectProxy::start();
+    let cfg = format!(r#"{{"registry-proxy": "{}"}}"#, proxy.url());
+    let d = Daemon::start_with_config(&cfg, &[]).unwrap();
+    d.load_busybox();
+    let name = format!("{}/proxied/bb:1", reg.host());
+    pouch_ok(&d, &["tag", "busybox", &name]);
+    pouch_ok(&d, &["push", &name]);
+    let after_push = proxy.tunnels.load(Ordering::SeqCst);
+    assert!(after_push >= 3, "push used {after_push} tunnels");
+    pouch_ok(&d, &["rmi", "busybox", &name]);
+    pouch_ok(&d, &["pull", &name]);
+    assert!(proxy.tunnels.load(Ordering::SeqCst) > after_push);
+}
+
+#[test]
+fn default_registry_serves_docker_hub_names() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let cfg = format!(r#"{{"default-registry": "{}"}}"#, reg.host());
+    let d = Daemon::start_with_config(&cfg, &[]).unwrap();
+    d.load_busybox();
+    // Pushing a Docker Hub name goes to the default registry, under the same path.
+    pouch_ok(&d, &["tag", "busybox", "team/tool:2"]);
+    let pushed = pouch_ok(&d, &["push", "team/tool:2"]);
+    assert!(
+        pushed.contains("The push refers to repository [docker.io/team/tool]"),
+        "{pushed}"
+    );
+    let (st, _, _) = reg.http("GET", "/v2/team/tool/manifests/2", &[], b"");
+    assert_eq!(st, 200);
+    pouch_ok(&d, &["rmi", "busybox", "team/tool:2"]);
+    let run = pouch(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "team/tool:2",
+            "echo",
+            "from-default-registry",
+        ],
+    );
+    let (so, se, code) = out(&run);
+    assert_eq!(code, Some(0), "{so}\n{se}");
+    assert_eq!(so.trim(), "from-default-registry");
+    let img = d.http("GET", "/images/team/tool:2/json", b"").json();
+    assert_eq!(img["RepoTags"][0], "team/tool:2");
+}
+
+#[test]
+fn concurrent_pulls_share_layers() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let d = Daemon::start();
+    let base = layer(&[Entry::File("shared.bin", &noise(8 << 20, 3))]);
+    let names: Vec<String> = (0..3)
+        .map(|i| format!("{}/shared:{i}", reg.host()))
+        .collect();
+    for (i, n) in names.iter().enumerate() {
+        let own = layer(&[Entry::File("own.txt", format!("image {i}").as_bytes())]);
+        load(&d, &archive(n, "amd64", &[base.clone(), own]));
+        pouch_ok(&d, &["push", n]);
+        pouch_ok(&d, &["rmi", n]);
+    }
+    assert!(entries(&d, "snapshots").is_empty());
+    let cfg = d.dir.path().join("docker-config");
+    let pulls: Vec<_> = names
+        .iter()
+        .map(|n| {
+            Command::new(bin("pouch"))
+                .env("DOCKER_CONFIG", &cfg)
+                .args(["-H", &d.host(), "pull", n])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for p in pulls {
+        let o = p.wait_with_output().unwrap();
+        assert!(o.status.success(), "{:?}", out(&o));
+    }
+    // One shared base snapshot plus one per image; one blob per layer plus configs/manifests.
+    let snaps: Vec<String> = entries(&d, "snapshots")
+        .into_iter()
+        .filter(|e| !e.starts_with('.'))
+        .collect();
+    assert_eq!(snaps.len(), 4, "{snaps:?}");
+    assert_no_half_made_layers(&d);
+    for n in &names {
+        let img = d.http("GET", &format!("/images/{n}/json"), b"").json();
+        assert_eq!(img["RootFS"]["Layers"].as_array().unwrap().len(), 2);
+    }
 }

@@ -31,11 +31,10 @@ pub struct Config {
     pub lxcfs_path: PathBuf,
     /// Where pouchd mounts its lxcfs.
     pub lxcfs_home: PathBuf,
+    /// `--userns-remap`: the host ids container root and its range map to.
+    pub userns_remap: Option<crate::userns::Remap>,
     /// The default bridge, subnets, firewall table and CNI directories (docs/networking.md).
     pub network: crate::networks::NetworkConfig,
-    /// The registry unqualified names (`busybox`) are pulled from instead of docker.io. The name is
-    /// qualified with it, so `busybox` becomes `<default-registry>/library/busybox`.
-    pub default_registry: Option<String>,
 }
 
 /// Where per-registry CA certificates live by default (`<dir>/<host[:port]>/ca.crt`), as docker's
@@ -58,13 +57,13 @@ impl Config {
             enable_lxcfs: false,
             lxcfs_path: PathBuf::from("lxcfs"),
             lxcfs_home,
+            userns_remap: None,
             network: Default::default(),
             labels: Vec::new(),
             registry: pouch_image::registry::RegistryConfig {
                 certs_dir: PathBuf::from(DEFAULT_CERTS_DIR),
                 ..Default::default()
             },
-            default_registry: None,
         }
     }
 }

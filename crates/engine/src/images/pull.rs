@@ -105,22 +105,10 @@ impl Engine {
         Client::new(self.inner.config.registry.clone())
     }
 
-    /// Parses `fromImage` + `tag` as docker does (the tag may also be a digest), qualifying an
-    /// unqualified name with `default-registry` when one is configured.
+    /// Parses `fromImage` + `tag` as docker does (the tag may also be a digest).
     pub(crate) fn pull_target(&self, from_image: &str, tag: &str) -> Result<Target> {
-        let mut name = from_image.to_string();
-        if let Some(def) = &self.inner.config.default_registry
-            && !has_domain(&name)
-        {
-            let path = if name.contains('/') {
-                name.clone()
-            } else {
-                format!("library/{name}")
-            };
-            name = format!("{def}/{path}");
-        }
         let mut r =
-            Reference::parse_normalized(&name).map_err(|e| Error::invalid(e.to_string()))?;
+            Reference::parse_normalized(from_image).map_err(|e| Error::invalid(e.to_string()))?;
         if !tag.is_empty() {
             if tag.starts_with("sha256:") {
                 r.digest = Some(Digest::parse(tag).map_err(|e| Error::invalid(e.to_string()))?);
@@ -500,15 +488,6 @@ impl Engine {
     }
 }
 
-fn has_domain(name: &str) -> bool {
-    match name.split_once('/') {
-        Some((first, _)) => {
-            first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first
-        }
-        None => false,
-    }
-}
-
 fn tag_or_digest(r: &Reference) -> String {
     match (&r.tag, &r.digest) {
         (_, Some(d)) => d.to_string(),
@@ -609,7 +588,5 @@ mod tests {
                 .unwrap()
                 .starts_with("[========================>")
         );
-        assert!(has_domain("localhost:5000/a"));
-        assert!(!has_domain("user/app"));
     }
 }

@@ -60,6 +60,21 @@ pub fn endpoints_for(domain: &str, cfg: &RegistryConfig, pull: bool) -> Result<V
             });
         }
     }
+    if domain == DOCKER_HUB
+        && let Some(def) = cfg.default_registry.as_deref().filter(|d| !d.is_empty())
+    {
+        let (scheme, host) = match def.split_once("://") {
+            Some((s, h)) => (s, h.trim_end_matches('/')),
+            None => ("https", def.trim_end_matches('/')),
+        };
+        out.push(Endpoint {
+            scheme: scheme.to_string(),
+            insecure: scheme == "http" || is_insecure(host, cfg),
+            host: host.to_string(),
+            mirror: false,
+        });
+        return Ok(out);
+    }
     let host = registry_host(domain).to_string();
     out.push(Endpoint {
         scheme: "https".to_string(),
@@ -168,5 +183,10 @@ mod tests {
             endpoints_for("docker.io", &cfg, false).unwrap()[0].host,
             "registry-1.docker.io"
         );
+        cfg.default_registry = Some("127.0.0.1:5000".into());
+        let eps = endpoints_for("docker.io", &cfg, true).unwrap();
+        assert_eq!(eps.len(), 1);
+        assert_eq!(eps[0].url("/v2/"), "https://127.0.0.1:5000/v2/");
+        assert!(eps[0].insecure);
     }
 }

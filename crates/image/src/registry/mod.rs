@@ -37,6 +37,9 @@ pub struct RegistryConfig {
     pub certs_dir: PathBuf,
     /// `http://host:port` proxy used (through CONNECT) for every registry connection.
     pub proxy: Option<String>,
+    /// Serves Docker Hub's names (`busybox` = `docker.io/library/busybox`) instead of Docker Hub:
+    /// `host[:port]` or a URL. Names stay canonical; Docker Hub itself is never contacted.
+    pub default_registry: Option<String>,
 }
 
 /// Errors talking to a registry. Messages follow docker's wording where users grep for them.

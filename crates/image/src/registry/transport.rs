@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 pub(crate) type Body = BoxBody<Bytes, io::Error>;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
@@ -62,9 +62,14 @@ impl Transport {
             let cfg = self.tls_config(&authority)?;
             let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
                 .map_err(|e| io::Error::other(format!("bad TLS server name {host}: {e}")))?;
-            let tls = tokio_rustls::TlsConnector::from(cfg)
-                .connect(name, tcp)
-                .await?;
+            // A server that never answers the handshake (a plain HTTP server that waits for a
+            // request line) must not hang the pull: the HTTP fallback needs this to fail.
+            let tls = tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                tokio_rustls::TlsConnector::from(cfg).connect(name, tcp),
+            )
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
             Box::new(tls)
         } else {
             Box::new(tcp)

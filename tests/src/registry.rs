@@ -1,0 +1,398 @@
+//! A local registry for the distribution tests and benchmarks: Debian's `docker-registry` on
+//! 127.0.0.1 with a temporary storage dir, plus two small TCP helpers that sit in front of it: a
+//! [`FlakyFront`] that fails or redirects requests (to prove retries and redirects) and a
+//! [`ConnectProxy`] (to prove the daemon's proxy setting). Every process and thread started here
+//! is stopped when its value is dropped.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::archives::sha256_hex;
+
+const REGISTRY: &str = "/usr/bin/docker-registry";
+
+pub fn have_registry() -> bool {
+    let ok = Path::new(REGISTRY).exists();
+    if !ok {
+        eprintln!("SKIP: {REGISTRY} is not installed (apt-get install docker-registry)");
+    }
+    ok
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+#[derive(Default)]
+pub struct RegistryOpts {
+    /// (certificate, key) PEM files.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub htpasswd: Option<PathBuf>,
+}
+
+/// A docker-registry process on 127.0.0.1, killed by PID when dropped.
+pub struct Registry {
+    dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Registry {
+    pub fn start(opts: RegistryOpts) -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("pouch-registry-")
+            .tempdir()
+            .expect("tempdir");
+        let port = free_port();
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
+             delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: pouch-test\n",
+            dir.path().join("storage").display()
+        );
+        if let Some((cert, key)) = &opts.tls {
+            yaml.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
+        if let Some(h) = &opts.htpasswd {
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: pouch-test\n    path: {}\n",
+                h.display()
+            ));
+        }
+        std::fs::write(dir.path().join("config.yml"), yaml).expect("registry config");
+        let mut r = Registry {
+            dir,
+            port,
+            child: None,
+        };
+        r.spawn();
+        r
+    }
+
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("registry.log"))
+            .expect("registry log");
+        let child = Command::new(REGISTRY)
+            .arg("serve")
+            .arg(self.dir.path().join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(st) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("docker-registry exited ({st}):\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not listen:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Where the filesystem driver keeps a blob's bytes.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    /// One plain-HTTP request to the registry (`Connection: close`): (status, headers, body).
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect registry");
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.host(),
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).unwrap();
+        let split = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("http head");
+        let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("status");
+        (status, head, buf[split + 4..].to_vec())
+    }
+
+    /// Monolithic blob upload by raw HTTP (for content pouch does not make itself).
+    pub fn put_blob(&self, repo: &str, data: &[u8]) -> String {
+        let digest = format!("sha256:{}", sha256_hex(data));
+        let (st, head, _) = self.http("POST", &format!("/v2/{repo}/blobs/uploads/"), &[], b"");
+        assert_eq!(st, 202, "{head}");
+        let loc = head
+            .lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .expect("Location");
+        let loc = loc
+            .strip_prefix(&format!("http://{}", self.host()))
+            .unwrap_or(&loc)
+            .to_string();
+        let sep = if loc.contains('?') { '&' } else { '?' };
+        let (st, head, _) = self.http(
+            "PUT",
+            &format!("{loc}{sep}digest={digest}"),
+            &[("Content-Type", "application/octet-stream")],
+            data,
+        );
+        assert_eq!(st, 201, "{head}");
+        digest
+    }
+
+    pub fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &[u8]) {
+        let (st, head, b) = self.http(
+            "PUT",
+            &format!("/v2/{repo}/manifests/{reference}"),
+            &[("Content-Type", media_type)],
+            body,
+        );
+        assert_eq!(st, 201, "{head}\n{}", String::from_utf8_lossy(&b));
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A loop accepting connections on 127.0.0.1 until dropped, each handled on its own thread.
+struct Acceptor {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Acceptor {
+    fn start(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Acceptor {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = Arc::new(handle);
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        let _ = s.set_nonblocking(false);
+                        let h = handle.clone();
+                        std::thread::spawn(move || h(s));
+                    }
+                    // Nothing pending: look again shortly (this is the accept loop's pace, not
+                    // a test waiting for something to happen).
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Acceptor {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Acceptor {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads an HTTP request or CONNECT head (up to the blank line), byte by byte so nothing after
+/// it is consumed.
+/// A TLS ClientHello (first byte 0x16) is refused by closing, as a plain HTTP server would.
+fn read_head(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut b).ok()? == 0 || head.len() > 65536 || (head.is_empty() && b[0] == 0x16) {
+            return None;
+        }
+        head.push(b[0]);
+    }
+    Some(head)
+}
+
+/// Copies both ways until both sides close.
+fn pipe(a: TcpStream, b: TcpStream) {
+    let (mut a2, mut b2) = (a.try_clone().expect("clone"), b.try_clone().expect("clone"));
+    let t = std::thread::spawn(move || {
+        let mut a = a;
+        let mut b = b;
+        let _ = std::io::copy(&mut a, &mut b);
+        let _ = b.shutdown(Shutdown::Write);
+    });
+    let _ = std::io::copy(&mut b2, &mut a2);
+    let _ = a2.shutdown(Shutdown::Write);
+    let _ = t.join();
+}
+
+/// A front for a registry that answers `503` to the first `fail_blobs` blob downloads and
+/// redirects each manifest request once (`307` to the same URL with `redirected=1`), forwarding
+/// everything else.
+pub struct FlakyFront {
+    acceptor: Acceptor,
+    pub failures: Arc<AtomicUsize>,
+    pub redirects: Arc<AtomicUsize>,
+}
+
+impl FlakyFront {
+    pub fn start(target_port: u16, fail_blobs: usize) -> FlakyFront {
+        let failures = Arc::new(AtomicUsize::new(0));
+        let redirects = Arc::new(AtomicUsize::new(0));
+        let (f, r) = (failures.clone(), redirects.clone());
+        let acceptor = Acceptor::start(move |mut s| {
+            let Some(head) = read_head(&mut s) else {
+                return;
+            };
+            let text = String::from_utf8_lossy(&head).into_owned();
+            let mut words = text.split_whitespace();
+            let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+            if method == "GET"
+                && path.contains("/blobs/sha256:")
+                && f.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n < fail_blobs).then_some(n + 1)
+                })
+                .is_ok()
+            {
+                let _ = s.write_all(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                return;
+            }
+            if method == "GET" && path.contains("/manifests/") && !path.contains("redirected=1") {
+                r.fetch_add(1, Ordering::SeqCst);
+                let sep = if path.contains('?') { '&' } else { '?' };
+                let answer = format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nLocation: {path}{sep}redirected=1\r\n\
+                     Content-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = s.write_all(answer.as_bytes());
+                return;
+            }
+            let Ok(mut up) = TcpStream::connect(("127.0.0.1", target_port)) else {
+                return;
+            };
+            if up.write_all(&head).is_ok() {
+                pipe(s, up);
+            }
+        });
+        FlakyFront {
+            acceptor,
+            failures,
+            redirects,
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.acceptor.port)
+    }
+}
+
+/// An HTTP CONNECT proxy that only tunnels to 127.0.0.1 and counts its tunnels.
+pub struct ConnectProxy {
+    acceptor: Acceptor,
+    pub tunnels: Arc<AtomicUsize>,
+}
+
+impl ConnectProxy {
+    pub fn start() -> ConnectProxy {
+        let tunnels = Arc::new(AtomicUsize::new(0));
+        let t = tunnels.clone();
+        let acceptor = Acceptor::start(move |mut s| {
+            let Some(head) = read_head(&mut s) else {
+                return;
+            };
+            let text = String::from_utf8_lossy(&head).into_owned();
+            let mut words = text.split_whitespace();
+            let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+            let local = target.starts_with("127.0.0.1:");
+            let up = (method == "CONNECT" && local)
+                .then(|| TcpStream::connect(target).ok())
+                .flatten();
+            let Some(up) = up else {
+                let _ = s.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+                return;
+            };
+            t.fetch_add(1, Ordering::SeqCst);
+            if s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .is_ok()
+            {
+                pipe(s, up);
+            }
+        });
+        ConnectProxy { acceptor, tunnels }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.acceptor.port)
+    }
+}
