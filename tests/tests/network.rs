@@ -572,6 +572,8 @@ fn cni_conflist_network_through_debians_plugins() {
         .to_string_lossy()
         .replace('.', "")[..6];
     let bridge = format!("cni{tag}").to_ascii_lowercase();
+    // The bridge is the plugin's, made for this test.
+    let _guard = LinkGuard(bridge.clone());
     let ipam_dir = dir.path().join("ipam");
     std::fs::write(
         conf.join("10-cninet.conflist"),
@@ -652,7 +654,83 @@ fn cni_conflist_network_through_debians_plugins() {
     assert!(netns_pins(&d).is_empty());
     let err = fails(&d, &["network", "rm", "cninet"]);
     assert!(err.contains("CNI conflist"), "{err}");
-    drop(d);
-    // The bridge is the plugin's, made for this test.
-    let _ = Command::new("ip").args(["link", "del", &bridge]).status();
+}
+
+#[test]
+fn macvlan_network_on_a_parent_the_test_made() {
+    let d = Daemon::start();
+    d.load_busybox();
+    // The parent: one end of a veth pair made for this test (never a real interface).
+    let tag = &d.bridge()[2..8];
+    let (pa, pb) = (format!("pmv{tag}a"), format!("pmv{tag}b"));
+    let made = Command::new("ip")
+        .args(["link", "add", &pa, "type", "veth", "peer", "name", &pb])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("SKIP: cannot create a veth pair as macvlan parent");
+        return;
+    }
+    let _guard = LinkGuard(pa.clone());
+    for p in [&pa, &pb] {
+        let _ = Command::new("ip").args(["link", "set", p, "up"]).status();
+    }
+    let subnet = "10.221.0.0/24";
+    let r = d.docker(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "-o",
+        &format!("parent={pa}"),
+        "--subnet",
+        subnet,
+        "mv",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "m1",
+            "--network",
+            "mv",
+            "--ip",
+            "10.221.0.10",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    let got = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "mv",
+            "busybox",
+            "sh",
+            "-c",
+            "ip -4 -o addr show eth0; ping -c 1 -W 3 10.221.0.10",
+        ],
+    );
+    assert!(got.contains("10.221.0.2/24"), "{got}");
+    assert!(got.contains("1 packets received"), "{got}");
+    let err = fails(&d, &["network", "create", "-d", "macvlan", "nomv"]);
+    assert!(err.contains("parent"), "{err}");
+    ok(&d, &["rm", "-f", "m1"]);
+    assert!(netns_pins(&d).is_empty());
+    ok(&d, &["network", "rm", "mv"]);
+}
+
+/// Deletes a link the test made, also when the test fails.
+struct LinkGuard(String);
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+    }
 }

@@ -127,6 +127,12 @@ fn attach_inner(a: &Attachment) -> Result<()> {
             .join("brport/hairpin_mode"),
         "1",
     );
+    configure_inside(a)
+}
+
+/// Inside the namespace: loopback up, the address on `container_if`, the link up and the
+/// default route (when this endpoint carries it).
+pub(crate) fn configure_inside(a: &Attachment) -> Result<()> {
     let a = a.clone();
     pouch_sys::netns::run_in(&a.netns.clone(), move || {
         let mut nl = Netlink::open()?;

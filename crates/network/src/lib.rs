@@ -7,6 +7,7 @@ pub mod cni;
 pub mod dns;
 pub mod firewall;
 pub mod ipam;
+pub mod macvlan;
 pub mod ports;
 
 use std::path::Path;

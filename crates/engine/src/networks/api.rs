@@ -42,14 +42,28 @@ impl Engine {
                 req.name
             )));
         }
-        match req.driver.as_str() {
-            "" | "bridge" => {}
+        let driver = match req.driver.as_str() {
+            "" | "bridge" => "bridge",
+            "macvlan" => {
+                if req.options.get("parent").is_none_or(|p| p.is_empty()) {
+                    return Err(Error::invalid(
+                        "a macvlan network needs its parent interface: -o parent=<interface>",
+                    ));
+                }
+                pouch_network::macvlan::mode_number(
+                    req.options
+                        .get("macvlan_mode")
+                        .map(String::as_str)
+                        .unwrap_or(""),
+                )?;
+                "macvlan"
+            }
             d => {
                 return Err(Error::not_implemented(format!(
-                    "network driver {d:?} is not supported; use bridge"
+                    "network driver {d:?} is not supported; use bridge or macvlan"
                 )));
             }
-        }
+        };
         if req.enable_ipv6 == Some(true) {
             return Err(Error::not_implemented(
                 "IPv6 networks are not supported yet",
@@ -81,11 +95,14 @@ impl Engine {
             .cloned()
             .unwrap_or_default();
         let id = crate::containers::random_hex(32)?;
-        let bridge = req
-            .options
-            .get("com.docker.network.bridge.name")
-            .cloned()
-            .unwrap_or_else(|| format!("pbr-{}", &id[..11]));
+        let bridge = if driver == "bridge" {
+            req.options
+                .get("com.docker.network.bridge.name")
+                .cloned()
+                .unwrap_or_else(|| format!("pbr-{}", &id[..11]))
+        } else {
+            String::new()
+        };
         if bridge.len() > 15 {
             return Err(Error::invalid(format!(
                 "bridge name {bridge} is longer than 15 characters"
@@ -150,7 +167,7 @@ impl Engine {
         let rec = NetworkRecord {
             id,
             name: req.name.clone(),
-            driver: "bridge".into(),
+            driver: driver.into(),
             created: now_nanos(),
             bridge,
             subnet: subnet.to_string(),
@@ -158,14 +175,16 @@ impl Engine {
             ip_range,
             internal: req.internal,
             attachable: req.attachable,
-            dns: true,
+            // The embedded DNS listens on the gateway, which only a bridge puts on the host.
+            dns: driver == "bridge",
             mtu,
             labels: req.labels.clone(),
             options: req.options.clone(),
         };
-        self.driver().create(&super::spec_of(&rec)?)?;
+        let drv = self.driver_for(&rec)?;
+        drv.create(&super::spec_of(&rec)?)?;
         if let Err(e) = self.inner.store.insert_network(&rec) {
-            let _ = self.driver().delete(&super::spec_of(&rec)?);
+            let _ = drv.delete(&super::spec_of(&rec)?);
             return Err(e);
         }
         drop(_host);
@@ -233,7 +252,7 @@ impl Engine {
             }
         }
         let mut options = n.options.clone();
-        if n.name != DEFAULT_NETWORK {
+        if n.name != DEFAULT_NETWORK && n.driver == "bridge" {
             options
                 .entry("com.docker.network.bridge.name".into())
                 .or_insert(n.bridge.clone());
@@ -370,7 +389,10 @@ impl Engine {
                 }
                 e.inner.store.delete_network(&n.id)?;
                 let mut errs = Vec::new();
-                if let Err(err) = e.driver().delete(&super::spec_of(&n)?) {
+                if let Err(err) = e
+                    .driver_for(&n)
+                    .and_then(|d| Ok(d.delete(&super::spec_of(&n)?)?))
+                {
                     errs.push(err.to_string());
                 }
                 if let Err(err) = e.rebuild_firewall() {
@@ -484,6 +506,10 @@ impl Engine {
                     })?;
                 if ep.cni_result.is_some() {
                     e.cni_detach(&c, &ep)?;
+                }
+                let netns = e.netns_path(&c.id);
+                if n.driver == "macvlan" && netns.exists() {
+                    pouch_network::macvlan::delete_inside(&netns, &format!("eth{}", ep.index))?;
                 }
                 pouch_network::bridge::delete_link(&veth_name(&c.id, ep.index))?;
                 e.inner.store.delete_endpoint(&n.id, &c.id)?;

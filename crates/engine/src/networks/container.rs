@@ -289,7 +289,8 @@ impl Engine {
             return self.cni_attach(&n, ep, path);
         }
         let spec = spec_of(&n)?;
-        self.driver().create(&spec)?;
+        let driver = self.driver_for(&n)?;
+        driver.create(&spec)?;
         let a = Attachment {
             netns: path.to_path_buf(),
             bridge: n.bridge.clone(),
@@ -305,7 +306,7 @@ impl Engine {
             mtu: n.mtu,
             default_route: ep.index == 0,
         };
-        self.driver().attach(&spec, &a)?;
+        driver.attach(&spec, &a)?;
         Ok(())
     }
 

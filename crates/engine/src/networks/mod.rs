@@ -128,6 +128,22 @@ impl Engine {
         &BridgeDriver
     }
 
+    /// The driver of a stored network (bridge unless it says otherwise).
+    fn driver_for(&self, n: &NetworkRecord) -> Result<Box<dyn NetworkDriver>> {
+        Ok(match n.driver.as_str() {
+            "macvlan" => Box::new(pouch_network::macvlan::MacvlanDriver {
+                parent: n.options.get("parent").cloned().unwrap_or_default(),
+                mode: pouch_network::macvlan::mode_number(
+                    n.options
+                        .get("macvlan_mode")
+                        .map(String::as_str)
+                        .unwrap_or(""),
+                )?,
+            }),
+            _ => Box::new(BridgeDriver),
+        })
+    }
+
     /// Pools to choose subnets from.
     fn pools(&self) -> Result<Vec<(Cidr, u8)>> {
         self.net_cfg()
