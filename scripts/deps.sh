@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(pkg-config gcc libseccomp-dev tini)
 if [[ ${1:-build} == test ]]; then
-  want+=(busybox-static python3 runc crun docker-registry openssl lxcfs)
+  want+=(busybox-static python3 runc crun docker-registry openssl lxcfs docker-compose)
   want+=(containernetworking-plugins libnftables1)   # CNI networks; nftables for NAT and ports
 fi
 missing=()

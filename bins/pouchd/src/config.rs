@@ -45,6 +45,8 @@ struct FileConfig {
     lxcfs: Option<PathBuf>,
     /// Where pouchd mounts lxcfs (default <exec-root>/lxcfs).
     lxcfs_home: Option<PathBuf>,
+    /// `default` or `user[:group]`: containers' root maps to a subordinate id range.
+    userns_remap: Option<String>,
     /// The default bridge's interface name (`none` disables it).
     bridge: Option<String>,
     /// The default bridge's gateway address and prefix.
@@ -159,6 +161,15 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig> {
             bail!("lxcfs-home must be an absolute path, got {}", p.display());
         }
         engine.lxcfs_home = p;
+    }
+    if let Some(spec) = flags.userns_remap.clone().or(file.userns_remap) {
+        let remap = pouch_engine::userns::resolve_remap(
+            &spec,
+            Path::new("/etc/subuid"),
+            Path::new("/etc/subgid"),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        engine.userns_remap = Some(remap);
     }
     engine.registry.default_registry = file.default_registry;
     let net = &mut engine.network;

@@ -49,6 +49,10 @@ pub struct Flags {
     /// Where pouchd mounts lxcfs [default: <exec-root>/lxcfs]
     #[arg(long, value_name = "DIR")]
     pub lxcfs_home: Option<PathBuf>,
+    /// Run containers in a user namespace: default (user dockremap) or user[:group] with
+    /// ranges in /etc/subuid and /etc/subgid
+    #[arg(long, value_name = "USER")]
+    pub userns_remap: Option<String>,
     /// The default bridge's interface name; `none` disables it [default: pouch0]
     #[arg(short = 'b', long, value_name = "NAME")]
     pub bridge: Option<String>,

@@ -31,6 +31,8 @@ pub struct Config {
     pub lxcfs_path: PathBuf,
     /// Where pouchd mounts its lxcfs.
     pub lxcfs_home: PathBuf,
+    /// `--userns-remap`: the host ids container root and its range map to.
+    pub userns_remap: Option<crate::userns::Remap>,
     /// The default bridge, subnets, firewall table and CNI directories (docs/networking.md).
     pub network: crate::networks::NetworkConfig,
 }
@@ -55,6 +57,7 @@ impl Config {
             enable_lxcfs: false,
             lxcfs_path: PathBuf::from("lxcfs"),
             lxcfs_home,
+            userns_remap: None,
             network: Default::default(),
             labels: Vec::new(),
             registry: pouch_image::registry::RegistryConfig {

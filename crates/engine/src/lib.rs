@@ -13,6 +13,7 @@ mod lxcfs;
 mod networks;
 mod store;
 mod system;
+pub mod userns;
 mod volumes;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +56,7 @@ struct Inner {
     events: events::Events,
     volumes: volumes::Volumes,
     lxcfs: lxcfs::Lxcfs,
+    userns_fd: std::sync::OnceLock<std::os::fd::OwnedFd>,
     networks: networks::NetState,
     _root_lock: LockFile,
 }
@@ -102,6 +104,7 @@ impl Engine {
                 events: Default::default(),
                 volumes,
                 lxcfs: Default::default(),
+                userns_fd: std::sync::OnceLock::new(),
                 networks,
                 _root_lock: lock,
             }),

@@ -146,6 +146,9 @@ impl Engine {
                 if cgroup == Some(host::CgroupVersion::V2) {
                     o.push("name=cgroupns".into());
                 }
+                if cfg.userns_remap.is_some() {
+                    o.push("name=userns".into());
+                }
                 o
             },
             warnings,

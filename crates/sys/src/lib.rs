@@ -12,3 +12,4 @@ pub mod netns;
 pub mod nft;
 pub mod proc;
 pub mod quota;
+pub mod userns;

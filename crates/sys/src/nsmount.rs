@@ -87,3 +87,53 @@ pub fn rebind_in_namespace(pid: u32, binds: &[(&Path, &str)]) -> io::Result<usiz
         n => Ok(n as usize),
     }
 }
+
+/// Writes `/proc/sys` entries as seen from the network namespace at `netns` (a pinned namespace
+/// file): /proc/sys/net shows the namespace of the process that opens it, so a forked child joins
+/// the namespace first. Returns the first failure.
+pub fn write_net_sysctls(netns: &Path, values: &[(String, String)]) -> io::Result<()> {
+    let ns = open_path(netns, libc::O_RDONLY)?;
+    let mut paths = Vec::with_capacity(values.len());
+    for (k, v) in values {
+        let p = format!("/proc/sys/{}", k.replace('.', "/"));
+        paths.push((cstr(std::ffi::OsStr::new(&p))?, v.clone().into_bytes()));
+    }
+    // SAFETY: fork; the child makes raw syscalls only on memory prepared before the fork and
+    // leaves with _exit.
+    let child = check(unsafe { libc::fork() })?;
+    if child == 0 {
+        // SAFETY: raw syscalls on valid descriptors, nul-terminated paths and live buffers.
+        unsafe {
+            if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                libc::_exit(100);
+            }
+            for (i, (path, value)) in paths.iter().enumerate() {
+                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    libc::_exit(101 + i as i32);
+                }
+                let n = libc::write(fd, value.as_ptr().cast(), value.len());
+                libc::close(fd);
+                if n < 0 {
+                    libc::_exit(101 + i as i32);
+                }
+            }
+            libc::_exit(0);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waiting for the child forked above.
+    check(unsafe { libc::waitpid(child, &mut status, 0) })?;
+    match libc::WEXITSTATUS(status) {
+        0 if libc::WIFEXITED(status) => Ok(()),
+        100 => Err(io::Error::other(format!(
+            "cannot enter the network namespace {}",
+            netns.display()
+        ))),
+        n if (101..101 + values.len() as i32).contains(&n) => Err(io::Error::other(format!(
+            "cannot set sysctl {} in the container's network namespace",
+            values[(n - 101) as usize].0
+        ))),
+        _ => Err(io::Error::other("sysctl helper died")),
+    }
+}

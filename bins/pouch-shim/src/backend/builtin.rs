@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
-use libcontainer::oci_spec::runtime::{LinuxSeccomp, Spec};
+use libcontainer::oci_spec::runtime::{LinuxCapabilities, LinuxSeccomp, Process, Spec};
 use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::default::DefaultExecutor;
@@ -62,9 +62,54 @@ fn concise(message: &str) -> &str {
 ///   otherwise survive into the process;
 /// - the container's seccomp filter: libcontainer 0.7.0 rebuilds an exec'd process's `linux`
 ///   section without it, so the process would run unfiltered.
+/// - the container's user namespace: libcontainer 0.7.0's tenants join every namespace of the
+///   init process but the user namespace, so under `--userns-remap` an exec'd process would run
+///   as real host root. The process is started as root and joins it here, then takes its user
+///   and capabilities inside (see [`JoinUserns`]).
 #[derive(Clone)]
 struct Unmasked {
     seccomp: Option<LinuxSeccomp>,
+    userns: Option<JoinUserns>,
+}
+
+/// What an exec'd process of a user-namespaced container becomes after joining the namespace.
+#[derive(Clone)]
+struct JoinUserns {
+    /// `/proc/<init>/ns/user`.
+    path: PathBuf,
+    uid: u32,
+    gid: u32,
+    groups: Vec<u32>,
+    caps: Option<LinuxCapabilities>,
+}
+
+impl JoinUserns {
+    /// Joining as host root works because root owns the namespace (the kernel grants the owner
+    /// every capability in it); the ids are then set inside it, and the capabilities trimmed
+    /// to the process's set as the runtime would have (setns grants the full set).
+    fn join(&self) -> Result<(), ExecutorError> {
+        use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
+        let err = |what: &str, e: &dyn std::fmt::Display| {
+            ExecutorError::Other(format!("joining the container's user namespace: {what}: {e}"))
+        };
+        let ns = std::fs::File::open(&self.path).map_err(|e| err("open", &e))?;
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWUSER)
+            .map_err(|e| err("setns", &e))?;
+        nix::sys::prctl::set_keepcaps(true).map_err(|e| err("keepcaps", &e))?;
+        let groups: Vec<Gid> = self.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+        setgroups(&groups).map_err(|e| err("setgroups", &e))?;
+        let (g, u) = (Gid::from_raw(self.gid), Uid::from_raw(self.uid));
+        setresgid(g, g, g).map_err(|e| err("setresgid", &e))?;
+        setresuid(u, u, u).map_err(|e| err("setresuid", &e))?;
+        nix::sys::prctl::set_keepcaps(false).map_err(|e| err("keepcaps", &e))?;
+        if let Some(caps) = &self.caps {
+            let sys = libcontainer::syscall::syscall::create_syscall();
+            libcontainer::capabilities::reset_effective(&*sys).map_err(|e| err("caps", &e))?;
+            libcontainer::capabilities::drop_privileges(caps, &*sys)
+                .map_err(|e| err("caps", &e))?;
+        }
+        Ok(())
+    }
 }
 
 impl Executor for Unmasked {
@@ -72,6 +117,9 @@ impl Executor for Unmasked {
         SigSet::all()
             .thread_unblock()
             .map_err(|e| ExecutorError::Other(format!("unblocking signals: {e}")))?;
+        if let Some(u) = &self.userns {
+            u.join()?;
+        }
         if let Some(s) = &self.seccomp {
             load_seccomp(s)?;
         }
@@ -96,6 +144,42 @@ fn load_seccomp(s: &LinuxSeccomp) -> Result<(), ExecutorError> {
     nix::sys::prctl::set_no_new_privs()
         .map_err(|e| ExecutorError::Other(format!("setting no_new_privs: {e}")))?;
     load().map_err(|e| ExecutorError::Other(format!("loading the seccomp filter: {e}")))
+}
+
+/// `Some(own pid namespace)` when the container runs in a user namespace of its own.
+fn bundle_userns(bundle: &Path) -> anyhow::Result<Option<bool>> {
+    let raw = std::fs::read(bundle.join("config.json"))
+        .with_context(|| format!("reading {}/config.json", bundle.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&raw).context("parsing config.json")?;
+    let ns = v["linux"]["namespaces"].as_array().cloned().unwrap_or_default();
+    if !ns.iter().any(|n| n["type"] == "user") {
+        return Ok(None);
+    }
+    Ok(Some(
+        ns.iter().any(|n| n["type"] == "pid" && n["path"].is_null()),
+    ))
+}
+
+/// For a user-namespaced container: a copy of the exec's process file that runs as root (so
+/// the process can join the namespace, see [`JoinUserns`]), and what it becomes inside.
+fn as_root_then_join(process: &Path, init: i32) -> anyhow::Result<(Option<JoinUserns>, PathBuf)> {
+    let raw = std::fs::read(process).with_context(|| format!("reading {}", process.display()))?;
+    let mut p: Process = serde_json::from_slice(&raw).context("parsing the exec process")?;
+    let user = p.user().clone();
+    let join = JoinUserns {
+        path: PathBuf::from(format!("/proc/{init}/ns/user")),
+        uid: user.uid(),
+        gid: user.gid(),
+        groups: user.additional_gids().clone().unwrap_or_default(),
+        caps: p.capabilities().clone(),
+    };
+    let mut root = user;
+    root.set_uid(0).set_gid(0).set_additional_gids(None);
+    p.set_user(root);
+    let copy = process.with_extension("asroot.json");
+    std::fs::write(&copy, serde_json::to_vec(&p)?)
+        .with_context(|| format!("writing {}", copy.display()))?;
+    Ok((Some(join), copy))
 }
 
 /// The seccomp section of the bundle's `config.json`, if any.
@@ -174,12 +258,28 @@ impl Runtime for Builtin {
     fn exec(&mut self, process: &Path, io: CreateIo) -> anyhow::Result<i32> {
         let tty = io.console_socket.is_some();
         let seccomp = bundle_seccomp(&self.bundle)?;
+        let (userns, process) = match bundle_userns(&self.bundle)? {
+            None => (None, process.to_path_buf()),
+            Some(own_pid_ns) => {
+                // The executor runs inside the container's pid namespace and /proc: there the
+                // init is pid 1, unless the container shares the host's.
+                let init = if own_pid_ns {
+                    1
+                } else {
+                    self.container()?
+                        .pid()
+                        .ok_or_else(|| anyhow!("the container has no init process"))?
+                        .as_raw()
+                };
+                as_root_then_join(process, init)?
+            }
+        };
         let pid = self
             .builder(io)?
-            .with_executor(Unmasked { seccomp })
+            .with_executor(Unmasked { seccomp, userns })
             .validate_id()?
             .as_tenant()
-            .with_process(Some(process))
+            .with_process(Some(&process))
             // As for create: in 0.7.0 this only gates the console socket.
             .with_detach(tty)
             .build()

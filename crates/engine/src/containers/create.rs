@@ -64,6 +64,21 @@ impl Engine {
                 return Err(Error::invalid(format!("invalid {what} mode: {mode}")));
             }
         }
+        if !matches!(host_config.userns_mode.as_str(), "" | "host") {
+            return Err(Error::invalid(format!(
+                "invalid USER mode: {} (use host, or leave it empty)",
+                host_config.userns_mode
+            )));
+        }
+        if host_config.privileged
+            && host_config.userns_mode != "host"
+            && self.inner.config.userns_remap.is_some()
+        {
+            return Err(Error::invalid(
+                "privileged mode is incompatible with user namespaces; run the container with \
+                 --userns=host to make it privileged",
+            ));
+        }
         if !matches!(host_config.uts_mode.as_str(), "" | "host") {
             return Err(Error::invalid(format!(
                 "invalid UTS mode: {}",

@@ -549,6 +549,7 @@ impl Engine {
 
     /// Tells each volume's driver the container no longer uses it (after an exit or failed start).
     pub(crate) fn release_mounts(&self, c: &ContainerRecord) {
+        self.release_userns(&c.id);
         for m in c.mounts.iter().filter(|m| m.kind == "volume") {
             match self.volume_driver(&m.driver) {
                 Ok(d) => {

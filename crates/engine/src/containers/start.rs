@@ -169,6 +169,11 @@ impl Engine {
         if hc.enable_lxcfs {
             mounts.extend(self.lxcfs_mounts()?);
         }
+        let remap = self.remap_for(c);
+        if let Some(r) = remap {
+            let files = ["hosts", "resolv.conf", "hostname"].map(|f| dir.join(f));
+            self.chown_for_remap(r, &files);
+        }
         let mut rec = c.clone();
         if !rec.config.disk_quota.is_empty() {
             self.apply_disk_quota(&mut rec)?;
@@ -185,6 +190,14 @@ impl Engine {
                 _ => NsMode::Private,
             })
         };
+        // A remapped container's own network namespace must belong to its user namespace, or
+        // the runtime could not join it from inside: pin both before the network is set up.
+        let userns_path = match (remap, pouch_network::Mode::parse(&hc.network_mode)) {
+            (Some(r), pouch_network::Mode::Network(_) | pouch_network::Mode::None) => {
+                Some(self.pin_container_userns(c, r)?)
+            }
+            _ => None,
+        };
         let net = match pouch_network::Mode::parse(&hc.network_mode) {
             pouch_network::Mode::Host => NsMode::Host,
             pouch_network::Mode::Container(other) => {
@@ -198,13 +211,18 @@ impl Engine {
                     NsMode::Path(self.ns_path(&other, "net")?)
                 }
             }
-            pouch_network::Mode::Network(_) | pouch_network::Mode::None => match self
-                .setup_container_network(c)?
-            {
-                Some(p) => NsMode::Owned(p),
-                None => NsMode::Private,
-            },
+            pouch_network::Mode::Network(_) | pouch_network::Mode::None => {
+                match self.setup_container_network(c)? {
+                    Some(p) => NsMode::Owned(p),
+                    None => NsMode::Private,
+                }
+            }
         };
+        if let (Some(_), NsMode::Owned(p)) = (self.remap_for(c), &net) {
+            let values = spec::engine_net_sysctls(&hc.sysctls);
+            pouch_sys::nsmount::write_net_sysctls(p, &values)
+                .map_err(|e| Error::invalid(e.to_string()))?;
+        }
         let mut args = c.config.entrypoint.clone().unwrap_or_default();
         args.extend(c.config.cmd.clone().unwrap_or_default());
         let init_path = if hc.init == Some(true) {
@@ -229,6 +247,11 @@ impl Engine {
             domainname: c.config.domainname.clone(),
             mounts,
             rootfs_propagation,
+            user_ns: remap.map(|r| spec::UserNs {
+                uid_maps: r.uid_maps(),
+                gid_maps: r.gid_maps(),
+                path: userns_path.clone(),
+            }),
             privileged: hc.privileged,
             cap_add: hc.cap_add.clone(),
             cap_drop: hc.cap_drop.clone(),
@@ -354,6 +377,19 @@ impl Engine {
             lower.push(empty);
         }
         let dir = self.container_dir(&c.id);
+        if let Some(r) = self.remap_for(c) {
+            // The remapped root owns the image layers through idmapped mounts (held by the
+            // overlay); the writable layer is in the remapped id space on disk.
+            let idm = self.idmapped_layers(&c.id, &lower)?;
+            self.chown_for_remap(r, &[dir.join("rw/upper")]);
+            return pouch_sys::mount::mount_overlay(
+                &idm.lower,
+                &dir.join("rw/upper"),
+                &dir.join("rw/work"),
+                target,
+            )
+            .map_err(|e| Error::internal(e.to_string()));
+        }
         pouch_sys::mount::mount_overlay(&lower, &dir.join("rw/upper"), &dir.join("rw/work"), target)
             .map_err(|e| Error::internal(e.to_string()))
     }

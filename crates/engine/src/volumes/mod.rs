@@ -101,6 +101,10 @@ impl Engine {
         }
         let driver = self.volume_driver(&driver_name)?;
         driver.create(&name, &req.options)?;
+        if let (Some(r), "local") = (&self.inner.config.userns_remap, driver_name.as_str()) {
+            // As docker: under a remap, new local volumes belong to the remapped root.
+            self.chown_for_remap(r, &[self.inner.volumes.local.data(&name)]);
+        }
         let mut labels = req.labels;
         if req.anonymous {
             labels.insert(ANON_LABEL.into(), String::new());

@@ -25,6 +25,7 @@ mod process;
 mod resources;
 mod seccomp;
 mod sysctl;
+pub use sysctl::engine_net_sysctls;
 mod types;
 
 #[cfg(test)]
@@ -40,7 +41,7 @@ pub use live::{CgroupWrite, cgroup_dir, cgroup_writes};
 pub use seccomp::Seccomp;
 pub use types::{
     BlkioThrottle, CgroupLayout, ContainerSpec, Device, Mount, Namespaces, NsMode, Resources,
-    Rlimit, User,
+    Rlimit, User, UserNs,
 };
 
 /// Builds the OCI runtime spec for one container.
@@ -86,6 +87,9 @@ pub fn generate(c: &ContainerSpec) -> Result<Spec, SpecError> {
         )))
         .set_sysctl((!sysctls.is_empty()).then_some(sysctls))
         .set_rootfs_propagation(c.rootfs_propagation.clone())
+        // Also when joining a pinned user namespace: runc wants the maps it will find there.
+        .set_uid_mappings(c.user_ns.as_ref().map(|u| id_maps(&u.uid_maps)))
+        .set_gid_mappings(c.user_ns.as_ref().map(|u| id_maps(&u.gid_maps)))
         .set_seccomp(seccomp);
 
     let mut root = Root::default();
@@ -354,4 +358,17 @@ pub(crate) mod tests {
             assert!(err.is_invalid_argument(), "{err}");
         }
     }
+}
+
+fn id_maps(maps: &[(u32, u32, u32)]) -> Vec<oci_spec::runtime::LinuxIdMapping> {
+    maps.iter()
+        .filter_map(|&(container, host, size)| {
+            oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(container)
+                .host_id(host)
+                .size(size)
+                .build()
+                .ok()
+        })
+        .collect()
 }

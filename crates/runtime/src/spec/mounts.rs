@@ -108,7 +108,19 @@ fn default_mounts(c: &ContainerSpec) -> Result<Vec<OciMount>, SpecError> {
                 "gid=5",
             ],
         )?,
-        mount("/sys", "sysfs", "sysfs", sys_options)?,
+        if c.user_ns.is_some() {
+            // A user namespace may only mount sysfs for a network namespace it owns, and the
+            // container's is made by pouchd outside it: bind the host's /sys read-only instead,
+            // as docker does for user-namespaced containers on the host network.
+            mount(
+                "/sys",
+                "bind",
+                "/sys",
+                &["rbind", "nosuid", "noexec", "nodev", "ro"],
+            )?
+        } else {
+            mount("/sys", "sysfs", "sysfs", sys_options)?
+        },
     ];
     out.extend(cgroups::mounts(
         &c.cgroup_layout,

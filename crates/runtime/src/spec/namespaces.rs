@@ -19,7 +19,14 @@ pub(super) fn build(c: &ContainerSpec) -> Result<Vec<LinuxNamespace>, SpecError>
     if c.cgroup_layout == CgroupLayout::V2 {
         wanted.push((LinuxNamespaceType::Cgroup, &NsMode::Private));
     }
-    let mut out = Vec::with_capacity(wanted.len());
+    let mut out = Vec::with_capacity(wanted.len() + 1);
+    if let Some(u) = &c.user_ns {
+        let b = LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User);
+        out.push(match &u.path {
+            Some(p) => b.path(p.clone()).build()?,
+            None => b.build()?,
+        });
+    }
     for (typ, mode) in wanted {
         let builder = LinuxNamespaceBuilder::default().typ(typ);
         let built = match mode {

@@ -46,9 +46,12 @@ pub(super) fn build(c: &ContainerSpec) -> Result<HashMap<String, String>, SpecEr
                 namespace,
             });
         }
+        if namespace == "network" && net_set_by_engine(c) {
+            continue;
+        }
         out.insert(name.clone(), value.clone());
     }
-    if c.namespaces.net.is_own() {
+    if c.namespaces.net.is_own() && !net_set_by_engine(c) {
         for (name, value) in NET_DEFAULTS {
             // ping_group_range cannot be set from a user namespace (moby skips it there).
             if name == "net.ipv4.ping_group_range" && in_user_namespace() {
@@ -61,6 +64,30 @@ pub(super) fn build(c: &ContainerSpec) -> Result<HashMap<String, String>, SpecEr
         }
     }
     Ok(out)
+}
+
+/// A user-namespaced container cannot write the sysctls of a network namespace pouchd made
+/// outside its user namespace: the engine writes them (see [`engine_net_sysctls`]).
+fn net_set_by_engine(c: &ContainerSpec) -> bool {
+    c.user_ns.is_some() && matches!(c.namespaces.net, super::NsMode::Owned(_))
+}
+
+/// The network sysctls (requested ones, then Docker's defaults) for the engine to write into a
+/// user-namespaced container's network namespace itself.
+pub fn engine_net_sysctls(
+    requested: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = requested
+        .iter()
+        .filter(|(k, _)| k.starts_with("net."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (name, value) in NET_DEFAULTS {
+        if sysctl_exists(name) && !out.iter().any(|(k, _)| k == name) {
+            out.push((name.to_string(), value.to_string()));
+        }
+    }
+    out
 }
 
 /// Older kernels lack some of the defaults; asking the runtime to write them would fail.

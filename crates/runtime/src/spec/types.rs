@@ -42,6 +42,8 @@ pub struct ContainerSpec {
     /// Size of `/dev/shm` in bytes; `None` means Docker's 64 MiB.
     pub shm_size: Option<u64>,
     pub namespaces: Namespaces,
+    /// `--userns-remap`: a private user namespace with these maps (container id, host id, size).
+    pub user_ns: Option<UserNs>,
     /// Absolute cgroup path below each hierarchy's root, e.g. `/pouch/<id>`.
     pub cgroups_path: String,
     /// The host's cgroup layout, from [`super::detect_cgroup_layout`].
@@ -104,6 +106,15 @@ pub struct Rlimit {
     pub name: String,
     pub soft: u64,
     pub hard: u64,
+}
+
+/// The uid and gid maps of a container's own user namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserNs {
+    pub uid_maps: Vec<(u32, u32, u32)>,
+    pub gid_maps: Vec<(u32, u32, u32)>,
+    /// Join this pinned user namespace (its maps are already written) instead of making one.
+    pub path: Option<PathBuf>,
 }
 
 /// Which namespaces the container gets for itself and which it shares.

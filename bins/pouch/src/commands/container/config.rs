@@ -324,6 +324,9 @@ fn host_settings(o: &ContainerOptions, host: &mut Map<String, Value>) -> Result<
         }
         put(host, "PidMode", pid.as_str());
     }
+    if let Some(u) = &o.userns {
+        put(host, "UsernsMode", u.as_str());
+    }
     if let Some(uts) = &o.uts {
         if !uts.is_empty() && uts != "host" {
             bail!("--uts: invalid UTS mode");

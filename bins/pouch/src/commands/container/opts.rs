@@ -91,6 +91,9 @@ pub struct ContainerOptions {
     /// UTS namespace to use
     #[arg(long)]
     pub uts: Option<String>,
+    /// User namespace to use: host opts out of the daemon's --userns-remap
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
     /// Connect a container to a network (none, host, bridge, container:<name|id>)
     #[arg(long = "network", alias = "net", value_name = "NETWORK")]
     pub network: Option<String>,
