@@ -25,8 +25,8 @@ fn map_text(maps: &[IdMap]) -> String {
 
 /// A user namespace with these maps, held by the returned descriptor.
 pub fn userns_fd(uids: &[IdMap], gids: &[IdMap]) -> io::Result<OwnedFd> {
-    let (ready_r, ready_w) = std::io::pipe()?;
-    let (done_r, done_w) = std::io::pipe()?;
+    let (ready_r, ready_w) = nix::unistd::pipe().map_err(io::Error::from)?;
+    let (done_r, done_w) = nix::unistd::pipe().map_err(io::Error::from)?;
     let (rr, rw, dr, dw) = (
         ready_r.as_raw_fd(),
         ready_w.as_raw_fd(),
@@ -54,7 +54,7 @@ pub fn userns_fd(uids: &[IdMap], gids: &[IdMap]) -> io::Result<OwnedFd> {
     drop(ready_w);
     drop(done_r);
     let res = (|| {
-        let mut ready = ready_r;
+        let mut ready = std::fs::File::from(ready_r);
         let mut b = [0u8; 1];
         ready.read_exact(&mut b)?;
         if b[0] != 1 {
@@ -107,8 +107,8 @@ pub fn create_netns_in(userns: &Path, path: &Path) -> io::Result<()> {
         return Ok(());
     }
     let ns = open_path(userns, libc::O_RDONLY)?;
-    let (ready_r, ready_w) = std::io::pipe()?;
-    let (done_r, done_w) = std::io::pipe()?;
+    let (ready_r, ready_w) = nix::unistd::pipe().map_err(io::Error::from)?;
+    let (done_r, done_w) = nix::unistd::pipe().map_err(io::Error::from)?;
     let (rr, rw, dr, dw) = (
         ready_r.as_raw_fd(),
         ready_w.as_raw_fd(),
@@ -139,7 +139,7 @@ pub fn create_netns_in(userns: &Path, path: &Path) -> io::Result<()> {
     drop(ready_w);
     drop(done_r);
     let res = (|| {
-        let mut ready = ready_r;
+        let mut ready = std::fs::File::from(ready_r);
         let mut b = [0u8; 1];
         ready.read_exact(&mut b)?;
         if b[0] != 1 {

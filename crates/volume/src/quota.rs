@@ -93,7 +93,7 @@ pub fn parse_size(s: &str) -> Result<u64> {
             "invalid size {s:?}: use a number with an optional unit (k, m, g, t)"
         ))
     })?;
-    if !(v >= 0.0) || !v.is_finite() {
+    if v.is_nan() || v < 0.0 || !v.is_finite() {
         return Err(VolumeError::Invalid(format!("invalid size {s:?}")));
     }
     Ok((v * mult as f64) as u64)

@@ -212,7 +212,7 @@ impl Engine {
                     }
                 }
                 if !filters.get("driver").is_empty()
-                    && !filters.get("driver").iter().any(|d| *d == v.driver)
+                    && !filters.get("driver").contains(&v.driver)
                 {
                     continue;
                 }
