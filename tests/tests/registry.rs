@@ -592,6 +592,10 @@ fn htpasswd_registry_login_logout_and_wrong_credentials() {
     pouch_ok(&d, &["push", &name]);
     pouch_ok(&d, &["rmi", "busybox", &name]);
     pouch_ok(&d, &["pull", &name]);
+    pouch_ok(&d, &["rmi", &name]);
+    // run pulls the missing image with the stored credentials too.
+    let run = pouch_ok(&d, &["run", "--rm", &name, "echo", "private-run"]);
+    assert_eq!(run.trim(), "private-run");
 
     // The API honours X-Registry-Auth; without it the registry refuses.
     pouch_ok(&d, &["rmi", &name]);
@@ -853,4 +857,55 @@ fn concurrent_pulls_share_layers() {
         let img = d.http("GET", &format!("/images/{n}/json"), b"").json();
         assert_eq!(img["RootFS"]["Layers"].as_array().unwrap().len(), 2);
     }
+}
+
+#[test]
+fn daemon_killed_mid_pull_leaves_nothing_half_made() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let mut d = Daemon::start();
+    let layers: Vec<Vec<u8>> = (0..2)
+        .map(|i| layer(&[Entry::File(&format!("b{i}.bin"), &noise(48 << 20, i + 11))]))
+        .collect();
+    let name = format!("{}/crash:1", reg.host());
+    load(&d, &archive(&name, "amd64", &layers));
+    pouch_ok(&d, &["push", &name]);
+    pouch_ok(&d, &["rmi", &name]);
+
+    let mut pull = Command::new(bin("pouch"))
+        .args(["-H", &d.host(), "pull", &name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && pull.try_wait().unwrap().is_none() {
+        let busy = std::fs::read_dir(d.root.join("content/ingest"))
+            .map(|r| r.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
+            .unwrap_or(false);
+        if busy {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    d.kill9();
+    let _ = pull.wait();
+    d.spawn(&[]).unwrap();
+    // The restart removed staging dirs, partial blobs and content no image references.
+    assert_no_half_made_layers(&d);
+    let img = d.http("GET", &format!("/images/{name}/json"), b"");
+    if img.status == 404 {
+        assert!(
+            entries(&d, "snapshots").is_empty(),
+            "{:?}",
+            entries(&d, "snapshots")
+        );
+        assert!(entries(&d, "content/blobs/sha256").is_empty());
+    }
+    pouch_ok(&d, &["pull", &name]);
+    let files = d.tree("snapshots");
+    assert!(files.iter().any(|f| f.ends_with("/fs/b1.bin")), "{files:?}");
 }

@@ -111,12 +111,11 @@ fn print_warnings(response: &Value) {
 /// ever carries the container id.
 async fn pull_image(client: &Client, image: &str, quiet: bool) -> Result<()> {
     let (from, tag) = pull_params(image);
+    let auth = crate::commands::login::auth_headers(&from);
     let mut query = Query::new();
     query.push("fromImage", from).push("tag", tag);
     let path = format!("/images/create{}", query.to_query_string());
-    let resp = client
-        .post_stream(&path, "text/plain", pouch_client::Body::empty())
-        .await?;
+    let resp = client.post_stream_with_headers(&path, &auth).await?;
     let messages = resp.json_messages();
     if quiet {
         let mut messages = std::pin::pin!(messages);
