@@ -396,3 +396,153 @@ impl ConnectProxy {
         format!("http://127.0.0.1:{}", self.acceptor.port)
     }
 }
+
+/// A registry front that demands bearer tokens, as Docker Hub does: `/v2/…` without a token it
+/// issued answers `401` with a `Bearer` challenge whose realm is its own `/token`, which hands out
+/// tokens for Basic credentials `user:password` (and records the scopes asked for). Requests
+/// with a valid token are forwarded to the registry.
+pub struct TokenFront {
+    acceptor: Acceptor,
+    pub scopes: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl TokenFront {
+    pub fn start(target_port: u16, user: &str, password: &str) -> TokenFront {
+        use base64_lite::encode;
+        let scopes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let issued = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let want_basic = format!("Basic {}", encode(format!("{user}:{password}").as_bytes()));
+        let port_cell = Arc::new(std::sync::OnceLock::<u16>::new());
+        let (sc, iss, pc) = (scopes.clone(), issued.clone(), port_cell.clone());
+        let acceptor = Acceptor::start(move |mut s| {
+            let Some(head) = read_head(&mut s) else {
+                return;
+            };
+            let text = String::from_utf8_lossy(&head).into_owned();
+            let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+            let auth = text
+                .lines()
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                        .map(|(_, v)| v.trim().to_string())
+                })
+                .unwrap_or_default();
+            if let Some(query) = path.strip_prefix("/token") {
+                if auth != want_basic {
+                    let body = r#"{"details":"incorrect username or password"}"#;
+                    let _ = s.write_all(
+                        format!(
+                            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n\
+                             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    );
+                    return;
+                }
+                let scope = query
+                    .trim_start_matches('?')
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("scope="))
+                    .map(percent_decode)
+                    .unwrap_or_default();
+                sc.lock().unwrap().push(scope);
+                let token = format!("tok-{}", iss.lock().unwrap().len() + 1);
+                iss.lock().unwrap().push(token.clone());
+                let body = format!(r#"{{"token":"{token}","expires_in":300}}"#);
+                let _ = s.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+                return;
+            }
+            let ok = auth
+                .strip_prefix("Bearer ")
+                .is_some_and(|t| iss.lock().unwrap().iter().any(|i| i == t));
+            if !ok {
+                let port = pc.get().copied().unwrap_or(0);
+                let repo = path
+                    .strip_prefix("/v2/")
+                    .and_then(|p| p.split_once("/manifests/").or(p.split_once("/blobs/")))
+                    .map(|(r, _)| r.to_string())
+                    .unwrap_or_default();
+                let scope = if repo.is_empty() {
+                    String::new()
+                } else {
+                    format!(",scope=\"repository:{repo}:pull\"")
+                };
+                let body =
+                    r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+                let _ = s.write_all(
+                    format!(
+                        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer \
+                         realm=\"http://127.0.0.1:{port}/token\",service=\"pouch-test\"{scope}\r\n\
+                         Content-Type: application/json\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+                return;
+            }
+            let Ok(mut up) = TcpStream::connect(("127.0.0.1", target_port)) else {
+                return;
+            };
+            if up.write_all(&head).is_ok() {
+                pipe(s, up);
+            }
+        });
+        let _ = port_cell.set(acceptor.port);
+        TokenFront { acceptor, scopes }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.acceptor.port)
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Standard base64 (with padding), enough for a Basic header.
+mod base64_lite {
+    pub fn encode(input: &[u8]) -> String {
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in input.chunks(3) {
+            let n = chunk.len();
+            let v = (chunk[0] as u32) << 16
+                | (chunk.get(1).copied().unwrap_or(0) as u32) << 8
+                | chunk.get(2).copied().unwrap_or(0) as u32;
+            for i in 0..4 {
+                if i <= n {
+                    out.push(T[((v >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}

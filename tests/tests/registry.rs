@@ -9,7 +9,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use pouch_e2e::archives::{Entry, layer, sha256_hex, tarball};
-use pouch_e2e::registry::{ConnectProxy, FlakyFront, Registry, RegistryOpts, have_registry};
+use pouch_e2e::registry::{
+    ConnectProxy, FlakyFront, Registry, RegistryOpts, TokenFront, have_registry,
+};
 use pouch_e2e::{Daemon, bin, have_docker, out};
 
 /// Runs the pouch CLI with a private credentials dir (shared with the harness' docker CLI).
@@ -908,4 +910,43 @@ fn daemon_killed_mid_pull_leaves_nothing_half_made() {
     pouch_ok(&d, &["pull", &name]);
     let files = d.tree("snapshots");
     assert!(files.iter().any(|f| f.ends_with("/fs/b1.bin")), "{files:?}");
+}
+
+#[test]
+fn bearer_token_challenge_gets_scoped_tokens() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let front = TokenFront::start(reg.port, "bob", "hunter2");
+    let d = Daemon::start();
+    d.load_busybox();
+    let name = format!("{}/tok/bb:1", front.host());
+    pouch_ok(&d, &["tag", "busybox", &name]);
+    let err = pouch_err(&d, &["push", &name]);
+    assert!(err.contains("unauthorized"), "{err}");
+    let err = pouch_err(&d, &["login", &front.host(), "-u", "bob", "-p", "nope"]);
+    assert!(err.contains("unauthorized"), "{err}");
+
+    pouch_ok(&d, &["login", &front.host(), "-u", "bob", "-p", "hunter2"]);
+    pouch_ok(&d, &["push", &name]);
+    assert!(
+        front
+            .scopes
+            .lock()
+            .unwrap()
+            .contains(&"repository:tok/bb:pull,push".to_string()),
+        "{:?}",
+        front.scopes.lock().unwrap()
+    );
+    pouch_ok(&d, &["rmi", "busybox", &name]);
+    let run = pouch_ok(&d, &["run", "--rm", &name, "echo", "bearer"]);
+    assert_eq!(run.trim(), "bearer");
+    assert!(
+        front
+            .scopes
+            .lock()
+            .unwrap()
+            .contains(&"repository:tok/bb:pull".to_string())
+    );
 }
