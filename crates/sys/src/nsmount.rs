@@ -14,7 +14,8 @@ use crate::at::{check, cstr, open_path};
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 
-fn open_tree_clone(src: &Path) -> io::Result<OwnedFd> {
+/// A detached copy of the mount at `src` (`open_tree(OPEN_TREE_CLONE)`), attachable anywhere.
+pub(crate) fn open_tree_clone(src: &Path) -> io::Result<OwnedFd> {
     let c = cstr(src.as_os_str())?;
     // SAFETY: open_tree with a nul-terminated path; the returned descriptor is owned.
     let fd = unsafe {

@@ -184,6 +184,12 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<OwnedFd> {
         .ok_or_else(|| io::Error::other("no file descriptor in message"))
 }
 
+/// Sends signal `sig` to process `pid`.
+pub fn send_signal(pid: i32, sig: i32) -> io::Result<()> {
+    let sig = nix::sys::signal::Signal::try_from(sig).map_err(io::Error::from)?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).map_err(io::Error::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,10 +242,4 @@ mod tests {
         let (_r, w) = nix::unistd::pipe().unwrap();
         assert!(set_winsize(w.as_fd(), 24, 80).is_err());
     }
-}
-
-/// Sends signal `sig` to process `pid`.
-pub fn send_signal(pid: i32, sig: i32) -> io::Result<()> {
-    let sig = nix::sys::signal::Signal::try_from(sig).map_err(io::Error::from)?;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).map_err(io::Error::from)
 }

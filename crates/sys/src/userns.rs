@@ -4,7 +4,7 @@
 //! or copies.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use crate::at::{check, cstr, open_path};
@@ -23,8 +23,14 @@ fn map_text(maps: &[IdMap]) -> String {
         .collect()
 }
 
-/// A user namespace with these maps, held by the returned descriptor.
-pub fn userns_fd(uids: &[IdMap], gids: &[IdMap]) -> io::Result<OwnedFd> {
+/// Forks a child that runs `enter` (raw syscalls only: the parent is multi-threaded) and stays
+/// alive, in whatever namespaces `enter` put it, while `parent` works with its pid. `enter`
+/// returning false fails with `what`.
+fn with_child<T>(
+    enter: impl FnOnce() -> bool,
+    what: &str,
+    parent: impl FnOnce(i32) -> io::Result<T>,
+) -> io::Result<T> {
     let (ready_r, ready_w) = nix::unistd::pipe().map_err(io::Error::from)?;
     let (done_r, done_w) = nix::unistd::pipe().map_err(io::Error::from)?;
     let (rr, rw, dr, dw) = (
@@ -33,18 +39,15 @@ pub fn userns_fd(uids: &[IdMap], gids: &[IdMap]) -> io::Result<OwnedFd> {
         done_r.as_raw_fd(),
         done_w.as_raw_fd(),
     );
-    // SAFETY: fork; the child makes raw syscalls only and leaves with _exit.
+    // SAFETY: fork; the child runs `enter` (raw syscalls) and raw reads and writes, then leaves
+    // with _exit.
     let pid = check(unsafe { libc::fork() })?;
     if pid == 0 {
+        let ok: u8 = u8::from(enter());
         // SAFETY: raw syscalls on descriptors inherited from the parent.
         unsafe {
             libc::close(rr);
             libc::close(dw);
-            let ok: u8 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
-                1
-            } else {
-                0
-            };
             libc::write(rw, (&ok as *const u8).cast(), 1);
             let mut b = 0u8;
             libc::read(dr, (&mut b as *mut u8).cast(), 1);
@@ -58,23 +61,36 @@ pub fn userns_fd(uids: &[IdMap], gids: &[IdMap]) -> io::Result<OwnedFd> {
         let mut b = [0u8; 1];
         ready.read_exact(&mut b)?;
         if b[0] != 1 {
-            return Err(io::Error::other("cannot create a user namespace"));
+            return Err(io::Error::other(what.to_string()));
         }
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(format!("/proc/{pid}/uid_map"))?
-            .write_all(map_text(uids).as_bytes())?;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(format!("/proc/{pid}/gid_map"))?
-            .write_all(map_text(gids).as_bytes())?;
-        open_path(Path::new(&format!("/proc/{pid}/ns/user")), libc::O_RDONLY)
+        parent(pid)
     })();
     drop(done_w);
     let mut status = 0;
     // SAFETY: waiting for the child forked above.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     res
+}
+
+/// A user namespace with these maps, held by the returned descriptor.
+pub fn userns_fd(uids: &[IdMap], gids: &[IdMap]) -> io::Result<OwnedFd> {
+    let (uid_text, gid_text) = (map_text(uids), map_text(gids));
+    with_child(
+        // SAFETY: unshare is a raw syscall with no memory arguments.
+        || unsafe { libc::unshare(libc::CLONE_NEWUSER) == 0 },
+        "cannot create a user namespace",
+        |pid| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(format!("/proc/{pid}/uid_map"))?
+                .write_all(uid_text.as_bytes())?;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(format!("/proc/{pid}/gid_map"))?
+                .write_all(gid_text.as_bytes())?;
+            open_path(Path::new(&format!("/proc/{pid}/ns/user")), libc::O_RDONLY)
+        },
+    )
 }
 
 /// A user namespace with these maps, pinned at `path` (a file created here) by a bind mount of
@@ -107,61 +123,27 @@ pub fn create_netns_in(userns: &Path, path: &Path) -> io::Result<()> {
         return Ok(());
     }
     let ns = open_path(userns, libc::O_RDONLY)?;
-    let (ready_r, ready_w) = nix::unistd::pipe().map_err(io::Error::from)?;
-    let (done_r, done_w) = nix::unistd::pipe().map_err(io::Error::from)?;
-    let (rr, rw, dr, dw) = (
-        ready_r.as_raw_fd(),
-        ready_w.as_raw_fd(),
-        done_r.as_raw_fd(),
-        done_w.as_raw_fd(),
-    );
-    // SAFETY: fork; the child makes raw syscalls only (a user namespace can only be joined by a
-    // single-threaded process) and leaves with _exit.
-    let pid = check(unsafe { libc::fork() })?;
-    if pid == 0 {
-        // SAFETY: raw syscalls on descriptors inherited from the parent.
-        unsafe {
-            libc::close(rr);
-            libc::close(dw);
-            let ok: u8 = if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWUSER) == 0
+    let res = with_child(
+        // SAFETY: raw syscalls on a valid descriptor; a user namespace can only be joined by a
+        // single-threaded process, which the forked child is.
+        || unsafe {
+            libc::setns(ns.as_raw_fd(), libc::CLONE_NEWUSER) == 0
                 && libc::unshare(libc::CLONE_NEWNET) == 0
-            {
-                1
-            } else {
-                0
-            };
-            libc::write(rw, (&ok as *const u8).cast(), 1);
-            let mut b = 0u8;
-            libc::read(dr, (&mut b as *mut u8).cast(), 1);
-            libc::_exit(0);
-        }
-    }
-    drop(ready_w);
-    drop(done_r);
-    let res = (|| {
-        let mut ready = std::fs::File::from(ready_r);
-        let mut b = [0u8; 1];
-        ready.read_exact(&mut b)?;
-        if b[0] != 1 {
-            return Err(io::Error::other(
-                "cannot make a network namespace in the container's user namespace",
-            ));
-        }
-        std::fs::File::create(path)?;
-        let src = format!("/proc/{pid}/ns/net");
-        nix::mount::mount(
-            Some(src.as_str()),
-            path,
-            None::<&str>,
-            nix::mount::MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .map_err(|e| io::Error::other(format!("pin netns at {}: {e}", path.display())))
-    })();
-    drop(done_w);
-    let mut status = 0;
-    // SAFETY: waiting for the child forked above.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
+        },
+        "cannot make a network namespace in the container's user namespace",
+        |pid| {
+            std::fs::File::create(path)?;
+            let src = format!("/proc/{pid}/ns/net");
+            nix::mount::mount(
+                Some(src.as_str()),
+                path,
+                None::<&str>,
+                nix::mount::MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| io::Error::other(format!("pin netns at {}: {e}", path.display())))
+        },
+    );
     if res.is_err() {
         let _ = std::fs::remove_file(path);
     }
@@ -176,7 +158,6 @@ struct MountAttr {
     userns_fd: u64,
 }
 
-const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
@@ -184,7 +165,6 @@ const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 /// owned by host uid H appears owned by the container id that maps to H, so a remapped root
 /// owns what host root owns.
 pub fn idmapped_bind(src: &Path, target: &Path, userns: BorrowedFd<'_>) -> io::Result<()> {
-    let c = cstr(src.as_os_str())?;
     let err = |what: &str| {
         io::Error::other(format!(
             "idmapped mount of {} ({what}): {}",
@@ -192,20 +172,7 @@ pub fn idmapped_bind(src: &Path, target: &Path, userns: BorrowedFd<'_>) -> io::R
             io::Error::last_os_error()
         ))
     };
-    // SAFETY: open_tree with a nul-terminated path; the returned descriptor is owned.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(err("open_tree"));
-    }
-    // SAFETY: fd was just returned by open_tree.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let tree = crate::nsmount::open_tree_clone(src)?;
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
         attr_clr: 0,

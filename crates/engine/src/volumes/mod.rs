@@ -21,7 +21,7 @@ pub(crate) struct Volumes {
     pub local: Arc<LocalDriver>,
     plugins: Mutex<HashMap<String, Arc<PluginDriver>>>,
     /// Serialises create/remove so a name is never half-made twice.
-    pub lock: Mutex<()>,
+    lock: Mutex<()>,
 }
 
 impl Volumes {
@@ -31,6 +31,13 @@ impl Volumes {
             plugins: Mutex::new(HashMap::new()),
             lock: Mutex::new(()),
         })
+    }
+}
+
+impl Volumes {
+    /// Serialises volume creation and removal.
+    fn serialise(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -72,12 +79,7 @@ impl Engine {
     /// Creates a volume, or returns the existing one of that name when the driver agrees (docker's
     /// `volume create` is idempotent).
     pub(crate) fn create_volume_blocking(&self, req: NewVolume) -> Result<VolumeRecord> {
-        let _g = self
-            .inner
-            .volumes
-            .lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let _g = self.inner.volumes.serialise();
         let driver_name = if req.driver.is_empty() {
             "local".to_string()
         } else {
@@ -247,12 +249,7 @@ impl Engine {
 
     /// Removes a volume no container uses. `force` only forgives a volume that does not exist.
     pub(crate) fn remove_volume_blocking(&self, name: &str, force: bool) -> Result<u64> {
-        let _g = self
-            .inner
-            .volumes
-            .lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let _g = self.inner.volumes.serialise();
         let v = match self.inner.store.volume(name)? {
             Some(v) => v,
             None if force => return Ok(0),
