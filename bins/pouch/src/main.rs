@@ -54,8 +54,7 @@ fn main() -> ExitCode {
             // Help and version go to stdout with status 0; usage errors exit 125 like docker's.
             let _ = e.print();
             // A bare `pouch` or `pouch volume` prints its help, as docker does.
-            let bare =
-                e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+            let bare = e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
             return if e.use_stderr() && !bare {
                 ExitCode::from(exit::USAGE)
             } else {

@@ -24,13 +24,13 @@ use pouch_image::{ContentStore, Snapshotter, UnpackOptions};
 use pouch_sys::lock::LockFile;
 
 pub use config::{Config, RuntimeConfig};
-pub use networks::NetworkConfig;
 pub use containers::{
     AttachStream, CommitOptions, ExecStarted, LogLine, LogOptions, Started, WaitCondition,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use events::event_matches;
 pub use images::SavePlan;
+pub use networks::NetworkConfig;
 
 use store::Store;
 

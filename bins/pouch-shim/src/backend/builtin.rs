@@ -90,7 +90,9 @@ impl JoinUserns {
     fn join(&self) -> Result<(), ExecutorError> {
         use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
         let err = |what: &str, e: &dyn std::fmt::Display| {
-            ExecutorError::Other(format!("joining the container's user namespace: {what}: {e}"))
+            ExecutorError::Other(format!(
+                "joining the container's user namespace: {what}: {e}"
+            ))
         };
         let ns = std::fs::File::open(&self.path).map_err(|e| err("open", &e))?;
         nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWUSER)
@@ -151,7 +153,10 @@ fn bundle_userns(bundle: &Path) -> anyhow::Result<Option<bool>> {
     let raw = std::fs::read(bundle.join("config.json"))
         .with_context(|| format!("reading {}/config.json", bundle.display()))?;
     let v: serde_json::Value = serde_json::from_slice(&raw).context("parsing config.json")?;
-    let ns = v["linux"]["namespaces"].as_array().cloned().unwrap_or_default();
+    let ns = v["linux"]["namespaces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if !ns.iter().any(|n| n["type"] == "user") {
         return Ok(None);
     }

@@ -3,15 +3,15 @@
 //! code.
 
 pub mod completion;
-pub mod examples;
 mod container;
+pub mod examples;
 mod image;
 mod info;
 mod inspect;
 mod login;
 mod network;
-mod version;
 mod system;
+mod version;
 mod volume;
 
 use anyhow::Result;

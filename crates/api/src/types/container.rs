@@ -52,7 +52,10 @@ pub struct ContainerConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shell: Option<Vec<String>>,
     /// PouchContainer's disk quota: `/` (the rootfs) or a volume's destination → size (`10g`).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub disk_quota: BTreeMap<String, String>,
     /// PouchContainer's project id of the rootfs quota (set by the daemon).
     #[serde(rename = "QuotaID", skip_serializing_if = "String::is_empty")]

@@ -566,7 +566,11 @@ impl Engine {
     /// so a device-backed volume stays mounted until the last of them exits.
     pub(crate) fn adopt_mounts(&self, c: &ContainerRecord) {
         use pouch_volume::Driver;
-        for m in c.mounts.iter().filter(|m| m.kind == "volume" && m.driver == "local") {
+        for m in c
+            .mounts
+            .iter()
+            .filter(|m| m.kind == "volume" && m.driver == "local")
+        {
             if let Err(e) = self.inner.volumes.local.mount(&m.name, &c.id) {
                 tracing::warn!(container = %c.id, volume = m.name, "re-adopt: {e}");
             }

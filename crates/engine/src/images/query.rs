@@ -23,7 +23,11 @@ impl Engine {
             .await
     }
 
-    pub(crate) fn list_images_blocking(&self, f: &Filters, _digests: bool) -> Result<Vec<ImageSummary>> {
+    pub(crate) fn list_images_blocking(
+        &self,
+        f: &Filters,
+        _digests: bool,
+    ) -> Result<Vec<ImageSummary>> {
         let store = &self.inner.store;
         let mut refs: HashMap<String, Vec<RefRecord>> = HashMap::new();
         for r in store.refs()? {

@@ -213,9 +213,7 @@ impl Engine {
                         continue;
                     }
                 }
-                if !filters.get("driver").is_empty()
-                    && !filters.get("driver").contains(&v.driver)
-                {
+                if !filters.get("driver").is_empty() && !filters.get("driver").contains(&v.driver) {
                     continue;
                 }
                 if !filters.get("name").is_empty()
