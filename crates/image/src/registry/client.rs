@@ -61,12 +61,15 @@ impl Client {
         creds: Credentials,
         push: bool,
     ) -> Result<RepoClient> {
-        let mut schemes = vec![endpoint.scheme.clone()];
+        // (scheme, verify the certificate). Insecure registries, as in docker, may also be
+        // spoken to over TLS without verification, then over plain HTTP.
+        let mut attempts = vec![(endpoint.scheme.clone(), true)];
         if endpoint.scheme == "https" && endpoint.insecure {
-            schemes.push("http".to_string());
+            attempts.push(("https".to_string(), false));
+            attempts.push(("http".to_string(), true));
         }
         let mut last = None;
-        for scheme in schemes {
+        for (scheme, verify) in attempts {
             let base = format!("{scheme}://{}", endpoint.host);
             let repo = RepoClient {
                 transport: self.transport.clone(),
@@ -74,10 +77,19 @@ impl Client {
                 path: path.to_string(),
                 creds: creds.clone(),
                 push,
+                verify,
                 auth: Arc::new(Mutex::new(None)),
             };
             match repo.ping().await {
-                Ok(()) => return Ok(repo),
+                Ok(()) => {
+                    if !verify {
+                        tracing::warn!(
+                            registry = %endpoint.host,
+                            "insecure registry: its TLS certificate is not verified"
+                        );
+                    }
+                    return Ok(repo);
+                }
                 // Keep the first (HTTPS) failure: it says why TLS failed, which is what the
                 // user has to fix when the plain HTTP fallback fails too.
                 Err(e @ Error::Unavailable(_)) => {
@@ -115,6 +127,9 @@ pub struct RepoClient {
     path: String,
     creds: Credentials,
     push: bool,
+    /// Verify the server's TLS certificate (off only for insecure registries whose
+    /// certificate failed verification).
+    verify: bool,
     auth: Arc<Mutex<Option<String>>>,
 }
 
@@ -150,7 +165,10 @@ impl RepoClient {
         let url = format!("{}/v2/", self.base);
         let resp = self
             .transport
-            .send(request(Method::GET, &url, &HeaderMap::new(), empty())?)
+            .send(
+                request(Method::GET, &url, &HeaderMap::new(), empty())?,
+                self.verify,
+            )
             .await
             .map_err(|e| Error::Unavailable(format!("Get {url:?}: {}", io_message(&e))))?;
         match resp.status() {
@@ -165,9 +183,9 @@ impl RepoClient {
                 "Get {url:?}: registry answered {s}"
             ))),
             // A plain-HTTP request to a TLS-only server (Go answers 400): not this scheme.
-            StatusCode::BAD_REQUEST if self.base.starts_with("http://") => Err(
-                Error::Unavailable(format!("Get {url:?}: the server speaks only HTTPS")),
-            ),
+            StatusCode::BAD_REQUEST if self.base.starts_with("http://") => Err(Error::Unavailable(
+                format!("Get {url:?}: the server speaks only HTTPS"),
+            )),
             // Some registries do not serve /v2/ but do serve the API below it.
             _ => Ok(()),
         }
@@ -218,7 +236,7 @@ impl RepoClient {
         }
         let resp = self
             .transport
-            .send(request(Method::GET, &url, &headers, empty())?)
+            .send(request(Method::GET, &url, &headers, empty())?, self.verify)
             .await
             .map_err(|e| Error::Unavailable(format!("Get {url:?}: {}", io_message(&e))))?;
         let status = resp.status();
@@ -262,7 +280,7 @@ impl RepoClient {
                 h.insert(header::AUTHORIZATION, hv(&a)?);
             }
             let req = request(method.clone(), &url, &h, body()?)?;
-            let resp = match self.transport.send(req).await {
+            let resp = match self.transport.send(req, self.verify).await {
                 Ok(r) => r,
                 Err(e) => {
                     attempt += 1;

@@ -40,7 +40,12 @@ impl Transport {
     }
 
     /// Sends `req` (whose URI is absolute) and returns the response head; the body streams.
-    pub(crate) async fn send(&self, mut req: Request<Body>) -> io::Result<Response<Incoming>> {
+    /// `verify: false` accepts any server certificate (insecure registries only).
+    pub(crate) async fn send(
+        &self,
+        mut req: Request<Body>,
+        verify: bool,
+    ) -> io::Result<Response<Incoming>> {
         let uri = req.uri().clone();
         let https = match uri.scheme_str() {
             Some("https") => true,
@@ -59,7 +64,7 @@ impl Transport {
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connect {target}")))??;
         let stream: Box<dyn Stream> = if https {
-            let cfg = self.tls_config(&authority)?;
+            let cfg = self.tls_config(&authority, verify)?;
             let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
                 .map_err(|e| io::Error::other(format!("bad TLS server name {host}: {e}")))?;
             // A server that never answers the handshake (a plain HTTP server that waits for a
@@ -133,9 +138,22 @@ impl Transport {
     }
 
     /// System roots plus `<certs_dir>/<host[:port]>/*.crt`, cached per host.
-    fn tls_config(&self, authority: &str) -> io::Result<Arc<rustls::ClientConfig>> {
-        if let Some(c) = self.tls.lock().expect("tls cache").get(authority) {
+    fn tls_config(&self, authority: &str, verify: bool) -> io::Result<Arc<rustls::ClientConfig>> {
+        let key = format!("{authority}|{verify}");
+        if let Some(c) = self.tls.lock().expect("tls cache").get(&key) {
             return Ok(c.clone());
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        if !verify {
+            let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .map_err(io::Error::other)?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+                .with_no_client_auth();
+            let cfg = Arc::new(cfg);
+            self.tls.lock().expect("tls cache").insert(key, cfg.clone());
+            return Ok(cfg);
         }
         let mut roots = rustls::RootCertStore::empty();
         for c in system_roots() {
@@ -149,17 +167,13 @@ impl Transport {
                 ))
             })?;
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?
             .with_root_certificates(roots)
             .with_no_client_auth();
         let cfg = Arc::new(cfg);
-        self.tls
-            .lock()
-            .expect("tls cache")
-            .insert(authority.to_string(), cfg.clone());
+        self.tls.lock().expect("tls cache").insert(key, cfg.clone());
         Ok(cfg)
     }
 }
@@ -188,4 +202,54 @@ fn extra_cas(dir: &Path) -> io::Result<Vec<CertificateDer<'static>>> {
         }
     }
     Ok(out)
+}
+
+/// Accepts any certificate but still checks the handshake signatures, for insecure registries
+/// (docker's `InsecureSkipVerify`).
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
