@@ -18,6 +18,9 @@ use super::pull::{bar, registry_error, send, short, status_detail};
 use crate::Engine;
 use crate::error::{Error, Result};
 
+/// Layers uploaded at once per push.
+const PARALLEL_UPLOADS: usize = 3;
+
 /// One tag to push, resolved before anything is sent.
 struct PushItem {
     reference: Reference,
@@ -139,29 +142,28 @@ impl Engine {
         for d in &item.diff_ids {
             send(progress, status_detail("Preparing", &short(d)));
         }
+        // Layers go up in parallel (at most PARALLEL_UPLOADS), each blob once.
+        let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL_UPLOADS));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut seen = std::collections::HashSet::new();
         for ((_, blob, size), diff) in item.layers.iter().zip(&item.diff_ids).rev() {
-            let id = short(diff);
-            if repo.has_blob(blob).await.map_err(registry_error)? {
-                send(progress, status_detail("Layer already exists", &id));
+            if !seen.insert(blob.clone()) {
                 continue;
             }
-            let total = *size;
-            let tick = {
-                let (p, id) = (progress.clone(), id.clone());
-                let last = std::sync::Mutex::new(Instant::now());
-                Arc::new(move |n: u64| {
-                    let mut l = last.lock().expect("progress clock");
-                    if n == total || l.elapsed().as_millis() >= 100 {
-                        *l = Instant::now();
-                        send(&p, bar("Pushing", &id, n, total));
-                    }
-                })
-            };
-            repo.upload_file(blob, &content.blob_path(blob), tick)
-                .await
-                .map_err(registry_error)
-                .map_err(|e| e.context(&format!("pushing layer {blob}")))?;
-            send(progress, status_detail("Pushed", &id));
+            let (repo, sem, progress) = (repo.clone(), sem.clone(), progress.clone());
+            let (blob, total, id) = (blob.clone(), *size, short(diff));
+            let path = content.blob_path(&blob);
+            tasks.spawn(async move {
+                let _permit = sem.acquire_owned().await.expect("semaphore open");
+                push_layer(&repo, &blob, &path, total, &id, &progress).await
+            });
+        }
+        while let Some(res) = tasks.join_next().await {
+            let res = res.map_err(|e| Error::internal(format!("upload task failed: {e}")))?;
+            if let Err(e) = res {
+                tasks.abort_all();
+                return Err(e);
+            }
         }
         if !repo.has_blob(&item.config).await.map_err(registry_error)? {
             repo.upload_file(
@@ -249,4 +251,36 @@ pub(crate) fn server_domain(server: &str) -> String {
         "" | "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".to_string(),
         h => h.to_string(),
     }
+}
+
+/// Uploads one layer unless the registry has it, with docker's progress messages.
+async fn push_layer(
+    repo: &pouch_image::registry::RepoClient,
+    blob: &Digest,
+    path: &std::path::Path,
+    total: u64,
+    id: &str,
+    progress: &UnboundedSender<JsonMessage>,
+) -> Result<()> {
+    if repo.has_blob(blob).await.map_err(registry_error)? {
+        send(progress, status_detail("Layer already exists", id));
+        return Ok(());
+    }
+    let tick = {
+        let (p, id) = (progress.clone(), id.to_string());
+        let last = std::sync::Mutex::new(Instant::now());
+        Arc::new(move |n: u64| {
+            let mut l = last.lock().expect("progress clock");
+            if n == total || l.elapsed().as_millis() >= 100 {
+                *l = Instant::now();
+                send(&p, bar("Pushing", &id, n, total));
+            }
+        })
+    };
+    repo.upload_file(blob, path, tick)
+        .await
+        .map_err(registry_error)
+        .map_err(|e| e.context(&format!("pushing layer {blob}")))?;
+    send(progress, status_detail("Pushed", id));
+    Ok(())
 }
