@@ -627,16 +627,20 @@ fn concurrent_pulls_share_layers() {
     let reg = Registry::start(RegistryOpts::default());
     let d = Daemon::start();
     let base = layer(&[Entry::File("shared.bin", &noise(8 << 20, 3))]);
-    let names: Vec<String> = (0..3)
-        .map(|i| format!("{}/shared:{i}", reg.host()))
-        .collect();
-    for (i, n) in names.iter().enumerate() {
+    let base_digest = format!("sha256:{}", sha256_hex(&base));
+    for i in 0..3 {
+        let n = format!("{}/shared:{i}", reg.host());
         let own = layer(&[Entry::File("own.txt", format!("image {i}").as_bytes())]);
-        load(&d, &archive(n, "amd64", &[base.clone(), own]));
-        pouch_ok(&d, &["push", n]);
-        pouch_ok(&d, &["rmi", n]);
+        load(&d, &archive(&n, "amd64", &[base.clone(), own]));
+        pouch_ok(&d, &["push", &n]);
+        pouch_ok(&d, &["rmi", &n]);
     }
     assert!(entries(&d, "snapshots").is_empty());
+    // Pull through a front that counts blob downloads (and fails none).
+    let front = FlakyFront::start(reg.port, 0);
+    let names: Vec<String> = (0..3)
+        .map(|i| format!("{}/shared:{i}", front.host()))
+        .collect();
     let cfg = d.dir.path().join("docker-config");
     let pulls: Vec<_> = names
         .iter()
@@ -655,7 +659,10 @@ fn concurrent_pulls_share_layers() {
         let o = p.wait_with_output().unwrap();
         assert!(o.status.success(), "{:?}", out(&o));
     }
-    // One shared base snapshot plus one per image; one blob per layer plus configs/manifests.
+    // The shared base layer was downloaded once, not three times.
+    let gets = front.blob_gets.lock().unwrap().clone();
+    assert_eq!(gets.get(&base_digest), Some(&1), "{gets:?}");
+    // One shared base snapshot plus one per image.
     let snaps: Vec<String> = entries(&d, "snapshots")
         .into_iter()
         .filter(|e| !e.starts_with('.'))
@@ -666,6 +673,48 @@ fn concurrent_pulls_share_layers() {
         let img = d.http("GET", &format!("/images/{n}/json"), b"").json();
         assert_eq!(img["RootFS"]["Layers"].as_array().unwrap().len(), 2);
     }
+}
+
+#[test]
+fn foreign_layers_are_refused_with_a_clear_message() {
+    if !have_registry() {
+        return;
+    }
+    // The registry accepts foreign layers only with URLs it is told to allow.
+    let reg = Registry::start(RegistryOpts {
+        extra_yaml: Some(
+            "validation:\n  manifests:\n    urls:\n      allow:\n        - ^https?://\n".into(),
+        ),
+        ..Default::default()
+    });
+    let d = Daemon::start();
+    let plain = layer(&[Entry::File("f.txt", b"x")]);
+    let diff = format!("sha256:{}", sha256_hex(&plain));
+    let cfg = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff]},
+    }))
+    .unwrap();
+    let cfg_digest = reg.put_blob("foreign", &cfg);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "digest": cfg_digest, "size": cfg.len()},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+                    "digest": diff, "size": plain.len(),
+                    "urls": ["https://example.invalid/layer"]}],
+    }))
+    .unwrap();
+    reg.put_manifest(
+        "foreign",
+        "1",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        &manifest,
+    );
+    let err = pouch_err(&d, &["pull", &format!("{}/foreign:1", reg.host())]);
+    assert!(err.contains("foreign (non-distributable) layer"), "{err}");
+    assert!(entries(&d, "snapshots").is_empty());
 }
 
 #[test]

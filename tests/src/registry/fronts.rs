@@ -89,13 +89,16 @@ pub struct FlakyFront {
     acceptor: Acceptor,
     pub failures: Arc<AtomicUsize>,
     pub redirects: Arc<AtomicUsize>,
+    /// Blob downloads forwarded to the registry, by digest.
+    pub blob_gets: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 impl FlakyFront {
     pub fn start(target_port: u16, fail_blobs: usize) -> FlakyFront {
         let failures = Arc::new(AtomicUsize::new(0));
         let redirects = Arc::new(AtomicUsize::new(0));
-        let (f, r) = (failures.clone(), redirects.clone());
+        let blob_gets = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let (f, r, g) = (failures.clone(), redirects.clone(), blob_gets.clone());
         let acceptor = Acceptor::start(move |mut s| {
             let Some(head) = read_head(&mut s) else {
                 return;
@@ -125,6 +128,11 @@ impl FlakyFront {
                 let _ = s.write_all(answer.as_bytes());
                 return;
             }
+            if method == "GET"
+                && let Some((_, digest)) = path.split_once("/blobs/")
+            {
+                *g.lock().unwrap().entry(digest.to_string()).or_default() += 1;
+            }
             let Ok(mut up) = TcpStream::connect(("127.0.0.1", target_port)) else {
                 return;
             };
@@ -136,6 +144,7 @@ impl FlakyFront {
             acceptor,
             failures,
             redirects,
+            blob_gets,
         }
     }
 

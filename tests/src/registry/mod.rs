@@ -40,6 +40,8 @@ pub struct RegistryOpts {
     /// (certificate, key) PEM files.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub htpasswd: Option<PathBuf>,
+    /// Top-level YAML appended to the registry's config as it is.
+    pub extra_yaml: Option<String>,
 }
 
 /// A docker-registry process on 127.0.0.1, killed by PID when dropped.
@@ -73,6 +75,9 @@ impl Registry {
                 "auth:\n  htpasswd:\n    realm: pouch-test\n    path: {}\n",
                 h.display()
             ));
+        }
+        if let Some(extra) = &opts.extra_yaml {
+            yaml.push_str(extra);
         }
         std::fs::write(dir.path().join("config.yml"), yaml).expect("registry config");
         let mut r = Registry {
