@@ -78,6 +78,31 @@ fn push_then_pull_by_tag_and_digest_and_run() {
     );
     let err = pouch_err(&d, &["push", &format!("{}/team/absent:v1", reg.host())]);
     assert!(err.contains("does not exist locally"), "{err}");
+
+    // Pushes and pulls are image events, named as docker names them.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let body = d
+        .http("GET", &format!("/events?since=1&until={until}"), b"")
+        .text();
+    let events: Vec<String> = body
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["Type"].as_str().unwrap_or(""),
+                e["Action"].as_str().unwrap_or(""),
+                e["Actor"]["Attributes"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    for want in [format!("image push {name}"), format!("image pull {name}")] {
+        assert!(events.contains(&want), "{want}\n{events:?}");
+    }
 }
 
 #[test]
