@@ -476,14 +476,7 @@ impl Engine {
             .unwrap_or_default();
         let nets = self.inner.store.networks().unwrap_or_default();
         let running = matches!(c.state.status.as_str(), "running" | "paused");
-        let bound: Vec<PortBinding> = self
-            .inner
-            .store
-            .container_ports(&c.id)
-            .ok()
-            .flatten()
-            .and_then(|p| serde_json::from_str(&p).ok())
-            .unwrap_or_default();
+        let bound = self.bound_ports(&c.id);
         let mut networks = serde_json::Map::new();
         let mut top = json!({"IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "MacAddress": ""});
         let mode = Mode::parse(&c.host_config.network_mode);
@@ -553,16 +546,20 @@ impl Engine {
         s
     }
 
-    /// `Ports` of a `ps` row.
-    pub(crate) fn summary_ports(&self, c: &ContainerRecord) -> Vec<Value> {
-        let bound: Vec<PortBinding> = self
-            .inner
+    /// The host ports a running container published (none when it is not running).
+    fn bound_ports(&self, id: &str) -> Vec<PortBinding> {
+        self.inner
             .store
-            .container_ports(&c.id)
+            .container_ports(id)
             .ok()
             .flatten()
             .and_then(|p| serde_json::from_str(&p).ok())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// `Ports` of a `ps` row.
+    pub(crate) fn summary_ports(&self, c: &ContainerRecord) -> Vec<Value> {
+        let bound = self.bound_ports(&c.id);
         let mut out: Vec<Value> = bound
             .iter()
             .map(|b| {
