@@ -831,3 +831,23 @@ fn bearer_token_challenge_gets_scoped_tokens() {
             .contains(&"repository:tok/bb:pull".to_string())
     );
 }
+
+#[test]
+fn push_mounts_layers_from_another_repository() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let d = Daemon::start();
+    d.load_busybox();
+    let a = format!("{}/team/a:1", reg.host());
+    let b = format!("{}/team/b:1", reg.host());
+    pouch_ok(&d, &["tag", "busybox", &a]);
+    pouch_ok(&d, &["push", &a]);
+    pouch_ok(&d, &["tag", "busybox", &b]);
+    let pushed = pouch_ok(&d, &["push", &b]);
+    assert!(pushed.contains("Mounted from team/a"), "{pushed}");
+    pouch_ok(&d, &["rmi", "busybox", &a, &b]);
+    let run = pouch_ok(&d, &["run", "--rm", &b, "echo", "mounted"]);
+    assert_eq!(run.trim(), "mounted");
+}

@@ -30,6 +30,9 @@ struct PushItem {
     /// Diff ids, for the progress ids docker shows.
     diff_ids: Vec<Digest>,
     manifest_digest: Option<Digest>,
+    /// Other repositories of the same registry that this store's names say hold each blob;
+    /// tried as cross-repository mounts before uploading.
+    mount_from: std::collections::HashMap<Digest, Vec<String>>,
 }
 
 impl Engine {
@@ -116,6 +119,7 @@ impl Engine {
                 out.push((l.media_type, Digest::parse(&l.blob)?, l.blob_size as u64));
                 diff_ids.push(Digest::parse(&l.diff_id)?);
             }
+            let mount_from = self.mount_sources(&reference, &out)?;
             items.push(PushItem {
                 reference,
                 config: Digest::parse(&res.image.id)?,
@@ -127,9 +131,45 @@ impl Engine {
                     .as_deref()
                     .map(Digest::parse)
                     .transpose()?,
+                mount_from,
             });
         }
         Ok(items)
+    }
+
+    /// For each layer blob, the other repositories on `target`'s registry that hold it as far
+    /// as this store knows (images named there, pulled or pushed, that use the blob).
+    fn mount_sources(
+        &self,
+        target: &Reference,
+        layers: &[(String, Digest, u64)],
+    ) -> Result<std::collections::HashMap<Digest, Vec<String>>> {
+        let mut out: std::collections::HashMap<Digest, Vec<String>> = Default::default();
+        let mut blobs_of: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for rec in self.inner.store.refs()? {
+            let Ok(r) = Reference::parse_normalized(&rec.name) else {
+                continue;
+            };
+            if r.domain != target.domain || r.path == target.path {
+                continue;
+            }
+            if !blobs_of.contains_key(&rec.image_id) {
+                let blobs = self.inner.store.layers(&rec.image_id)?;
+                blobs_of.insert(
+                    rec.image_id.clone(),
+                    blobs.into_iter().map(|l| l.blob).collect(),
+                );
+            }
+            for (_, blob, _) in layers {
+                if blobs_of[&rec.image_id].iter().any(|b| b == blob.as_str()) {
+                    let repos = out.entry(blob.clone()).or_default();
+                    if !repos.contains(&r.path) {
+                        repos.push(r.path.clone());
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn push_one(
@@ -153,9 +193,10 @@ impl Engine {
             let (repo, sem, progress) = (repo.clone(), sem.clone(), progress.clone());
             let (blob, total, id) = (blob.clone(), *size, short(diff));
             let path = content.blob_path(&blob);
+            let from = item.mount_from.get(&blob).cloned().unwrap_or_default();
             tasks.spawn(async move {
                 let _permit = sem.acquire_owned().await.expect("semaphore open");
-                push_layer(&repo, &blob, &path, total, &id, &progress).await
+                push_layer(&repo, &blob, &path, total, &id, &from, &progress).await
             });
         }
         while let Some(res) = tasks.join_next().await {
@@ -260,11 +301,19 @@ async fn push_layer(
     path: &std::path::Path,
     total: u64,
     id: &str,
+    mount_from: &[String],
     progress: &UnboundedSender<JsonMessage>,
 ) -> Result<()> {
     if repo.has_blob(blob).await.map_err(registry_error)? {
         send(progress, status_detail("Layer already exists", id));
         return Ok(());
+    }
+    for from in mount_from.iter().take(3) {
+        // A failed mount only means an upload; its error is not the push's.
+        if repo.mount_blob(blob, from).await.unwrap_or(false) {
+            send(progress, status_detail(&format!("Mounted from {from}"), id));
+            return Ok(());
+        }
     }
     let tick = {
         let (p, id) = (progress.clone(), id.to_string());

@@ -425,6 +425,27 @@ impl RepoClient {
         check(resp, "blob").await.map(|_| true)
     }
 
+    /// Cross-repository mount: asks the registry to link `digest` from repository `from` (same
+    /// registry) instead of uploading it. False when the registry would rather have an upload
+    /// (it lacks the blob there, or the credentials do not reach `from`).
+    pub async fn mount_blob(&self, digest: &Digest, from: &str) -> Result<bool> {
+        let url = self.url(&format!(
+            "blobs/uploads/?mount={}&from={}",
+            encode(digest.as_str()),
+            encode(from)
+        ));
+        let resp = self
+            .send(
+                Method::POST,
+                &url,
+                &HeaderMap::new(),
+                &|| Ok(empty()),
+                false,
+            )
+            .await?;
+        Ok(resp.status() == StatusCode::CREATED)
+    }
+
     /// Monolithic upload: `POST` a session, then `PUT` the whole blob with its digest.
     pub async fn upload_blob(
         &self,
