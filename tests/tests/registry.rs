@@ -851,3 +851,46 @@ fn push_mounts_layers_from_another_repository() {
     let run = pouch_ok(&d, &["run", "--rm", &b, "echo", "mounted"]);
     assert_eq!(run.trim(), "mounted");
 }
+
+#[test]
+fn pull_all_tags() {
+    if !have_registry() {
+        return;
+    }
+    let reg = Registry::start(RegistryOpts::default());
+    let d = Daemon::start();
+    d.load_busybox();
+    let repo = format!("{}/many/bb", reg.host());
+    for t in ["1", "2", "3"] {
+        pouch_ok(&d, &["tag", "busybox", &format!("{repo}:{t}")]);
+    }
+    let pushed = pouch_ok(&d, &["push", "--all-tags", &repo]);
+    assert_eq!(pushed.matches(": digest: ").count(), 3, "{pushed}");
+    pouch_ok(
+        &d,
+        &[
+            "rmi",
+            "busybox",
+            &format!("{repo}:1"),
+            &format!("{repo}:2"),
+            &format!("{repo}:3"),
+        ],
+    );
+    pouch_ok(&d, &["pull", "--all-tags", &repo]);
+    let tags = d.http("GET", &format!("/images/{repo}:2/json"), b"").json()["RepoTags"].clone();
+    let mut tags: Vec<String> = tags
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        vec![
+            format!("{repo}:1"),
+            format!("{repo}:2"),
+            format!("{repo}:3")
+        ]
+    );
+}

@@ -139,7 +139,6 @@ impl Engine {
         auth_header: Option<String>,
         progress: UnboundedSender<JsonMessage>,
     ) -> Result<String> {
-        let target = self.pull_target(&from_image, &tag)?;
         let auth = match auth_header.as_deref() {
             Some(h) => AuthConfig::from_header(h).map_err(registry_error)?,
             None => AuthConfig::default(),
@@ -148,7 +147,65 @@ impl Engine {
             Some(p) => parse_platform(p).map_err(registry_error)?,
             None => Platform::host(),
         };
+        // The API's "no tag at all" means every tag (`docker pull --all-tags`).
+        let bare = Reference::parse_normalized(&from_image)
+            .is_ok_and(|r| r.tag.is_none() && r.digest.is_none());
+        if tag.is_empty() && bare {
+            return self
+                .pull_all_tags(&from_image, auth, platform, progress)
+                .await;
+        }
+        let target = self.pull_target(&from_image, &tag)?;
         self.pull(target, auth, platform, progress).await
+    }
+
+    async fn pull_all_tags(
+        &self,
+        from_image: &str,
+        auth: AuthConfig,
+        platform: Platform,
+        progress: Progress,
+    ) -> Result<String> {
+        let r =
+            Reference::parse_normalized(from_image).map_err(|e| Error::invalid(e.to_string()))?;
+        let client = self.registry_client();
+        let mut tags = None;
+        let mut last = None;
+        for ep in client.endpoints(&r.domain, true).map_err(registry_error)? {
+            let listed = async {
+                client
+                    .repo(&ep, &r.path, auth.credentials(), false)
+                    .await?
+                    .list_tags()
+                    .await
+            };
+            match listed.await {
+                Ok(t) => {
+                    tags = Some(t);
+                    break;
+                }
+                Err(e) if ep.mirror => last = Some(e),
+                Err(e) => return Err(registry_error(e)),
+            }
+        }
+        let Some(mut tags) = tags else {
+            return Err(registry_error(last.unwrap_or_else(|| {
+                reg::Error::Unavailable(format!("no endpoint for {}", r.domain))
+            })));
+        };
+        if tags.is_empty() {
+            return Err(Error::not_found(format!(
+                "repository {} has no tags",
+                r.familiar_name()
+            )));
+        }
+        tags.sort();
+        for t in tags {
+            let target = self.pull_target(from_image, &t)?;
+            self.pull(target, auth.clone(), platform.clone(), progress.clone())
+                .await?;
+        }
+        Ok(r.familiar_name())
     }
 
     async fn pull(

@@ -425,6 +425,43 @@ impl RepoClient {
         check(resp, "blob").await.map(|_| true)
     }
 
+    /// Every tag of the repository (`GET /v2/<name>/tags/list`, following `Link` pages).
+    pub async fn list_tags(&self) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Tags {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let mut url = self.url("tags/list?n=1000");
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            let resp = self
+                .send(Method::GET, &url, &HeaderMap::new(), &|| Ok(empty()), true)
+                .await?;
+            let resp = check(resp, &format!("repository {} not found", self.path)).await?;
+            let next = resp
+                .headers()
+                .get(header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| l.split(';').next())
+                .map(|l| {
+                    l.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string()
+                });
+            let body = read_small(resp).await?;
+            let page: Tags = serde_json::from_slice(&body)
+                .map_err(|e| Error::Protocol(format!("bad tag list: {e}")))?;
+            out.extend(page.tags.unwrap_or_default());
+            match next {
+                Some(n) if !n.is_empty() => url = resolve(&url, &n),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// Cross-repository mount: asks the registry to link `digest` from repository `from` (same
     /// registry) instead of uploading it. False when the registry would rather have an upload
     /// (it lacks the blob there, or the credentials do not reach `from`).
