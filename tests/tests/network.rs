@@ -732,3 +732,74 @@ impl Drop for LinkGuard {
         let _ = Command::new("ip").args(["link", "del", &self.0]).status();
     }
 }
+
+#[test]
+fn dual_stack_network_gives_ipv6_addresses_names_and_routes() {
+    if !Path::new("/proc/sys/net/ipv6").exists() {
+        eprintln!("SKIP: the kernel has no IPv6");
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    ok(
+        &d,
+        &[
+            "network",
+            "create",
+            "--ipv6",
+            "--subnet",
+            "10.224.0.0/24",
+            "--subnet",
+            "fd00:224::/64",
+            "ds",
+        ],
+    );
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "six",
+            "--network",
+            "ds",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    let v = d.inspect("six");
+    let net = &v["NetworkSettings"]["Networks"]["ds"];
+    assert_eq!(net["GlobalIPv6Address"], "fd00:224::2", "{net}");
+    assert_eq!(net["GlobalIPv6PrefixLen"], 64, "{net}");
+    assert_eq!(net["IPv6Gateway"], "fd00:224::1", "{net}");
+    let got = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "ds",
+            "busybox",
+            "sh",
+            "-c",
+            "ip -6 route; ping -6 -c 1 -W 3 six; nslookup -type=aaaa six",
+        ],
+    );
+    assert!(got.contains("default via fd00:224::1"), "{got}");
+    assert!(got.contains("1 packets received"), "{got}");
+    assert!(got.contains("Address: fd00:224::2"), "{got}");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&d.docker_ok(&["network", "inspect", "ds"])).unwrap();
+    assert_eq!(inspect[0]["EnableIPv6"], true);
+    assert_eq!(inspect[0]["IPAM"]["Config"][1]["Subnet"], "fd00:224::/64");
+    let err = fails(&d, &["network", "create", "--ipv6", "nosubnet6"]);
+    assert!(err.contains("IPv6 subnet"), "{err}");
+    let table = d.config_value("nft-table").as_str().unwrap().to_string();
+    if pouch_sys::nft::available() {
+        let l = pouch_sys::nft::run(&format!("list table ip6 {table}")).unwrap_or_default();
+        assert!(l.contains("ip6 saddr fd00:224::/64"), "{l}");
+    }
+    ok(&d, &["rm", "-f", "six"]);
+    ok(&d, &["network", "rm", "ds"]);
+}

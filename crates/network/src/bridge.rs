@@ -28,6 +28,9 @@ pub struct Attachment {
     pub mtu: Option<u32>,
     /// Whether this endpoint carries the container's default route.
     pub default_route: bool,
+    /// Dual stack: the IPv6 address with its prefix length, and the gateway.
+    pub ip6: Option<(std::net::Ipv6Addr, u8)>,
+    pub gateway6: Option<std::net::Ipv6Addr>,
 }
 
 fn nl() -> Result<Netlink> {
@@ -40,7 +43,12 @@ fn sys(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
 
 /// Creates the bridge if missing, puts the gateway address on it and brings it up. Published
 /// ports reach containers from the host's loopback, so `route_localnet` is on for the bridge.
-pub fn ensure_bridge(name: &str, gateway: Option<Cidr>, mtu: Option<u32>) -> Result<()> {
+pub fn ensure_bridge(
+    name: &str,
+    gateway: Option<Cidr>,
+    gateway6: Option<crate::ipam::Cidr6>,
+    mtu: Option<u32>,
+) -> Result<()> {
     let mut nl = nl()?;
     let idx = match nl.index(name).map_err(sys("list links"))? {
         Some(i) => i,
@@ -59,6 +67,10 @@ pub fn ensure_bridge(name: &str, gateway: Option<Cidr>, mtu: Option<u32>) -> Res
     if let Some(gw) = gateway {
         nl.add_addr(idx, gw.addr, gw.prefix)
             .map_err(sys("add the bridge address"))?;
+    }
+    if let Some(gw) = gateway6 {
+        nl.add_addr6(idx, gw.addr, gw.prefix)
+            .map_err(sys("add the bridge's IPv6 address"))?;
     }
     nl.set_link(idx, None, mtu)
         .map_err(sys("set the bridge up"))?;
@@ -143,11 +155,19 @@ pub(crate) fn configure_inside(a: &Attachment) -> Result<()> {
             .index(&a.container_if)?
             .ok_or_else(|| std::io::Error::other(format!("{} missing", a.container_if)))?;
         nl.add_addr(idx, a.ip, a.subnet.prefix)?;
+        if let Some((ip6, prefix)) = a.ip6 {
+            nl.add_addr6(idx, ip6, prefix)?;
+        }
         nl.set_link(idx, None, None)?;
         if a.default_route
             && let Some(gw) = a.gateway
         {
             nl.add_default_route(idx, gw)?;
+        }
+        if a.default_route
+            && let Some(gw) = a.gateway6
+        {
+            nl.add_default_route6(idx, gw)?;
         }
         Ok(())
     })

@@ -3,7 +3,7 @@
 //! listens on the network's gateway address (UDP port 53), which every member reaches directly.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -15,15 +15,15 @@ use tokio::task::JoinHandle;
 /// its container is on, whichever gateway it asks (as with docker's embedded DNS).
 #[derive(Debug, Default)]
 pub struct Registry {
-    /// network id → name → addresses
-    pub names: HashMap<String, HashMap<String, Vec<Ipv4Addr>>>,
+    /// network id → name → addresses (both families on dual-stack networks)
+    pub names: HashMap<String, HashMap<String, Vec<IpAddr>>>,
     /// client address → its container's network ids
     pub clients: HashMap<Ipv4Addr, Vec<String>>,
 }
 
 impl Registry {
-    pub fn lookup(&self, client: Ipv4Addr, name: &str) -> Option<Vec<Ipv4Addr>> {
-        let mut out: Vec<Ipv4Addr> = Vec::new();
+    pub fn lookup(&self, client: Ipv4Addr, name: &str) -> Option<Vec<IpAddr>> {
+        let mut out: Vec<IpAddr> = Vec::new();
         for net in self.clients.get(&client)? {
             if let Some(ips) = self.names.get(net).and_then(|m| m.get(name)) {
                 for ip in ips {
@@ -158,8 +158,12 @@ fn answer(q: &[u8], client: Ipv4Addr, recs: &Records) -> Option<Vec<u8>> {
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .lookup(client, &name)?;
-    let ips: Vec<Ipv4Addr> = if qtype == 1 { ips } else { Vec::new() };
-    let mut r = Vec::with_capacity(end + 16 * ips.len());
+    // A (1) and AAAA (28) get the addresses of their family; other types an empty answer.
+    let ips: Vec<IpAddr> = ips
+        .into_iter()
+        .filter(|ip| (qtype == 1 && ip.is_ipv4()) || (qtype == 28 && ip.is_ipv6()))
+        .collect();
+    let mut r = Vec::with_capacity(end + 28 * ips.len());
     r.extend_from_slice(&q[0..2]);
     let rd = q[2] & 1;
     r.extend_from_slice(&[0x84 | rd, 0x80]); // response, authoritative, RD copied, RA
@@ -168,8 +172,16 @@ fn answer(q: &[u8], client: Ipv4Addr, recs: &Records) -> Option<Vec<u8>> {
     r.extend_from_slice(&[0, 0, 0, 0]);
     r.extend_from_slice(&q[12..end]);
     for ip in ips {
-        r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
-        r.extend_from_slice(&ip.octets());
+        match ip {
+            IpAddr::V4(v4) => {
+                r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                r.extend_from_slice(&v4.octets());
+            }
+            IpAddr::V6(v6) => {
+                r.extend_from_slice(&[0xc0, 0x0c, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16]);
+                r.extend_from_slice(&v6.octets());
+            }
+        }
     }
     Some(r)
 }
@@ -205,10 +217,13 @@ mod tests {
         let me = Ipv4Addr::new(10, 0, 0, 3);
         {
             let mut r = recs.write().unwrap();
-            r.names
-                .entry("n1".into())
-                .or_default()
-                .insert("web".into(), vec![Ipv4Addr::new(10, 0, 0, 2)]);
+            r.names.entry("n1".into()).or_default().insert(
+                "web".into(),
+                vec![
+                    Ipv4Addr::new(10, 0, 0, 2).into(),
+                    "fd00::2".parse::<std::net::Ipv6Addr>().unwrap().into(),
+                ],
+            );
             r.clients.insert(me, vec!["n1".into()]);
         }
         // A client of another network does not see the name.
@@ -218,6 +233,9 @@ mod tests {
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1);
         assert_eq!(&r[r.len() - 4..], &[10, 0, 0, 2]);
         let r = answer(&query("web", 28), me, &recs).unwrap();
+        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1);
+        assert_eq!(r[r.len() - 1], 2);
+        let r = answer(&query("web", 16), me, &recs).unwrap();
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 0);
         assert!(answer(&query("example.com", 1), me, &recs).is_none());
         assert_eq!(servfail(&query("x", 1)).unwrap()[3] & 0xf, 2);

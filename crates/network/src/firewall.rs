@@ -23,6 +23,8 @@ pub struct FwNetwork {
     pub internal: bool,
     /// Masquerade traffic leaving the network.
     pub masquerade: bool,
+    /// Dual stack: the IPv6 subnet.
+    pub subnet6: Option<crate::ipam::Cidr6>,
 }
 
 /// One published port.
@@ -120,7 +122,9 @@ impl Firewall for Nftables {
             errs.push(e.to_string());
         }
         let t = &self.table;
-        if let Err(e) = pouch_sys::nft::run(&format!("table ip {t}\ndelete table ip {t}\n")) {
+        if let Err(e) = pouch_sys::nft::run(&format!(
+            "table ip {t}\ndelete table ip {t}\ntable ip6 {t}\ndelete table ip6 {t}\n"
+        )) {
             errs.push(e.to_string());
         }
         if errs.is_empty() {
@@ -196,6 +200,42 @@ pub fn render(table: &str, r: &Ruleset) -> String {
         }
     }
     s.push_str("  }\n}\n");
+    // IPv6: masquerade and isolation for dual-stack networks (ports are published on IPv4).
+    let _ = writeln!(
+        s,
+        "table ip6 {table}\ndelete table ip6 {table}\ntable ip6 {table} {{"
+    );
+    s.push_str(
+        "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n",
+    );
+    for n in &r.networks {
+        if let Some(sub) = n.subnet6
+            && n.masquerade
+            && !n.internal
+        {
+            let _ = writeln!(
+                s,
+                "    ip6 saddr {} oifname != \"{}\" masquerade",
+                sub.network(),
+                n.bridge
+            );
+        }
+    }
+    s.push_str("  }\n");
+    s.push_str("  chain forward {\n    type filter hook forward priority -10; policy accept;\n");
+    for n in r.networks.iter().filter(|n| n.subnet6.is_some()) {
+        let b = &n.bridge;
+        if n.internal {
+            let _ = writeln!(s, "    iifname \"{b}\" oifname != \"{b}\" drop");
+            let _ = writeln!(s, "    oifname \"{b}\" iifname != \"{b}\" drop");
+        }
+        for o in &r.networks {
+            if o.bridge != n.bridge {
+                let _ = writeln!(s, "    iifname \"{b}\" oifname \"{}\" drop", o.bridge);
+            }
+        }
+    }
+    s.push_str("  }\n}\n");
     s
 }
 
@@ -225,6 +265,7 @@ mod tests {
                 subnet: "10.254.77.0/24".parse().unwrap(),
                 internal: false,
                 masquerade: true,
+                subnet6: None,
             }],
             ports: vec![PortMap {
                 host_ip: None,
@@ -268,12 +309,14 @@ mod tests {
                     subnet: "10.5.0.1/24".parse().unwrap(),
                     internal: false,
                     masquerade: true,
+                    subnet6: None,
                 },
                 FwNetwork {
                     bridge: "pb1".into(),
                     subnet: "10.6.0.0/24".parse().unwrap(),
                     internal: true,
                     masquerade: true,
+                    subnet6: Some("fd00:6::/64".parse().unwrap()),
                 },
             ],
             ports: vec![PortMap {
@@ -300,5 +343,10 @@ mod tests {
         );
         assert!(s.contains("iifname \"pb0\" oifname \"pb1\" drop"), "{s}");
         assert!(s.contains("iifname \"pb1\" oifname != \"pb1\" drop"), "{s}");
+        assert!(s.contains("table ip6 pt {"), "{s}");
+        assert!(
+            !s.contains("ip6 saddr fd00:6::/64"),
+            "internal: no masquerade: {s}"
+        );
     }
 }

@@ -214,3 +214,96 @@ mod tests {
         );
     }
 }
+
+/// An IPv6 network in CIDR form (dual-stack networks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr6 {
+    pub addr: std::net::Ipv6Addr,
+    pub prefix: u8,
+}
+
+impl Cidr6 {
+    fn mask(&self) -> u128 {
+        if self.prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - self.prefix as u32)
+        }
+    }
+
+    pub fn network(&self) -> Cidr6 {
+        Cidr6 {
+            addr: (u128::from(self.addr) & self.mask()).into(),
+            prefix: self.prefix,
+        }
+    }
+
+    pub fn contains(&self, ip: std::net::Ipv6Addr) -> bool {
+        u128::from(ip) & self.mask() == u128::from(self.addr) & self.mask()
+    }
+
+    pub fn overlaps(&self, other: &Cidr6) -> bool {
+        let p = self.prefix.min(other.prefix);
+        let m = if p == 0 {
+            0
+        } else {
+            u128::MAX << (128 - p as u32)
+        };
+        u128::from(self.addr) & m == u128::from(other.addr) & m
+    }
+
+    pub fn first_host(&self) -> std::net::Ipv6Addr {
+        (u128::from(self.network().addr) + 1).into()
+    }
+}
+
+impl fmt::Display for Cidr6 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl FromStr for Cidr6 {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Cidr6, Error> {
+        let bad = || Error::Invalid(format!("invalid IPv6 CIDR address: {s}"));
+        let (a, p) = s.split_once('/').ok_or_else(bad)?;
+        let addr: std::net::Ipv6Addr = a.parse().map_err(|_| bad())?;
+        let prefix: u8 = p.parse().map_err(|_| bad())?;
+        if prefix > 126 {
+            return Err(bad());
+        }
+        Ok(Cidr6 { addr, prefix })
+    }
+}
+
+/// The lowest free IPv6 host address of `subnet` (from `::2`), skipping `used`.
+pub fn next_free6(subnet: Cidr6, used: &HashSet<std::net::Ipv6Addr>) -> Option<std::net::Ipv6Addr> {
+    let base = u128::from(subnet.network().addr);
+    let size: u128 = if subnet.prefix <= 64 {
+        1 << 20
+    } else {
+        1u128 << (128 - subnet.prefix as u32)
+    };
+    (1..size.saturating_sub(1))
+        .map(|i| std::net::Ipv6Addr::from(base + i))
+        .find(|a| !used.contains(a))
+}
+
+#[cfg(test)]
+mod tests6 {
+    use super::*;
+
+    #[test]
+    fn ipv6_subnets_and_allocation() {
+        let c: Cidr6 = "fd00:1::/64".parse().unwrap();
+        assert_eq!(c.first_host().to_string(), "fd00:1::1");
+        assert!(c.contains("fd00:1::abcd".parse().unwrap()));
+        assert!(!c.contains("fd00:2::1".parse().unwrap()));
+        let mut used = HashSet::new();
+        used.insert(c.first_host());
+        assert_eq!(next_free6(c, &used).unwrap().to_string(), "fd00:1::2");
+        assert!("fd00::/127".parse::<Cidr6>().is_err());
+        assert!(c.overlaps(&"fd00:1::/48".parse().unwrap()));
+    }
+}

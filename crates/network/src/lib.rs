@@ -58,6 +58,8 @@ pub struct NetworkSpec {
     pub bridge: String,
     pub subnet: Cidr,
     pub gateway: Option<std::net::Ipv4Addr>,
+    /// Dual stack: the bridge's IPv6 gateway address with the subnet's prefix length.
+    pub gateway6: Option<ipam::Cidr6>,
     pub mtu: Option<u32>,
 }
 
@@ -80,7 +82,7 @@ impl NetworkDriver for BridgeDriver {
     }
     fn create(&self, net: &NetworkSpec) -> Result<()> {
         let gw = net.gateway.map(|g| Cidr::new(g, net.subnet.prefix));
-        bridge::ensure_bridge(&net.bridge, gw, net.mtu)
+        bridge::ensure_bridge(&net.bridge, gw, net.gateway6, net.mtu)
     }
     fn delete(&self, net: &NetworkSpec) -> Result<()> {
         bridge::delete_link(&net.bridge)
@@ -171,6 +173,7 @@ mod tests {
             bridge: "pouchnotthere0".into(),
             subnet: "10.254.254.0/24".parse().unwrap(),
             gateway: None,
+            gateway6: None,
             mtu: None,
         };
         let drivers: Vec<Box<dyn NetworkDriver>> =

@@ -3,7 +3,7 @@
 //! synchronous and acknowledged, so an error names the request that failed.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const NETLINK_ROUTE: i32 = 0;
@@ -399,6 +399,32 @@ impl Netlink {
         let h = [libc::AF_INET as u8, 0, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0];
         m.raw(&h)
             .attr(RTA_DST, &[0, 0, 0, 0])
+            .attr(RTA_GATEWAY, &gateway.octets())
+            .attr(RTA_OIF, &(index as u32).to_ne_bytes());
+        self.request(m)
+    }
+
+    /// Adds an IPv6 address, usable at once (no duplicate address detection: the addresses
+    /// come from our own IPAM).
+    pub fn add_addr6(&mut self, index: i32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+        const IFA_F_NODAD: u8 = 0x02;
+        let mut m = Msg::new(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+        let mut h = [0u8; 8];
+        h[0] = libc::AF_INET6 as u8;
+        h[1] = prefix;
+        h[2] = IFA_F_NODAD;
+        h[4..8].copy_from_slice(&(index as u32).to_ne_bytes());
+        m.raw(&h)
+            .attr(IFA_LOCAL, &addr.octets())
+            .attr(IFA_ADDRESS, &addr.octets());
+        self.request(m)
+    }
+
+    /// Adds the IPv6 default route through `gateway` on link `index`.
+    pub fn add_default_route6(&mut self, index: i32, gateway: Ipv6Addr) -> io::Result<()> {
+        let mut m = Msg::new(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+        let h = [libc::AF_INET6 as u8, 0, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0];
+        m.raw(&h)
             .attr(RTA_GATEWAY, &gateway.octets())
             .attr(RTA_OIF, &(index as u32).to_ne_bytes());
         self.request(m)

@@ -64,11 +64,6 @@ impl Engine {
                 )));
             }
         };
-        if req.enable_ipv6 == Some(true) {
-            return Err(Error::not_implemented(
-                "IPv6 networks are not supported yet",
-            ));
-        }
         if self
             .inner
             .store
@@ -164,8 +159,20 @@ impl Engine {
             }
             r.network().to_string()
         };
+        let (subnet6, gateway6) = if req.enable_ipv6 == Some(true) {
+            if driver != "bridge" {
+                return Err(Error::not_implemented(
+                    "IPv6 is supported on bridge networks only",
+                ));
+            }
+            self.choose_subnet6(&ipam)?
+        } else {
+            (String::new(), String::new())
+        };
         let rec = NetworkRecord {
             id,
+            subnet6,
+            gateway6,
             name: req.name.clone(),
             driver: driver.into(),
             created: now_nanos(),
@@ -192,6 +199,46 @@ impl Engine {
             tracing::warn!(network = %rec.name, error = %e, "firewall update failed");
         }
         Ok(rec)
+    }
+
+    /// The IPv6 subnet and gateway of a dual-stack network: from its IPAM config (a subnet with
+    /// `:`), which must not overlap another network's.
+    fn choose_subnet6(&self, ipam: &Ipam) -> Result<(String, String)> {
+        use pouch_network::ipam::Cidr6;
+        let cfg = ipam
+            .config
+            .iter()
+            .find(|c| c.subnet.contains(':'))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "an IPv6 network needs an IPv6 subnet: --ipv6 --subnet fd00:…/64 \
+                     (pouch has no IPv6 address pool)",
+                )
+            })?;
+        let sub: Cidr6 = cfg.subnet.parse()?;
+        for n in self.inner.store.networks()? {
+            if n.subnet6.parse::<Cidr6>().is_ok_and(|o| o.overlaps(&sub)) {
+                return Err(Error::conflict(format!(
+                    "Pool overlaps with other one on this address space: {sub} (network {})",
+                    n.name
+                )));
+            }
+        }
+        let gw = if cfg.gateway.is_empty() {
+            sub.first_host()
+        } else {
+            let g: std::net::Ipv6Addr = cfg
+                .gateway
+                .parse()
+                .map_err(|_| Error::invalid(format!("invalid gateway {}", cfg.gateway)))?;
+            if !sub.contains(g) {
+                return Err(Error::invalid(format!(
+                    "gateway {g} is not in the subnet {sub}"
+                )));
+            }
+            g
+        };
+        Ok((sub.network().to_string(), gw.to_string()))
     }
 
     fn emit_network(&self, n: &NetworkRecord, action: &str, container: Option<&str>) {
@@ -246,7 +293,15 @@ impl Engine {
                         endpoint_id: format!("{}{}", &c.id[..32], &n.id[..32]),
                         mac_address: ep.mac.clone(),
                         ipv4_address: format!("{}/{prefix}", ep.ip),
-                        ipv6_address: String::new(),
+                        ipv6_address: if ep.ip6.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "{}/{}",
+                                ep.ip6,
+                                n.subnet6.rsplit('/').next().unwrap_or("64")
+                            )
+                        },
                     },
                 );
             }
@@ -264,15 +319,21 @@ impl Engine {
             scope: "local".into(),
             driver: n.driver.clone(),
             enable_ipv4: true,
-            enable_ipv6: false,
+            enable_ipv6: !n.subnet6.is_empty(),
             ipam: Ipam {
                 driver: "default".into(),
-                config: vec![IpamConfig {
+                config: std::iter::once(IpamConfig {
                     subnet: n.subnet.clone(),
                     ip_range: n.ip_range.clone(),
                     gateway: n.gateway.clone(),
                     ..Default::default()
-                }],
+                })
+                .chain((!n.subnet6.is_empty()).then(|| IpamConfig {
+                    subnet: n.subnet6.clone(),
+                    gateway: n.gateway6.clone(),
+                    ..Default::default()
+                }))
+                .collect(),
                 options: Default::default(),
             },
             internal: n.internal,

@@ -185,6 +185,41 @@ impl Engine {
         } else {
             ipam::parse_mac(&mac_s)?
         };
+        let ip6 = if n.subnet6.is_empty() {
+            String::new()
+        } else {
+            let sub: pouch_network::ipam::Cidr6 = n.subnet6.parse()?;
+            let asked6 = epc
+                .ipam_config
+                .as_ref()
+                .map(|c| c.ipv6_address.clone())
+                .unwrap_or_default();
+            if asked6.is_empty() {
+                let mut used: HashSet<std::net::Ipv6Addr> =
+                    taken.iter().filter_map(|e| e.ip6.parse().ok()).collect();
+                if let Ok(gw) = n.gateway6.parse() {
+                    used.insert(gw);
+                }
+                pouch_network::ipam::next_free6(sub, &used)
+                    .ok_or_else(|| {
+                        Error::conflict(format!(
+                            "no available IPv6 addresses on network {}",
+                            n.name
+                        ))
+                    })?
+                    .to_string()
+            } else {
+                let ip6: std::net::Ipv6Addr = asked6
+                    .parse()
+                    .map_err(|_| Error::invalid(format!("invalid IPv6 address: {asked6}")))?;
+                if !sub.contains(ip6) || taken.iter().any(|e| e.ip6 == ip6.to_string()) {
+                    return Err(Error::invalid(format!(
+                        "invalid address {ip6}: not in {sub} or already in use"
+                    )));
+                }
+                ip6.to_string()
+            }
+        };
         let mut aliases = epc.aliases.clone();
         if !aliases.is_empty() && n.name == DEFAULT_NETWORK {
             return Err(Error::invalid(
@@ -196,6 +231,7 @@ impl Engine {
             network_id: n.id.clone(),
             container_id: cid.to_string(),
             ip: ip.to_string(),
+            ip6,
             mac: ipam::format_mac(&mac),
             aliases,
             index,
@@ -308,6 +344,15 @@ impl Engine {
             mac: ipam::parse_mac(&ep.mac)?,
             mtu: n.mtu,
             default_route: ep.index == 0,
+            ip6: match (ep.ip6.parse(), spec.gateway6) {
+                (Ok(ip6), Some(gw6)) => Some((ip6, gw6.prefix)),
+                _ => None,
+            },
+            gateway6: if n.internal {
+                None
+            } else {
+                spec.gateway6.map(|g| g.addr)
+            },
         };
         driver.attach(&spec, &a)?;
         Ok(())
@@ -397,6 +442,9 @@ impl Engine {
                 let mut names = vec![hostname.to_string()];
                 names.extend(ep.aliases.iter().cloned());
                 s.push_str(&format!("{}\t{}\n", ep.ip, names.join(" ")));
+                if !ep.ip6.is_empty() {
+                    s.push_str(&format!("{}\t{}\n", ep.ip6, names.join(" ")));
+                }
             }
             None => s.push_str(&format!("127.0.1.1\t{hostname}\n")),
         }
@@ -509,9 +557,13 @@ impl Engine {
                 "Gateway": gw,
                 "IPAddress": ip,
                 "IPPrefixLen": if running { prefix } else { 0 },
-                "IPv6Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
+                "IPv6Gateway": if running { n.gateway6.clone() } else { String::new() },
+                "GlobalIPv6Address": if running { ep.ip6.clone() } else { String::new() },
+                "GlobalIPv6PrefixLen": if running && !ep.ip6.is_empty() {
+                    n.subnet6.rsplit('/').next().and_then(|p| p.parse::<u8>().ok()).unwrap_or(0)
+                } else {
+                    0
+                },
                 "DriverOpts": null,
                 "DNSNames": if n.dns { json!([c.name, &c.id[..12]]) } else { Value::Null },
             });

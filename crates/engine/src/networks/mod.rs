@@ -111,8 +111,22 @@ pub(crate) fn spec_of(n: &NetworkRecord) -> Result<NetworkSpec> {
         bridge: n.bridge.clone(),
         subnet,
         gateway: n.gateway.parse::<Ipv4Addr>().ok(),
+        gateway6: gateway6_of(n)?,
         mtu: n.mtu,
     })
+}
+
+/// A dual-stack network's IPv6 gateway with the subnet's prefix length.
+pub(crate) fn gateway6_of(n: &NetworkRecord) -> Result<Option<pouch_network::ipam::Cidr6>> {
+    if n.subnet6.is_empty() {
+        return Ok(None);
+    }
+    let sub: pouch_network::ipam::Cidr6 = n.subnet6.parse()?;
+    let gw = n.gateway6.parse().unwrap_or(sub.first_host());
+    Ok(Some(pouch_network::ipam::Cidr6 {
+        addr: gw,
+        prefix: sub.prefix,
+    }))
 }
 
 impl Engine {
@@ -251,6 +265,8 @@ impl Engine {
             subnet: subnet.to_string(),
             gateway: gateway.to_string(),
             ip_range: fixed.map(|f| f.network().to_string()).unwrap_or_default(),
+            subnet6: String::new(),
+            gateway6: String::new(),
             internal: false,
             attachable: false,
             dns: false,
@@ -290,6 +306,9 @@ impl Engine {
                 bridge: n.bridge.clone(),
                 subnet: n.subnet.parse()?,
                 internal: n.internal,
+                subnet6: (!n.subnet6.is_empty())
+                    .then(|| n.subnet6.parse())
+                    .transpose()?,
                 masquerade: n
                     .options
                     .get("com.docker.network.bridge.enable_ip_masquerade")
@@ -361,9 +380,12 @@ impl Engine {
             };
             let mut names = vec![c.name.to_ascii_lowercase(), c.id[..12].to_string()];
             names.extend(ep.aliases.iter().map(|a| a.to_ascii_lowercase()));
+            let ip6 = ep.ip6.parse::<std::net::Ipv6Addr>().ok();
             let m = reg.names.entry(ep.network_id.clone()).or_default();
             for n in names {
-                m.entry(n).or_default().push(ip);
+                let e = m.entry(n).or_default();
+                e.push(ip.into());
+                e.extend(ip6.map(std::net::IpAddr::from));
             }
             by_container
                 .entry(c.id.clone())

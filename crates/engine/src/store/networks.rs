@@ -25,6 +25,9 @@ pub struct NetworkRecord {
     pub subnet: String,
     pub gateway: String,
     pub ip_range: String,
+    /// Dual stack: the IPv6 subnet and gateway (empty for IPv4-only networks).
+    pub subnet6: String,
+    pub gateway6: String,
     pub internal: bool,
     pub attachable: bool,
     /// Embedded DNS by container name (user-defined networks, as docker).
@@ -41,6 +44,8 @@ pub struct EndpointRecord {
     pub network_id: String,
     pub container_id: String,
     pub ip: String,
+    /// Dual stack: the IPv6 address (empty on IPv4-only networks).
+    pub ip6: String,
     pub mac: String,
     pub aliases: Vec<String>,
     /// Interface index inside the container: `eth<n>`.
