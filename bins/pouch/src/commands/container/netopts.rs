@@ -11,6 +11,9 @@ pub struct NetOptions {
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long = "ip", value_name = "ADDRESS")]
     pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long = "ip6", value_name = "ADDRESS")]
+    pub ip6: Option<String>,
     /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
     #[arg(long = "mac-address", value_name = "ADDRESS")]
     pub mac_address: Option<String>,
@@ -66,12 +69,19 @@ pub fn apply(
     if o.publish_all {
         host.insert("PublishAllPorts".into(), json!(true));
     }
-    if o.ip.is_none() && o.mac_address.is_none() && o.network_alias.is_empty() {
+    if o.ip.is_none() && o.ip6.is_none() && o.mac_address.is_none() && o.network_alias.is_empty() {
         return Ok(None);
     }
     let mut ep = Map::new();
+    let mut ipam = Map::new();
     if let Some(ip) = &o.ip {
-        ep.insert("IPAMConfig".into(), json!({"IPv4Address": ip}));
+        ipam.insert("IPv4Address".into(), json!(ip));
+    }
+    if let Some(ip) = &o.ip6 {
+        ipam.insert("IPv6Address".into(), json!(ip));
+    }
+    if !ipam.is_empty() {
+        ep.insert("IPAMConfig".into(), Value::Object(ipam));
     }
     if let Some(mac) = &o.mac_address {
         ep.insert("MacAddress".into(), json!(mac));
