@@ -376,7 +376,7 @@ impl Engine {
                 let builtin = PREDEFINED.contains(&n.name.as_str());
                 (names.is_empty() || names.iter().any(|f| n.name.contains(f.as_str())))
                     && (ids.is_empty() || ids.iter().any(|f| n.id.starts_with(f.as_str())))
-                    && (drivers.is_empty() || drivers.iter().any(|f| *f == n.driver))
+                    && (drivers.is_empty() || drivers.contains(&n.driver))
                     && (types.is_empty()
                         || types
                             .iter()
