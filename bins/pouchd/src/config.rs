@@ -52,6 +52,9 @@ struct FileConfig {
     /// The default bridge's gateway address and prefix.
     bip: Option<String>,
     fixed_cidr: Option<String>,
+    /// IPv6 on the default bridge, with its subnet.
+    ipv6: Option<bool>,
+    fixed_cidr_v6: Option<String>,
     mtu: Option<u32>,
     /// The nftables table this daemon owns (family ip).
     nft_table: Option<String>,
@@ -182,6 +185,15 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig> {
     net.bip = flags.bip.clone().or(file.bip);
     net.fixed_cidr = flags.fixed_cidr.clone().or(file.fixed_cidr);
     net.mtu = flags.mtu.or(file.mtu);
+    let v6 = flags.fixed_cidr_v6.clone().or(file.fixed_cidr_v6);
+    if flags.ipv6 || file.ipv6.unwrap_or(false) {
+        if v6.is_none() {
+            bail!(
+                "ipv6 on the default bridge needs its subnet: set fixed-cidr-v6 (e.g. fd00:17::/64)"
+            );
+        }
+        net.fixed_cidr_v6 = v6;
+    }
     if let Some(t) = file.nft_table {
         net.nft_table = t;
     }

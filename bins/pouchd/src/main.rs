@@ -62,6 +62,12 @@ pub struct Flags {
     /// Hand out default-bridge addresses from this range (inside the bip subnet)
     #[arg(long, value_name = "CIDR")]
     pub fixed_cidr: Option<String>,
+    /// Enable IPv6 on the default bridge (needs --fixed-cidr-v6)
+    #[arg(long)]
+    pub ipv6: bool,
+    /// The default bridge's IPv6 subnet, e.g. fd00:17::/64
+    #[arg(long, value_name = "CIDR")]
+    pub fixed_cidr_v6: Option<String>,
     /// MTU of the default bridge and its containers' interfaces
     #[arg(long, value_name = "BYTES")]
     pub mtu: Option<u32>,

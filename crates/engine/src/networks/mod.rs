@@ -34,6 +34,8 @@ pub struct NetworkConfig {
     pub bip: Option<String>,
     /// Where the default bridge hands out addresses (inside the bip subnet).
     pub fixed_cidr: Option<String>,
+    /// Dual stack for the default bridge: its IPv6 subnet (docker's `ipv6` + `fixed-cidr-v6`).
+    pub fixed_cidr_v6: Option<String>,
     pub mtu: Option<u32>,
     /// The nftables table (family ip) this daemon owns.
     pub nft_table: String,
@@ -50,6 +52,7 @@ impl Default for NetworkConfig {
             bridge: "pouch0".into(),
             bip: None,
             fixed_cidr: None,
+            fixed_cidr_v6: None,
             mtu: None,
             nft_table: "pouch".into(),
             address_pools: vec![("172.17.0.0/12".into(), 16), ("192.168.0.0/16".into(), 20)],
@@ -235,9 +238,12 @@ impl Engine {
         let _host = pouch_network::host_lock()?;
         let bip: Option<Cidr> = cfg.bip.as_deref().map(str::parse).transpose()?;
         let fixed: Option<Cidr> = cfg.fixed_cidr.as_deref().map(str::parse).transpose()?;
+        let v6: Option<pouch_network::ipam::Cidr6> =
+            cfg.fixed_cidr_v6.as_deref().map(str::parse).transpose()?;
         if let Some(n) = &existing {
             let same_bip = bip.is_none_or(|b| n.subnet == b.network().to_string());
-            if n.bridge == cfg.bridge && same_bip && n.mtu == cfg.mtu {
+            let same_v6 = n.subnet6 == v6.map(|c| c.network().to_string()).unwrap_or_default();
+            if n.bridge == cfg.bridge && same_bip && same_v6 && n.mtu == cfg.mtu {
                 return self.driver().create(&spec_of(n)?).map_err(Into::into);
             }
             // The operator changed the default bridge: replace it.
@@ -265,8 +271,8 @@ impl Engine {
             subnet: subnet.to_string(),
             gateway: gateway.to_string(),
             ip_range: fixed.map(|f| f.network().to_string()).unwrap_or_default(),
-            subnet6: String::new(),
-            gateway6: String::new(),
+            subnet6: v6.map(|c| c.network().to_string()).unwrap_or_default(),
+            gateway6: v6.map(|c| c.first_host().to_string()).unwrap_or_default(),
             internal: false,
             attachable: false,
             dns: false,
