@@ -49,6 +49,11 @@ pub struct Ruleset {
 pub trait Firewall: Send + Sync {
     fn apply(&self, rules: &Ruleset) -> Result<()>;
     fn remove(&self) -> Result<()>;
+    /// Whether rules that live outside our own table (docker's DOCKER-USER accepts) are still in
+    /// place for `bridges`; false asks for `apply` again (docker started after pouchd).
+    fn in_place(&self, _bridges: &[&str]) -> bool {
+        true
+    }
 }
 
 /// Does nothing; for a host without nftables, where the bridge still works without NAT.
@@ -109,6 +114,13 @@ impl Nftables {
 }
 
 impl Firewall for Nftables {
+    fn in_place(&self, bridges: &[&str]) -> bool {
+        match pouch_sys::nft::run("list chain ip filter DOCKER-USER") {
+            Ok(l) => l.matches(&format!("comment \"{}\"", self.tag())).count() >= 2 * bridges.len(),
+            Err(_) => true,
+        }
+    }
+
     fn apply(&self, rules: &Ruleset) -> Result<()> {
         pouch_sys::nft::run(&render(&self.table, rules))
             .map_err(|e| Error::Sys(format!("nftables table {}: {e}", self.table)))?;

@@ -71,6 +71,8 @@ pub(crate) struct NetState {
     records: pouch_network::dns::Records,
     firewall: Box<dyn Firewall>,
     upstream: Vec<SocketAddr>,
+    /// Set at shutdown: nothing renders the firewall again after it was removed.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl NetState {
@@ -95,6 +97,7 @@ impl NetState {
             records: Default::default(),
             firewall,
             upstream,
+            stopped: Default::default(),
         }
     }
 }
@@ -222,6 +225,37 @@ impl Engine {
                 self.start_dns(&n).await;
             }
         }
+        self.watch_firewall();
+    }
+
+    /// docker may start (and make its DOCKER-USER chain) after pouchd: every few seconds, check
+    /// that our accepts are there and render the firewall again when they are not.
+    fn watch_firewall(&self) {
+        let weak = std::sync::Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let e = Engine { inner };
+                let _ = e
+                    .blocking(|e| {
+                        let nets = e.inner.store.networks()?;
+                        let bridges: Vec<&str> = nets
+                            .iter()
+                            .filter(|n| n.driver == "bridge")
+                            .map(|n| n.bridge.as_str())
+                            .collect();
+                        if !e.net().firewall.in_place(&bridges) {
+                            tracing::info!(
+                                "docker's DOCKER-USER chain changed: adding our accepts again"
+                            );
+                            e.rebuild_firewall()?;
+                        }
+                        Ok(())
+                    })
+                    .await;
+            }
+        });
     }
 
     fn ensure_default_network(&self) -> Result<()> {
@@ -304,6 +338,9 @@ impl Engine {
     }
 
     fn rebuild_firewall_locked(&self) -> Result<()> {
+        if self.net().stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
         let store = &self.inner.store;
         let nets = store.networks()?;
         let mut rules = Ruleset::default();
@@ -430,6 +467,13 @@ impl Engine {
             .clear();
         if running {
             return;
+        }
+        {
+            // Taken so that no rebuild is half-way while the table goes.
+            let _g = self.net().lock.lock().unwrap_or_else(|p| p.into_inner());
+            self.net()
+                .stopped
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         }
         let _ = self
             .blocking(|e| {
