@@ -175,7 +175,10 @@ impl Daemon {
 
     /// The default bridge's interface name.
     pub fn bridge(&self) -> String {
-        self.config_value("bridge").as_str().unwrap_or("pouch0").to_string()
+        self.config_value("bridge")
+            .as_str()
+            .unwrap_or("pouch0")
+            .to_string()
     }
 
     pub fn log(&self) -> String {
@@ -343,6 +346,9 @@ fn with_network_defaults(config: &str, dir: &Path) -> String {
         .or_insert_with(|| format!("pouch_t{tag}").into());
     m.entry("default-address-pools")
         .or_insert_with(|| serde_json::json!([{"base": "10.213.0.0/16", "size": 24}]));
+    // Not the host's /etc/cni/net.d: test daemons see only the CNI networks a test writes.
+    m.entry("cni-config-dir")
+        .or_insert_with(|| dir.join("cni").display().to_string().into());
     serde_json::Value::Object(m).to_string()
 }
 
