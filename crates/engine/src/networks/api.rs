@@ -306,12 +306,9 @@ impl Engine {
                 );
             }
         }
-        let mut options = n.options.clone();
-        if n.name != DEFAULT_NETWORK && n.driver == "bridge" {
-            options
-                .entry("com.docker.network.bridge.name".into())
-                .or_insert(n.bridge.clone());
-        }
+        // Only the options the user gave (docker's rule): docker-compose compares them with its
+        // file and would recreate a network whose generated bridge name showed up here.
+        let options = n.options.clone();
         Network {
             name: n.name.clone(),
             id: n.id.clone(),
