@@ -6,11 +6,13 @@
 #
 #   pouch   = target/release/pouch -H unix://$T/pouchd.sock pull
 #   d→pouch = the docker CLI against pouchd (same daemon, stock client)
-#   docker  = the docker CLI against dockerd, when dockerd is running (this script does not
-#             start it)
+#   docker  = the docker CLI against dockerd: the running one, or with PRIVATE_DOCKERD=1 one this
+#             script starts in its own data/exec roots with no iptables, no bridge (so it
+#             touches nothing on the host) and stops at the end
 #
 # Usage (as root): cargo build --release --bins && bench/pull.sh
-# Env: RUNS=5, BIN=target/release, IMG=/tmp/pouch-bench-images/big-oci, DOCKER=/usr/bin/docker
+# Env: RUNS=5, BIN=target/release, IMG=/tmp/pouch-bench-images/big-oci, DOCKER=/usr/bin/docker,
+#      PRIVATE_DOCKERD=0
 set -uo pipefail
 export LC_ALL=C
 RUNS=${RUNS:-5}
@@ -35,12 +37,18 @@ unset DOCKER_HOST DOCKER_CONTEXT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 NAME=127.0.0.1:$PORT/bench/big:latest
 
-REG_PID="" PD_PID=""
+REG_PID="" PD_PID="" DD_PID=""
+DHOST=()   # -H for the docker row when dockerd is private
 cleanup() {
   set +e
   [[ -n $PD_PID ]] && kill -TERM "$PD_PID" 2>/dev/null && wait "$PD_PID" 2>/dev/null
+  if ((HAVE_DOCKER)); then "$DOCKER" "${DHOST[@]}" rmi -f "$NAME" >/dev/null 2>&1; fi
+  if [[ -n $DD_PID ]]; then
+    kill -TERM "$DD_PID" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$DD_PID" 2>/dev/null || break; sleep 0.1; done
+    umount -R "$T/dockerd" 2>/dev/null
+  fi
   [[ -n $REG_PID ]] && kill -TERM "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
-  if ((HAVE_DOCKER)); then "$DOCKER" rmi -f "$NAME" >/dev/null 2>&1; fi
   umount -R "$T/root" 2>/dev/null
   rm -rf "$T"
 }
@@ -114,9 +122,19 @@ if [[ -x $(command -v docker) ]]; then
   PD="docker -H $SOCK"
   hf dpouch "sh -c '$PD rmi -f $NAME >/dev/null 2>&1; true'" "$PD pull -q $NAME"
 fi
-if [[ -x $DOCKER ]] && "$DOCKER" info >/dev/null 2>&1; then
+if [[ ${PRIVATE_DOCKERD:-0} == 1 && -x /usr/sbin/dockerd ]]; then
+  log "starting a private dockerd (no iptables, no bridge)"
+  setsid /usr/sbin/dockerd --data-root "$T/dockerd/data" --exec-root "$T/dockerd/exec" \
+    -H "unix://$T/dockerd.sock" --pidfile "$T/dockerd.pid" --iptables=false --ip6tables=false \
+    --bridge=none --ip-masq=false >"$T/dockerd.log" 2>&1 </dev/null &
+  DD_PID=$!
+  DHOST=(-H "unix://$T/dockerd.sock")
+  for _ in $(seq 100); do "$DOCKER" "${DHOST[@]}" info >/dev/null 2>&1 && break; sleep 0.2; done
+fi
+if [[ -x $DOCKER ]] && "$DOCKER" "${DHOST[@]}" info >/dev/null 2>&1; then
   HAVE_DOCKER=1
-  hf docker "sh -c '$DOCKER rmi -f $NAME >/dev/null 2>&1; true'" "$DOCKER pull -q $NAME"
+  D="$DOCKER ${DHOST[*]}"
+  hf docker "sh -c '$D rmi -f $NAME >/dev/null 2>&1; true'" "$D pull -q $NAME"
 fi
 
 mb() { echo "scale=1; $1 / 1000000" | bc; }
