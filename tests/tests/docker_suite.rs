@@ -412,3 +412,97 @@ fn docker_client_side_commands_and_refusals() {
     let (_, se, code) = out(&d.docker(&["checkpoint", "ls", "x"]));
     assert_ne!(code, Some(0), "{se}");
 }
+
+#[test]
+fn docker_network_group_and_port() {
+    let Some(d) = daemon() else { return };
+    d.docker_ok(&["network", "create", "--label", "t=1", "suite-net"]);
+    let ls = d.docker_ok(&[
+        "network",
+        "ls",
+        "--filter",
+        "label=t=1",
+        "--format",
+        "{{.Name}} {{.Driver}}",
+    ]);
+    assert_eq!(ls, "suite-net bridge\n");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "suite-net",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    d.docker_ok(&["run", "-d", "--name", "cli", "busybox", "sleep", "100"]);
+    d.docker_ok(&["network", "connect", "--alias", "web", "suite-net", "cli"]);
+    let members = d.docker_ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{len .Containers}}",
+        "suite-net",
+    ]);
+    assert_eq!(members, "2\n");
+    let ip = d.docker_ok(&[
+        "inspect",
+        "-f",
+        "{{(index .NetworkSettings.Networks \"suite-net\").IPAddress}}",
+        "srv",
+    ]);
+    let url = format!("http://{}/hostname", ip.trim());
+    d.wait_for(20, "srv answers over the user network", || {
+        out(&d.docker(&["exec", "cli", "timeout", "3", "wget", "-qO-", &url])).2 == Some(0)
+    });
+    d.docker_ok(&["network", "disconnect", "suite-net", "cli"]);
+    let (_, _, code) = out(&d.docker(&["exec", "cli", "timeout", "3", "wget", "-qO-", &url]));
+    // wget fails at once (no route) or busybox's timeout stops it (143).
+    assert!(
+        matches!(code, Some(1) | Some(143)),
+        "still reachable after disconnect: {code:?}"
+    );
+    let (_, se, code) = out(&d.docker(&["network", "rm", "suite-net"]));
+    assert_eq!(code, Some(1));
+    assert!(se.contains("active endpoints"), "{se}");
+    d.docker_ok(&["rm", "-f", "srv", "cli"]);
+    d.docker_ok(&["network", "rm", "suite-net"]);
+    d.docker_ok(&["network", "create", "spare"]);
+    let pruned = d.docker_ok(&["network", "prune", "-f"]);
+    assert!(pruned.contains("spare"), "{pruned}");
+
+    // Published ports as docker reports them.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pub",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let p = d.docker_ok(&["port", "pub"]);
+    let (spec, addr) = p.trim().split_once(" -> ").unwrap();
+    assert_eq!(spec, "80/tcp");
+    assert!(addr.starts_with("127.0.0.1:"), "{p}");
+    assert_eq!(
+        d.docker_ok(&["container", "port", "pub", "80"]).trim(),
+        addr
+    );
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    d.wait_for(20, "published port answers", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+}
