@@ -1,6 +1,8 @@
 //! Image operations: one file per group. Names are resolved here the way docker does it: first as
 //! a reference (`busybox`, `busybox:1`, `repo@sha256:…`), then as a full or short image id.
 
+mod gc;
+mod progress;
 pub(crate) mod pull;
 mod push;
 mod query;

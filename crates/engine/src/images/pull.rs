@@ -8,8 +8,7 @@
 //! layer wait for each other instead of fetching it twice. The image becomes visible only when
 //! every layer is in place, in one metadata transaction.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use pouch_api::types::JsonMessage;
@@ -20,6 +19,8 @@ use pouch_image::registry::{
 use pouch_image::{Digest, LoadedImage, LoadedLayer, Reference, chain_id};
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::gc::{IN_FLIGHT, Pins, flight_key};
+use super::progress::{Progress, bar, send, short, status_detail, status_id};
 use super::tag::records;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{insert_image, set_ref};
@@ -29,56 +30,6 @@ use crate::{Engine, now_nanos};
 const PARALLEL_LAYERS: usize = 3;
 /// Progress messages are sent at most this often per layer.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-
-pub(crate) type Progress = UnboundedSender<JsonMessage>;
-
-/// Layers being stored, by snapshot path: a second pull of the same layer waits on the lock and
-/// then finds it stored.
-static IN_FLIGHT: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
-    LazyLock::new(Default::default);
-
-/// Blobs and chain ids a running pull will reference, with a count of pulls; the GC keeps them.
-static PINNED: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(Default::default);
-
-/// True while some pull may still publish `digest` (a blob or chain id).
-pub(crate) fn in_flight(root: &std::path::Path, digest: &str) -> bool {
-    PINNED
-        .lock()
-        .expect("pinned map")
-        .contains_key(&flight_key(root, digest))
-}
-
-/// Pins content for the life of a pull.
-struct Pins(Vec<String>);
-
-impl Pins {
-    fn new(root: &std::path::Path, digests: impl IntoIterator<Item = String>) -> Pins {
-        let keys: Vec<String> = digests.into_iter().map(|d| flight_key(root, &d)).collect();
-        let mut map = PINNED.lock().expect("pinned map");
-        for k in &keys {
-            *map.entry(k.clone()).or_default() += 1;
-        }
-        Pins(keys)
-    }
-}
-
-impl Drop for Pins {
-    fn drop(&mut self) {
-        let mut map = PINNED.lock().expect("pinned map");
-        for k in &self.0 {
-            if let Some(n) = map.get_mut(k) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(k);
-                }
-            }
-        }
-    }
-}
-
-fn flight_key(root: &std::path::Path, digest: &str) -> String {
-    format!("{}|{digest}", root.display())
-}
 
 /// The engine error for a registry error; the kinds follow what docker answers.
 pub(crate) fn registry_error(e: reg::Error) -> Error {
@@ -520,31 +471,6 @@ impl Engine {
     }
 }
 
-impl Engine {
-    /// Content GC: removes blobs and snapshots no stored image references and no pull in
-    /// progress may still publish. Runs under the image lock (from `image prune`). Returns the
-    /// bytes given back.
-    pub(crate) fn gc_content(&self) -> Result<u64> {
-        let i = &self.inner;
-        let root = &i.config.root;
-        let (chains, blobs) = i.store.referenced_content()?;
-        let mut freed = 0;
-        for c in i.snaps.list()? {
-            if !chains.contains(c.as_str()) && !in_flight(root, c.as_str()) {
-                freed += i.snaps.size(&c).unwrap_or(0);
-                i.snaps.remove(&c)?;
-            }
-        }
-        for b in i.content.list()? {
-            if !blobs.contains(b.as_str()) && !in_flight(root, b.as_str()) {
-                freed += i.content.size(&b).unwrap_or(0);
-                i.content.remove(&b)?;
-            }
-        }
-        Ok(freed)
-    }
-}
-
 fn tag_or_digest(r: &Reference) -> String {
     match (&r.tag, &r.digest) {
         (_, Some(d)) => d.to_string(),
@@ -557,93 +483,5 @@ fn platform_string(p: &Platform) -> String {
     match &p.variant {
         Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
         None => format!("{}/{}", p.os, p.architecture),
-    }
-}
-
-pub(crate) fn short(d: &Digest) -> String {
-    d.hex()[..12].to_string()
-}
-
-pub(crate) fn send(p: &Progress, m: JsonMessage) {
-    let _ = p.send(m);
-}
-
-pub(crate) fn status_id(status: &str, id: &str) -> JsonMessage {
-    JsonMessage {
-        status: Some(status.to_string()),
-        id: Some(id.to_string()),
-        ..Default::default()
-    }
-}
-
-pub(crate) fn status_detail(status: &str, id: &str) -> JsonMessage {
-    JsonMessage {
-        progress_detail: Some(serde_json::json!({})),
-        ..status_id(status, id)
-    }
-}
-
-/// A progress message with docker's bar: `[=====>      ]  1.05MB/2.1MB`.
-pub(crate) fn bar(status: &str, id: &str, current: u64, total: u64) -> JsonMessage {
-    const WIDTH: u64 = 50;
-    let filled = (current.min(total) * WIDTH).checked_div(total).unwrap_or(0) as usize;
-    let mut s = String::from("[");
-    s.push_str(&"=".repeat(filled.saturating_sub(1)));
-    if filled > 0 {
-        s.push('>');
-    }
-    s.push_str(&" ".repeat(WIDTH as usize - filled));
-    s.push(']');
-    let progress = format!("{s} {:>8}/{}", human(current), human(total));
-    JsonMessage {
-        progress: Some(progress),
-        progress_detail: Some(serde_json::json!({"current": current, "total": total})),
-        ..status_id(status, id)
-    }
-}
-
-/// docker's `units.HumanSize`: decimal units, 4 significant digits.
-pub(crate) fn human(n: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < units.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    let s = format!("{v:.4}");
-    let s = if s.contains('.') {
-        let digits = if v >= 100.0 {
-            3
-        } else if v >= 10.0 {
-            2
-        } else {
-            1
-        };
-        let prec = 4 - digits;
-        format!("{v:.prec$}")
-    } else {
-        s
-    };
-    let s = s.trim_end_matches('0').trim_end_matches('.').to_string();
-    format!("{s}{}", units[u])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_sizes_and_bars() {
-        assert_eq!(human(0), "0B");
-        assert_eq!(human(1234), "1.234kB");
-        assert_eq!(human(2_100_000), "2.1MB");
-        assert_eq!(human(123_456_789), "123.5MB");
-        let m = bar("Downloading", "abc", 50, 100);
-        assert!(
-            m.progress
-                .unwrap()
-                .starts_with("[========================>")
-        );
     }
 }

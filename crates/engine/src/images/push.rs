@@ -14,7 +14,8 @@ use pouch_image::{Digest, Reference};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::is_digest_ref;
-use super::pull::{bar, registry_error, send, short, status_detail};
+use super::progress::{bar, send, short, status_detail};
+use super::pull::registry_error;
 use crate::Engine;
 use crate::error::{Error, Result};
 

@@ -3,29 +3,26 @@
 //! redirects are followed (dropping credentials when they leave the registry's host).
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Empty, Full, Limited};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde::Deserialize;
 
-use super::auth::{Challenge, Credentials, TokenResponse, parse_challenge};
+use super::auth::{Challenge, Credentials, TokenResponse};
 use super::endpoint::{Endpoint, endpoints_for};
+use super::http::{
+    backoff, challenge_of, check, empty, encode, error_message, full, host_of, hv, io_message,
+    read_small, request, resolve,
+};
 use super::transport::{Body, Transport};
 use super::{Error, RegistryConfig, Result};
 use crate::digest::Digest;
-use crate::oci::{
-    MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_OCI_INDEX,
-    MEDIA_TYPE_OCI_MANIFEST,
-};
 
 /// Attempts for a request that may be repeated (connection errors, 5xx).
 const ATTEMPTS: u32 = 4;
 const MAX_REDIRECTS: usize = 5;
-/// Manifests and configs are small; refuse to buffer more.
-const MAX_SMALL_BODY: usize = 16 << 20;
 
 /// Shared settings for every registry conversation of a daemon.
 #[derive(Clone)]
@@ -131,20 +128,6 @@ pub struct RepoClient {
     /// certificate failed verification).
     verify: bool,
     auth: Arc<Mutex<Option<String>>>,
-}
-
-#[derive(Deserialize)]
-struct RegistryErrors {
-    #[serde(default)]
-    errors: Vec<RegistryError>,
-}
-
-#[derive(Deserialize)]
-struct RegistryError {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    message: String,
 }
 
 pub(crate) const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -564,180 +547,5 @@ impl RepoClient {
             .await?;
         check(resp, "manifest").await?;
         Ok(())
-    }
-}
-
-/// Accepted manifest media types, for callers that check what they got.
-pub fn known_manifest(media_type: &str) -> bool {
-    matches!(
-        media_type,
-        MEDIA_TYPE_DOCKER_MANIFEST
-            | MEDIA_TYPE_DOCKER_MANIFEST_LIST
-            | MEDIA_TYPE_OCI_INDEX
-            | MEDIA_TYPE_OCI_MANIFEST
-    )
-}
-
-/// Turns an error status into an [`Error`] carrying the registry's own message.
-pub(crate) async fn check(resp: Response<Incoming>, not_found: &str) -> Result<Response<Incoming>> {
-    let status = resp.status();
-    if status.is_success() {
-        return Ok(resp);
-    }
-    let body = read_small(resp).await.unwrap_or_default();
-    let msg = error_message(&body);
-    Err(match status {
-        StatusCode::UNAUTHORIZED => Error::Unauthorized(
-            msg.map(|m| m.trim_start_matches("unauthorized: ").to_string())
-                .unwrap_or_else(|| "authentication required".into()),
-        ),
-        StatusCode::FORBIDDEN => Error::Denied(
-            msg.unwrap_or_else(|| "requested access to the resource is denied".into()),
-        ),
-        StatusCode::NOT_FOUND => Error::NotFound(match msg {
-            Some(m) => format!("{not_found}: {m}"),
-            None => not_found.to_string(),
-        }),
-        s if s.is_server_error() => Error::Unavailable(format!(
-            "registry answered {s}{}",
-            msg.map(|m| format!(": {m}")).unwrap_or_default()
-        )),
-        s => Error::Protocol(format!(
-            "registry answered {s}{}",
-            msg.map(|m| format!(": {m}")).unwrap_or_default()
-        )),
-    })
-}
-
-/// `code: message` of the first error in a registry error body, docker style
-/// (`manifest unknown: manifest unknown`).
-fn error_message(body: &[u8]) -> Option<String> {
-    let errs: RegistryErrors = serde_json::from_slice(body).ok()?;
-    let e = errs.errors.into_iter().next()?;
-    let code = e.code.to_lowercase().replace('_', " ");
-    Some(match (code.is_empty(), e.message.is_empty()) {
-        (false, false) => format!("{code}: {}", e.message),
-        (false, true) => code,
-        _ => e.message,
-    })
-}
-
-pub(crate) async fn read_small(resp: Response<Incoming>) -> Result<Bytes> {
-    Limited::new(resp.into_body(), MAX_SMALL_BODY)
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .map_err(|e| Error::Unavailable(format!("read registry answer: {e}")))
-}
-
-fn challenge_of(resp: &Response<Incoming>) -> Option<Challenge> {
-    resp.headers()
-        .get_all(header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(parse_challenge)
-        .max_by_key(|c| c.scheme == "bearer")
-}
-
-fn request(method: Method, url: &str, headers: &HeaderMap, body: Body) -> Result<Request<Body>> {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(url)
-        .body(body)
-        .map_err(|e| Error::Protocol(format!("bad request URL {url:?}: {e}")))?;
-    req.headers_mut().extend(headers.clone());
-    Ok(req)
-}
-
-pub(crate) fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed()
-}
-
-pub(crate) fn full(b: Bytes) -> Body {
-    Full::new(b).map_err(|never| match never {}).boxed()
-}
-
-fn hv(s: &str) -> Result<HeaderValue> {
-    HeaderValue::from_str(s).map_err(|e| Error::Protocol(format!("bad header value: {e}")))
-}
-
-async fn backoff(attempt: u32) {
-    tokio::time::sleep(Duration::from_millis(250 << attempt.min(5))).await;
-}
-
-/// The innermost message of an io error, without repeating wrappers.
-fn io_message(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    if s.contains("Connection refused") {
-        return "connection refused".into();
-    }
-    s
-}
-
-/// Resolves a `Location` against the URL it answered.
-fn resolve(base: &str, loc: &str) -> String {
-    if loc.starts_with("http://") || loc.starts_with("https://") {
-        return loc.to_string();
-    }
-    let origin_end = base
-        .find("://")
-        .map(|i| i + 3)
-        .and_then(|s| base[s..].find('/').map(|j| s + j))
-        .unwrap_or(base.len());
-    if loc.starts_with('/') {
-        format!("{}{loc}", &base[..origin_end])
-    } else {
-        let dir_end = base
-            .rfind('/')
-            .filter(|&i| i >= origin_end)
-            .unwrap_or(origin_end);
-        format!("{}/{loc}", &base[..dir_end])
-    }
-}
-
-fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split('/').next().unwrap_or(rest)
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolves_locations_and_messages() {
-        assert_eq!(
-            resolve(
-                "http://r:5000/v2/a/blobs/uploads/",
-                "/v2/a/blobs/uploads/x?_state=1"
-            ),
-            "http://r:5000/v2/a/blobs/uploads/x?_state=1"
-        );
-        assert_eq!(resolve("http://r/v2/x", "https://s3/y"), "https://s3/y");
-        assert_eq!(host_of("https://r:5000/v2/"), "r:5000");
-        assert_eq!(
-            encode("repository:a/b:pull,push"),
-            "repository%3Aa%2Fb%3Apull%2Cpush"
-        );
-        let body =
-            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
-        assert_eq!(
-            error_message(body).unwrap(),
-            "manifest unknown: manifest unknown"
-        );
-        assert!(known_manifest(MEDIA_TYPE_OCI_INDEX));
     }
 }

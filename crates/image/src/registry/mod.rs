@@ -10,6 +10,7 @@ mod auth;
 mod client;
 mod download;
 mod endpoint;
+mod http;
 mod layer;
 mod manifest;
 mod transport;
@@ -18,9 +19,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use auth::{AuthConfig, Credentials};
-pub use client::{Client, RepoClient, known_manifest};
+pub use client::{Client, RepoClient};
 pub use download::BlobReader;
 pub use endpoint::{Endpoint, endpoints_for, is_insecure, registry_host};
+pub use http::known_manifest;
 pub use layer::{StoredLayer, store_layer};
 pub use manifest::{Fetched, build_manifest, parse_platform, select_platform};
 
