@@ -894,3 +894,47 @@ fn pull_all_tags() {
         ]
     );
 }
+
+#[test]
+fn tls_client_certificate_from_certs_d() {
+    if !have_registry() {
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    if make_certs(certs.path()).is_none() {
+        eprintln!("SKIP: the openssl CLI could not make test certificates");
+        return;
+    }
+    let reg = Registry::start(RegistryOpts {
+        tls: Some((certs.path().join("srv.crt"), certs.path().join("srv.key"))),
+        client_ca: Some(certs.path().join("ca.crt")),
+        ..Default::default()
+    });
+    let certs_d = tempfile::tempdir().unwrap();
+    let host_dir = certs_d.path().join(reg.host());
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::copy(certs.path().join("ca.crt"), host_dir.join("ca.crt")).unwrap();
+    let cfg = format!(r#"{{"certs-dir": "{}"}}"#, certs_d.path().display());
+    let d = Daemon::start_with_config(&cfg, &[]).unwrap();
+    d.load_busybox();
+    let name = format!("{}/mtls/bb:1", reg.host());
+    pouch_ok(&d, &["tag", "busybox", &name]);
+    // The registry wants a client certificate; none is configured yet.
+    let err = pouch_err(&d, &["push", &name]);
+    assert!(err.contains("https://"), "{err}");
+
+    // A lone key is a configuration mistake, said as such.
+    std::fs::copy(certs.path().join("client.key"), host_dir.join("client.key")).unwrap();
+    let err = pouch_err(&d, &["push", &name]);
+    assert!(err.contains("has no matching"), "{err}");
+
+    std::fs::copy(
+        certs.path().join("client.cert"),
+        host_dir.join("client.cert"),
+    )
+    .unwrap();
+    pouch_ok(&d, &["push", &name]);
+    pouch_ok(&d, &["rmi", "busybox", &name]);
+    let run = pouch_ok(&d, &["run", "--rm", &name, "echo", "mutual-tls"]);
+    assert_eq!(run.trim(), "mutual-tls");
+}

@@ -39,6 +39,8 @@ pub fn free_port() -> u16 {
 pub struct RegistryOpts {
     /// (certificate, key) PEM files.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// With `tls`: clients must present a certificate signed by this CA.
+    pub client_ca: Option<PathBuf>,
     pub htpasswd: Option<PathBuf>,
     /// Top-level YAML appended to the registry's config as it is.
     pub extra_yaml: Option<String>,
@@ -69,6 +71,9 @@ impl Registry {
                 cert.display(),
                 key.display()
             ));
+            if let Some(ca) = &opts.client_ca {
+                yaml.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+            }
         }
         if let Some(h) = &opts.htpasswd {
             yaml.push_str(&format!(

@@ -119,7 +119,8 @@ pub fn assert_no_half_made_layers(d: &Daemon) {
     );
 }
 
-/// A throwaway CA and a server certificate for 127.0.0.1, made with the openssl CLI.
+/// A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with the
+/// openssl CLI.
 pub fn make_certs(dir: &Path) -> Option<()> {
     let run = |args: &[&str]| {
         Command::new("openssl")
@@ -187,6 +188,31 @@ pub fn make_certs(dir: &Path) -> Option<()> {
             "2",
             "-extfile",
             "ext",
+        ])
+        // A client certificate (docker's certs.d names: client.cert, client.key).
+        && std::fs::write(dir.join("client-ext"), "extendedKeyUsage=clientAuth\n").is_ok()
+        && run(&[
+            &["req"][..],
+            &ec[..],
+            &["-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=pouch-client"][..],
+        ]
+        .concat())
+        && run(&[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "client.cert",
+            "-days",
+            "2",
+            "-extfile",
+            "client-ext",
         ]);
     ok.then_some(())
 }

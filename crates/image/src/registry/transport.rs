@@ -12,7 +12,7 @@ use http::{Request, Response};
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -137,45 +137,91 @@ impl Transport {
         Ok(Box::new(s))
     }
 
-    /// System roots plus `<certs_dir>/<host[:port]>/*.crt`, cached per host.
+    /// System roots plus `<certs_dir>/<host[:port]>/*.crt`, and the client certificate
+    /// `<name>.cert` + `<name>.key` found there (docker's certs.d layout); cached per host.
     fn tls_config(&self, authority: &str, verify: bool) -> io::Result<Arc<rustls::ClientConfig>> {
         let key = format!("{authority}|{verify}");
         if let Some(c) = self.tls.lock().expect("tls cache").get(&key) {
             return Ok(c.clone());
         }
+        let dir = self.certs_dir.join(authority);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        if !verify {
-            let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .map_err(io::Error::other)?
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?;
+        let builder = if verify {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in system_roots() {
+                let _ = roots.add(c.clone());
+            }
+            for ca in extra_cas(&dir)? {
+                roots
+                    .add(ca)
+                    .map_err(|e| io::Error::other(format!("CA in {}: {e}", dir.display())))?;
+            }
+            builder.with_root_certificates(roots)
+        } else {
+            builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-                .with_no_client_auth();
-            let cfg = Arc::new(cfg);
-            self.tls.lock().expect("tls cache").insert(key, cfg.clone());
-            return Ok(cfg);
-        }
-        let mut roots = rustls::RootCertStore::empty();
-        for c in system_roots() {
-            let _ = roots.add(c.clone());
-        }
-        for ca in extra_cas(&self.certs_dir.join(authority))? {
-            roots.add(ca).map_err(|e| {
-                io::Error::other(format!(
-                    "CA in {}: {e}",
-                    self.certs_dir.join(authority).display()
-                ))
-            })?;
-        }
-        let cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        };
+        let cfg = match client_cert(&dir)? {
+            Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+                io::Error::other(format!("client certificate in {}: {e}", dir.display()))
+            })?,
+            None => builder.with_no_client_auth(),
+        };
         let cfg = Arc::new(cfg);
         self.tls.lock().expect("tls cache").insert(key, cfg.clone());
         Ok(cfg)
     }
+}
+
+/// The first `<name>.cert` in `dir` that has a `<name>.key` beside it. A lone `.cert` or `.key`
+/// is an error, as in docker: it is almost certainly a mistake.
+fn client_cert(
+    dir: &Path,
+) -> io::Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut names: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "cert" || x == "key"))
+        .collect();
+    names.sort();
+    for p in &names {
+        let other = if p.extension().is_some_and(|x| x == "cert") {
+            p.with_extension("key")
+        } else {
+            p.with_extension("cert")
+        };
+        if !names.contains(&other) {
+            return Err(io::Error::other(format!(
+                "{} has no matching {}",
+                p.display(),
+                other.display()
+            )));
+        }
+    }
+    let Some(cert) = names
+        .iter()
+        .find(|p| p.extension().is_some_and(|x| x == "cert"))
+    else {
+        return Ok(None);
+    };
+    let bad =
+        |e: rustls::pki_types::pem::Error| io::Error::other(format!("{}: {e}", cert.display()));
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(bad)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let key_path = cert.with_extension("key");
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .map_err(|e| io::Error::other(format!("{}: {e}", key_path.display())))?;
+    Ok(Some((chain, key)))
 }
 
 fn system_roots() -> &'static [CertificateDer<'static>] {
