@@ -94,7 +94,9 @@ impl Engine {
             docker_root_dir: cfg.root.display().to_string(),
             plugins: pouch_api::types::Plugins {
                 volume: vec!["local".into()],
-                network: vec!["host".into(), "none".into()],
+                network: ["bridge", "host", "macvlan", "null", "cni"]
+                    .map(String::from)
+                    .to_vec(),
                 authorization: None,
                 log: vec!["json-file".into()],
             },
