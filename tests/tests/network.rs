@@ -237,6 +237,32 @@ fn user_network_names_resolve_and_networks_are_isolated() {
     let ip = ok(&d, &["exec", "gamma", "ip", "-4", "-o", "addr"]);
     assert!(!ip.contains("eth1"), "{ip}");
 
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let events = d
+        .http(
+            "GET",
+            &format!(
+                "/events?since=1&until={until}&filters=%7B%22type%22%3A%5B%22network%22%5D%7D"
+            ),
+            b"",
+        )
+        .text();
+    let gamma = d.inspect("gamma")["Id"].as_str().unwrap().to_string();
+    for action in ["create", "connect", "disconnect"] {
+        assert!(
+            events.contains(&format!("\"Action\":\"{action}\"")),
+            "{events}"
+        );
+    }
+    assert!(
+        events.contains(&format!("\"container\":\"{gamma}\"")),
+        "{events}"
+    );
+    assert!(!events.contains("\"Type\":\"container\""), "{events}");
     let v: serde_json::Value =
         serde_json::from_str(&ok(&d, &["network", "inspect", "front"])).unwrap();
     assert_eq!(v[0]["Labels"]["team"], "a");

@@ -534,7 +534,7 @@ impl Engine {
                     }
                     e.refresh_dns(&n.id)?;
                 }
-                Ok((n, c.name))
+                Ok((n, c.id))
             })
             .await?;
         self.emit_network(&n.0, "connect", Some(&n.1));
