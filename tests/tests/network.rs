@@ -220,6 +220,14 @@ fn user_network_names_resolve_and_networks_are_isolated() {
         .unwrap()
         .to_string();
     assert!(ns.contains(&alpha_ip), "{ns}");
+    // A rename is resolved at once.
+    ok(&d, &["rename", "alpha", "alpha2"]);
+    let got = ok(
+        &d,
+        &["exec", "beta", "ping", "-c", "1", "-W", "3", "alpha2"],
+    );
+    assert!(got.contains("1 packets received"), "{got}");
+    ok(&d, &["rename", "alpha2", "alpha"]);
     // gamma is on another network: no route through the host to alpha.
     let (so, _, code) = out(&d.pouch(&["exec", "gamma", "ping", "-c", "1", "-W", "2", &alpha_ip]));
     assert_ne!(code, Some(0), "cross-network ping succeeded: {so}");

@@ -182,6 +182,8 @@ impl Engine {
             ));
         }
         self.inner.store.rename_container(&c.id, &new)?;
+        // The embedded DNS answers to the new name from now on.
+        let _ = self.refresh_dns("");
         let mut renamed = c.clone();
         renamed.name = new;
         self.emit_container(&renamed, "rename", &[("oldName", format!("/{}", c.name))]);
