@@ -197,6 +197,18 @@ pub fn render(table: &str, r: &Ruleset) -> String {
         }
     }
     s.push_str("  }\n");
+    // route_localnet lets published ports answer on 127.0.0.1; it must not let a container send
+    // to the host's loopback services through its gateway (replies to DNATed loopback
+    // connections carry the dnat status and pass).
+    s.push_str("  chain input {\n    type filter hook input priority -10; policy accept;\n");
+    for n in &r.networks {
+        let _ = writeln!(
+            s,
+            "    iifname \"{}\" ip daddr 127.0.0.0/8 ct status ! dnat drop",
+            n.bridge
+        );
+    }
+    s.push_str("  }\n");
     // Isolation runs before docker's filter chains (priority filter - 10).
     s.push_str("  chain forward {\n    type filter hook forward priority -10; policy accept;\n");
     for n in &r.networks {
@@ -356,6 +368,10 @@ mod tests {
         assert!(s.contains("iifname \"pb0\" oifname \"pb1\" drop"), "{s}");
         assert!(s.contains("iifname \"pb1\" oifname != \"pb1\" drop"), "{s}");
         assert!(s.contains("table ip6 pt {"), "{s}");
+        assert!(
+            s.contains("iifname \"pb0\" ip daddr 127.0.0.0/8 ct status ! dnat drop"),
+            "{s}"
+        );
         assert!(
             !s.contains("ip6 saddr fd00:6::/64"),
             "internal: no masquerade: {s}"
