@@ -41,7 +41,7 @@ fn wait_http(d: &Daemon, addr: &str, want: &str) -> String {
 }
 
 /// A busybox httpd serving `body` on port 80.
-fn httpd_args<'a>(body: &'a str) -> Vec<&'a str> {
+fn httpd_args(body: &str) -> Vec<&str> {
     vec!["busybox", "sh", "-c", body]
 }
 

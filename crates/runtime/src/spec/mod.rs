@@ -113,6 +113,19 @@ pub fn generate(c: &ContainerSpec) -> Result<Spec, SpecError> {
     Ok(spec)
 }
 
+fn id_maps(maps: &[(u32, u32, u32)]) -> Vec<oci_spec::runtime::LinuxIdMapping> {
+    maps.iter()
+        .filter_map(|&(container, host, size)| {
+            oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(container)
+                .host_id(host)
+                .size(size)
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::collections::BTreeMap;
@@ -358,17 +371,4 @@ pub(crate) mod tests {
             assert!(err.is_invalid_argument(), "{err}");
         }
     }
-}
-
-fn id_maps(maps: &[(u32, u32, u32)]) -> Vec<oci_spec::runtime::LinuxIdMapping> {
-    maps.iter()
-        .filter_map(|&(container, host, size)| {
-            oci_spec::runtime::LinuxIdMappingBuilder::default()
-                .container_id(container)
-                .host_id(host)
-                .size(size)
-                .build()
-                .ok()
-        })
-        .collect()
 }
