@@ -38,6 +38,30 @@ impl Filters {
     pub fn to_json(&self) -> String {
         serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".to_owned())
     }
+
+    /// `?filters=…`, or nothing when there are none.
+    pub fn query_string(&self) -> String {
+        let mut q = pouch_client::Query::new();
+        if !self.is_empty() {
+            q.push("filters", self.to_json());
+        }
+        q.to_query_string()
+    }
+}
+
+/// The template of a list command: `-q` and `table` choose between the quiet and the default
+/// table template; anything else is the user's.
+pub fn list_template<'a>(
+    format: Option<&'a str>,
+    quiet: bool,
+    quiet_tpl: &'a str,
+    table: &'a str,
+) -> &'a str {
+    match format.unwrap_or("") {
+        "" | "table" if quiet => quiet_tpl,
+        "" | "table" => table,
+        f => f,
+    }
 }
 
 #[cfg(test)]

@@ -26,15 +26,27 @@ pub async fn run(ctx: &mut Ctx, args: ImageInspectArgs) -> Result<()> {
 /// Prints what was found (a JSON array, or one template result per image) and then fails with
 /// one line per missing image, as docker does, so `inspect a missing b` still shows `a` and `b`.
 pub async fn inspect_images(client: &Client, names: &[String], format: Option<&str>) -> Result<()> {
+    inspect_each(client, names, format, "image", |n| {
+        format!("/images/{}/json", encode_path(n))
+    })
+    .await
+}
+
+/// `inspect` of images, volumes or networks: each object's JSON from `path(name)`, printed
+/// together; the missing ones reported after as `Error: No such <kind>: <name>`.
+pub(crate) async fn inspect_each(
+    client: &Client,
+    names: &[String],
+    format: Option<&str>,
+    kind: &str,
+    path: impl Fn(&str) -> String,
+) -> Result<()> {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for name in names {
-        match client
-            .get_bytes(&format!("/images/{}/json", encode_path(name)))
-            .await
-        {
+        match client.get_bytes(&path(name)).await {
             Ok(raw) => found.push(String::from_utf8_lossy(&raw).trim().to_owned()),
-            Err(e) if e.is_not_found() => errors.push(format!("Error: No such image: {name}")),
+            Err(e) if e.is_not_found() => errors.push(format!("Error: No such {kind}: {name}")),
             Err(e) => errors.push(item_error(e)?),
         }
     }

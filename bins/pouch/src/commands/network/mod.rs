@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::Ctx;
 use crate::exit::{collected, item_error};
-use crate::filters::Filters;
+use crate::filters::{Filters, list_template};
 use crate::format::{Format, Headers};
 use crate::output;
 
@@ -204,20 +204,12 @@ async fn create(ctx: &mut Ctx, a: CreateArgs) -> Result<()> {
 
 async fn list(ctx: &mut Ctx, a: ListArgs) -> Result<()> {
     let filters = Filters::parse(&a.filter)?;
-    let mut q = Query::new();
-    if !filters.is_empty() {
-        q.push("filters", filters.to_json());
-    }
     let resp = ctx
         .client()
         .await?
-        .get_json(&format!("/networks{}", q.to_query_string()))
+        .get_json(&format!("/networks{}", filters.query_string()))
         .await?;
-    let template = match a.format.as_deref().unwrap_or("") {
-        "" | "table" if a.quiet => "{{.ID}}",
-        "" | "table" => TABLE,
-        f => f,
-    };
+    let template = list_template(a.format.as_deref(), a.quiet, "{{.ID}}", TABLE);
     let format = Format::parse(template, TABLE)?;
     let mut rows: Vec<Value> = resp
         .as_array()
@@ -255,24 +247,10 @@ fn row(n: &Value, no_trunc: bool) -> Value {
 
 async fn inspect(ctx: &mut Ctx, a: InspectArgs) -> Result<()> {
     let client = ctx.client().await?;
-    let mut found = Vec::new();
-    let mut errors = Vec::new();
-    for name in &a.networks {
-        match client
-            .get_bytes(&format!("/networks/{}", encode_path(name)))
-            .await
-        {
-            Ok(raw) => found.push(String::from_utf8_lossy(&raw).trim().to_owned()),
-            Err(e) if e.is_not_found() => errors.push(format!("Error: No such network: {name}")),
-            Err(e) => errors.push(item_error(e)?),
-        }
-    }
-    let text = match a.format.as_deref() {
-        Some(f) if !f.is_empty() => super::image::inspect::templated(&found, f)?,
-        _ => super::image::inspect::indented(&found),
-    };
-    output::print(&text)?;
-    collected(errors)
+    super::image::inspect::inspect_each(client, &a.networks, a.format.as_deref(), "network", |n| {
+        format!("/networks/{}", encode_path(n))
+    })
+    .await
 }
 
 async fn remove(ctx: &mut Ctx, a: RmArgs) -> Result<()> {
