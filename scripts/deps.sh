@@ -2,10 +2,11 @@
 # Installs the Debian packages that building and testing pouch need, when they are missing.
 # Usage: scripts/deps.sh [build|test]
 set -euo pipefail
-want=(pkg-config gcc libseccomp-dev tini)
+# libnftables1: pouchd loads it at run time for NAT and published ports on bridge networks.
+want=(pkg-config gcc libseccomp-dev tini libnftables1)
 if [[ ${1:-build} == test ]]; then
   want+=(busybox-static python3 runc crun docker-registry openssl lxcfs docker-compose)
-  want+=(containernetworking-plugins libnftables1)   # CNI networks; nftables for NAT and ports
+  want+=(containernetworking-plugins)   # CNI networks
 fi
 missing=()
 for p in "${want[@]}"; do
