@@ -91,12 +91,9 @@ impl Engine {
                  with systemd.unified_cgroup_hierarchy=1"
             },
         ));
-        let swap = if v2 {
-            Path::new("/sys/fs/cgroup/user.slice/memory.swap.max").exists()
-                || read("/sys/fs/cgroup/cgroup.controllers").contains("memory")
-        } else {
-            Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
-        };
+        let swap = self
+            .cgroup_layout()
+            .is_ok_and(|l| pouch_runtime::spec::swap_limit_supported(&l));
         out.push(check(
             "swap accounting",
             swap,
@@ -165,9 +162,7 @@ impl Engine {
             },
             "put the root on ext4 (-O project,quota, mounted -o prjquota) or xfs (-o pquota)",
         ));
-        let init = ["/usr/bin/tini-static", "/usr/local/bin/tini-static"]
-            .iter()
-            .any(|p| Path::new(p).exists());
+        let init = crate::containers::find_init().is_ok();
         out.push(check(
             "init",
             init,

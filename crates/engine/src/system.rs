@@ -101,10 +101,10 @@ impl Engine {
                 log: vec!["json-file".into()],
             },
             memory_limit: true,
-            // Without swap accounting (v1 `memory.memsw.*`) `--memory-swap` is refused.
-            swap_limit: cgroup != Some(host::CgroupVersion::V1)
-                || std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
-                    .exists(),
+            // Without swap accounting `--memory-swap` is refused.
+            swap_limit: self
+                .cgroup_layout()
+                .is_ok_and(|l| pouch_runtime::spec::swap_limit_supported(&l)),
             cpu_cfs_period: true,
             cpu_cfs_quota: true,
             cpu_shares: true,

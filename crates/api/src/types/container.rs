@@ -256,7 +256,7 @@ pub struct ContainerInspect {
     pub exec_ids: Option<Vec<String>>,
     pub host_config: HostConfig,
     pub graph_driver: super::GraphDriver,
-    pub mounts: Vec<Value>,
+    pub mounts: Vec<super::MountPoint>,
     pub config: ContainerConfig,
     pub network_settings: Value,
 }
@@ -282,7 +282,7 @@ pub struct ContainerSummary {
     pub status: String,
     pub host_config: BTreeMap<String, String>,
     pub network_settings: Value,
-    pub mounts: Vec<Value>,
+    pub mounts: Vec<super::MountPoint>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

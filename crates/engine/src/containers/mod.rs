@@ -34,6 +34,7 @@ pub use exec::ExecStarted;
 pub(crate) use exec::Execs;
 pub use logs::{LogLine, LogOptions};
 pub use start::Started;
+pub(crate) use start::find_init;
 pub use wait::WaitCondition;
 
 use crate::Engine;

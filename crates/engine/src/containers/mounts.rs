@@ -590,13 +590,6 @@ impl Engine {
         }
     }
 
-    pub(crate) fn mount_values(&self, c: &ContainerRecord) -> Vec<serde_json::Value> {
-        self.mount_points(c)
-            .into_iter()
-            .filter_map(|m| serde_json::to_value(m).ok())
-            .collect()
-    }
-
     /// Inspect's `Mounts`.
     pub(crate) fn mount_points(&self, c: &ContainerRecord) -> Vec<MountPoint> {
         c.mounts

@@ -80,7 +80,7 @@ impl Engine {
                 name: "overlay2".into(),
                 data,
             },
-            mounts: self.mount_values(c),
+            mounts: self.mount_points(c),
             config: c.config.clone(),
             network_settings: self.network_settings(c),
             ..Default::default()
@@ -212,7 +212,7 @@ impl Engine {
                 status: status_text(&c, now),
                 host_config: hc,
                 network_settings: self.summary_networks(&c),
-                mounts: self.mount_values(&c),
+                mounts: self.mount_points(&c),
             });
         }
         if let Some(n) = limit.filter(|n| *n > 0) {

@@ -451,7 +451,7 @@ fn shim_binary() -> PathBuf {
 }
 
 /// `--init` runs tini (Debian's tini package, static build) as PID 1.
-fn find_init() -> Result<PathBuf> {
+pub(crate) fn find_init() -> Result<PathBuf> {
     for p in ["/usr/bin/tini-static", "/usr/local/bin/tini-static"] {
         if Path::new(p).exists() {
             return Ok(p.into());

@@ -191,12 +191,16 @@ pub(super) fn mounts(
     Ok(out)
 }
 
-/// Whether the kernel accounts swap for the memory controller (`memory.memsw.*` on v1).
-/// Without it a memory+swap limit cannot be written, so Docker drops it.
-#[cfg(test)]
-pub(super) fn swap_limit_supported(layout: &CgroupLayout) -> bool {
+/// Whether the kernel accounts swap for the memory controller (`memory.memsw.*` on v1,
+/// `memory.swap.*` on v2). Without it a memory+swap limit cannot be written.
+pub fn swap_limit_supported(layout: &CgroupLayout) -> bool {
     match layout {
-        CgroupLayout::V2 => true,
+        CgroupLayout::V2 => {
+            Path::new(CGROUP_ROOT).join("memory.swap.current").exists()
+                || std::fs::read_dir(CGROUP_ROOT).is_ok_and(|mut d| {
+                    d.any(|e| e.is_ok_and(|e| e.path().join("memory.swap.max").exists()))
+                })
+        }
         CgroupLayout::V1 { .. } => v1_mount(layout, "memory")
             .is_some_and(|mp| mp.join("memory.memsw.limit_in_bytes").exists()),
     }
@@ -249,10 +253,7 @@ pub(super) fn host_support(layout: &CgroupLayout) -> HostSupport {
                     .unwrap_or_default();
             let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
             HostSupport {
-                swap: Path::new(CGROUP_ROOT).join("memory.swap.current").exists()
-                    || std::fs::read_dir(CGROUP_ROOT).is_ok_and(|mut d| {
-                        d.any(|e| e.is_ok_and(|e| e.path().join("memory.swap.max").exists()))
-                    }),
+                swap: swap_limit_supported(layout),
                 // cgroup v2 has neither a swappiness knob nor a way to turn the OOM killer off.
                 swappiness: false,
                 oom_kill_disable: false,
@@ -267,7 +268,7 @@ pub(super) fn host_support(layout: &CgroupLayout) -> HostSupport {
             let mem_file = |f: &str| mem.is_some_and(|m| m.join(f).exists());
             let blkio_file = |f: &str| blkio.is_some_and(|b| b.join(f).exists());
             HostSupport {
-                swap: mem_file("memory.memsw.limit_in_bytes"),
+                swap: swap_limit_supported(layout),
                 swappiness: mem_file("memory.swappiness"),
                 oom_kill_disable: mem_file("memory.oom_control"),
                 // CFQ's `blkio.weight` sits at the root; BFQ's only below it and only counts
@@ -458,6 +459,5 @@ mod tests {
         assert!(!swap_limit_supported(&layout));
         std::fs::write(dir.path().join("memory.memsw.limit_in_bytes"), "").unwrap();
         assert!(swap_limit_supported(&layout));
-        assert!(swap_limit_supported(&CgroupLayout::V2));
     }
 }

@@ -35,7 +35,7 @@ use oci_spec::runtime::{Linux, LinuxResources, Root, Spec};
 
 pub use bundle::write_bundle;
 pub use caps::default_capabilities;
-pub use cgroups::detect_cgroup_layout;
+pub use cgroups::{detect_cgroup_layout, swap_limit_supported};
 pub use error::SpecError;
 pub use live::{CgroupWrite, cgroup_dir, cgroup_writes};
 pub use seccomp::Seccomp;
