@@ -87,6 +87,16 @@ fn remapped_root_is_unprivileged_on_the_host() {
         ]);
         let mut lines = got.lines();
         assert_eq!(lines.next(), Some("65534"), "{rt}");
+        // The network namespace belongs to the container's user namespace: the runtime mounts
+        // its own sysfs (only its interfaces) and sets docker's network sysctls.
+        let got = d.pouch_ok(&[
+            "exec",
+            id,
+            "sh",
+            "-c",
+            "ls /sys/class/net; cat /proc/sys/net/ipv4/ip_unprivileged_port_start",
+        ]);
+        assert_eq!(got, "eth0\nlo\n0\n", "{rt}");
         // Root inside may edit the files pouch provides and bind low ports.
         d.pouch_ok(&[
             "exec",
@@ -112,6 +122,19 @@ fn remapped_root_is_unprivileged_on_the_host() {
         .map(|r| r.count())
         .unwrap_or(0);
     assert_eq!(pins, 0);
+
+    // On the host's network the container does not own the namespace: /sys is the host's.
+    let got = d.pouch_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "sh",
+        "-c",
+        "id -u; grep -c ' /sys ' /proc/mounts",
+    ]);
+    assert_eq!(got, "0\n1\n");
 
     // Opting out, and privileged containers.
     let map = d.pouch_ok(&[

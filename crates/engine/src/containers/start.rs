@@ -218,11 +218,6 @@ impl Engine {
                 }
             }
         };
-        if let (Some(_), NsMode::Owned(p)) = (self.remap_for(c), &net) {
-            let values = spec::engine_net_sysctls(&hc.sysctls);
-            pouch_sys::nsmount::write_net_sysctls(p, &values)
-                .map_err(|e| Error::invalid(e.to_string()))?;
-        }
         let mut args = c.config.entrypoint.clone().unwrap_or_default();
         args.extend(c.config.cmd.clone().unwrap_or_default());
         let init_path = if hc.init == Some(true) {

@@ -25,7 +25,6 @@ mod process;
 mod resources;
 mod seccomp;
 mod sysctl;
-pub use sysctl::engine_net_sysctls;
 mod types;
 
 #[cfg(test)]

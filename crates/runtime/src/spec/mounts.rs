@@ -108,10 +108,11 @@ fn default_mounts(c: &ContainerSpec) -> Result<Vec<OciMount>, SpecError> {
                 "gid=5",
             ],
         )?,
-        if c.user_ns.is_some() {
-            // A user namespace may only mount sysfs for a network namespace it owns, and the
-            // container's is made by pouchd outside it: bind the host's /sys read-only instead,
-            // as docker does for user-namespaced containers on the host network.
+        if c.user_ns.as_ref().is_some_and(|u| u.path.is_none()) {
+            // A user namespace may only mount sysfs for a network namespace it owns. pouchd makes
+            // a remapped container's own network namespace inside its user namespace (the
+            // pinned `path`); on the host's or another container's network it is not the owner:
+            // bind the host's /sys read-only, as docker does.
             mount(
                 "/sys",
                 "bind",

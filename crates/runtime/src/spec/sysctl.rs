@@ -46,15 +46,13 @@ pub(super) fn build(c: &ContainerSpec) -> Result<HashMap<String, String>, SpecEr
                 namespace,
             });
         }
-        if namespace == "network" && net_set_by_engine(c) {
-            continue;
-        }
         out.insert(name.clone(), value.clone());
     }
-    if c.namespaces.net.is_own() && !net_set_by_engine(c) {
+    if c.namespaces.net.is_own() {
         for (name, value) in NET_DEFAULTS {
-            // ping_group_range cannot be set from a user namespace (moby skips it there).
-            if name == "net.ipv4.ping_group_range" && in_user_namespace() {
+            // ping_group_range cannot be set from a user namespace (moby skips it there): its
+            // gids must be mapped, and the full range is not.
+            if name == "net.ipv4.ping_group_range" && (in_user_namespace() || c.user_ns.is_some()) {
                 continue;
             }
             if sysctl_exists(name) {
@@ -64,30 +62,6 @@ pub(super) fn build(c: &ContainerSpec) -> Result<HashMap<String, String>, SpecEr
         }
     }
     Ok(out)
-}
-
-/// A user-namespaced container cannot write the sysctls of a network namespace pouchd made
-/// outside its user namespace: the engine writes them (see [`engine_net_sysctls`]).
-fn net_set_by_engine(c: &ContainerSpec) -> bool {
-    c.user_ns.is_some() && matches!(c.namespaces.net, super::NsMode::Owned(_))
-}
-
-/// The network sysctls (requested ones, then Docker's defaults) for the engine to write into a
-/// user-namespaced container's network namespace itself.
-pub fn engine_net_sysctls(
-    requested: &std::collections::BTreeMap<String, String>,
-) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = requested
-        .iter()
-        .filter(|(k, _)| k.starts_with("net."))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    for (name, value) in NET_DEFAULTS {
-        if sysctl_exists(name) && !out.iter().any(|(k, _)| k == name) {
-            out.push((name.to_string(), value.to_string()));
-        }
-    }
-    out
 }
 
 /// Older kernels lack some of the defaults; asking the runtime to write them would fail.
@@ -123,6 +97,11 @@ mod tests {
         if sysctl_exists("net.ipv4.ping_group_range") && !in_user_namespace() {
             assert_eq!(got["net.ipv4.ping_group_range"], "0 2147483647");
         }
+        // A remapped container cannot map the whole gid range.
+        c.user_ns = Some(Default::default());
+        let got = build(&c).unwrap();
+        assert!(!got.contains_key("net.ipv4.ping_group_range"));
+        assert_eq!(got["net.ipv4.ip_unprivileged_port_start"], "80");
     }
 
     #[test]
