@@ -26,6 +26,7 @@ pub struct Builtin {
     root: PathBuf,
     tty: bool,
     container: Option<Container>,
+    facts: Option<BundleFacts>,
 }
 
 impl Builtin {
@@ -36,6 +37,7 @@ impl Builtin {
             root: l.runtime_root.clone(),
             tty: l.tty,
             container: None,
+            facts: None,
         }
     }
 
@@ -148,23 +150,6 @@ fn load_seccomp(s: &LinuxSeccomp) -> Result<(), ExecutorError> {
     load().map_err(|e| ExecutorError::Other(format!("loading the seccomp filter: {e}")))
 }
 
-/// `Some(own pid namespace)` when the container runs in a user namespace of its own.
-fn bundle_userns(bundle: &Path) -> anyhow::Result<Option<bool>> {
-    let raw = std::fs::read(bundle.join("config.json"))
-        .with_context(|| format!("reading {}/config.json", bundle.display()))?;
-    let v: serde_json::Value = serde_json::from_slice(&raw).context("parsing config.json")?;
-    let ns = v["linux"]["namespaces"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if !ns.iter().any(|n| n["type"] == "user") {
-        return Ok(None);
-    }
-    Ok(Some(
-        ns.iter().any(|n| n["type"] == "pid" && n["path"].is_null()),
-    ))
-}
-
 /// For a user-namespaced container: a copy of the exec's process file that runs as root (so
 /// the process can join the namespace, see [`JoinUserns`]), and what it becomes inside.
 fn as_root_then_join(process: &Path, init: i32) -> anyhow::Result<(Option<JoinUserns>, PathBuf)> {
@@ -187,16 +172,34 @@ fn as_root_then_join(process: &Path, init: i32) -> anyhow::Result<(Option<JoinUs
     Ok((Some(join), copy))
 }
 
-/// The seccomp section of the bundle's `config.json`, if any.
-fn bundle_seccomp(bundle: &Path) -> anyhow::Result<Option<LinuxSeccomp>> {
-    let raw = std::fs::read(bundle.join("config.json"))
-        .with_context(|| format!("reading {}/config.json", bundle.display()))?;
-    let mut v: serde_json::Value = serde_json::from_slice(&raw).context("parsing config.json")?;
-    match v["linux"]["seccomp"].take() {
-        serde_json::Value::Null => Ok(None),
-        s => Ok(Some(
-            serde_json::from_value(s).context("parsing linux.seccomp")?,
-        )),
+/// What exec needs from the bundle's `config.json`, read once per container (the bundle does
+/// not change after create).
+#[derive(Clone)]
+struct BundleFacts {
+    seccomp: Option<LinuxSeccomp>,
+    /// `Some(own pid namespace)` when the container runs in a user namespace of its own.
+    userns: Option<bool>,
+}
+
+impl BundleFacts {
+    fn read(bundle: &Path) -> anyhow::Result<BundleFacts> {
+        let raw = std::fs::read(bundle.join("config.json"))
+            .with_context(|| format!("reading {}/config.json", bundle.display()))?;
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&raw).context("parsing config.json")?;
+        let seccomp = match v["linux"]["seccomp"].take() {
+            serde_json::Value::Null => None,
+            s => Some(serde_json::from_value(s).context("parsing linux.seccomp")?),
+        };
+        let ns = v["linux"]["namespaces"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let userns = ns
+            .iter()
+            .any(|n| n["type"] == "user")
+            .then(|| ns.iter().any(|n| n["type"] == "pid" && n["path"].is_null()));
+        Ok(BundleFacts { seccomp, userns })
     }
 }
 
@@ -262,8 +265,11 @@ impl Runtime for Builtin {
 
     fn exec(&mut self, process: &Path, io: CreateIo) -> anyhow::Result<i32> {
         let tty = io.console_socket.is_some();
-        let seccomp = bundle_seccomp(&self.bundle)?;
-        let (userns, process) = match bundle_userns(&self.bundle)? {
+        let BundleFacts { seccomp, userns } = match &self.facts {
+            Some(f) => f.clone(),
+            None => self.facts.insert(BundleFacts::read(&self.bundle)?).clone(),
+        };
+        let (userns, process) = match userns {
             None => (None, process.to_path_buf()),
             Some(own_pid_ns) => {
                 // The executor runs inside the container's pid namespace and /proc: there the
