@@ -403,14 +403,10 @@ fn docker_client_side_commands_and_refusals() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&v.stdout), "1.47\n");
-    let o = d.docker(&["logout", "127.0.0.1:1"]);
-    assert_eq!(o.status.code(), Some(0));
     // Commands pouch does not serve say so.
     let (_, se, code) = out(&d.docker(&["search", "busybox"]));
     assert_eq!(code, Some(1));
     assert!(se.contains("searching is not supported"), "{se}");
-    let (_, se, code) = out(&d.docker(&["checkpoint", "ls", "x"]));
-    assert_ne!(code, Some(0), "{se}");
 }
 
 #[test]
