@@ -129,23 +129,11 @@ impl Engine {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
-        let (chains, blobs) = i.store.referenced_content()?;
-        let mut removed = 0;
-        for c in i.snaps.list()? {
-            if !chains.contains(c.as_str()) {
-                i.snaps.remove(&c)?;
-                removed += 1;
-            }
-        }
-        for b in i.content.list()? {
-            if !blobs.contains(b.as_str()) {
-                i.content.remove(&b)?;
-                removed += 1;
-            }
-        }
-        if removed > 0 {
+        // No pull runs yet, so content GC takes everything no stored image references.
+        let freed = self.gc_content()?;
+        if freed > 0 {
             tracing::info!(
-                removed,
+                freed,
                 "removed unreferenced snapshots and blobs left by a crash"
             );
         }

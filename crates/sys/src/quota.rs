@@ -40,7 +40,6 @@ struct IfDqblk {
 }
 
 const Q_GETINFO: i32 = 0x80_0005;
-const Q_GETQUOTA: i32 = 0x80_0007;
 const Q_SETQUOTA: i32 = 0x80_0008;
 const PRJQUOTA: i32 = 2;
 const QIF_BLIMITS: u32 = 1;
@@ -117,20 +116,4 @@ pub fn set_project_limit(dev: &Path, id: u32, bytes: u64) -> io::Result<()> {
         )
     })?;
     Ok(())
-}
-
-/// The hard block limit (bytes) and current usage (bytes) of project `id`.
-pub fn project_usage(dev: &Path, id: u32) -> io::Result<(u64, u64)> {
-    let c = cstr(dev.as_os_str())?;
-    let mut q = IfDqblk::default();
-    // SAFETY: nul-terminated device path; the kernel fills an `if_dqblk`.
-    check(unsafe {
-        libc::quotactl(
-            qcmd(Q_GETQUOTA, PRJQUOTA),
-            c.as_ptr(),
-            id as i32,
-            (&mut q as *mut IfDqblk).cast(),
-        )
-    })?;
-    Ok((q.bhardlimit * QIF_BLOCK, q.curspace))
 }

@@ -51,10 +51,6 @@ pub trait Driver: Send + Sync {
     /// Makes the volume available and returns the host path to bind into the container.
     fn mount(&self, name: &str, caller: &str) -> Result<PathBuf>;
     fn unmount(&self, name: &str, caller: &str) -> Result<()>;
-    /// Names the driver holds, for drivers that own their list (plugins).
-    fn list(&self) -> Result<Vec<VolumeInfo>> {
-        Ok(Vec::new())
-    }
 }
 
 /// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.

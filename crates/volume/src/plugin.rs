@@ -220,22 +220,6 @@ impl Driver for PluginDriver {
         )
         .map(drop)
     }
-
-    fn list(&self) -> Result<Vec<VolumeInfo>> {
-        let v = self.call("/VolumeDriver.List", &json!({}))?;
-        Ok(v["Volumes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|v| VolumeInfo {
-                        name: v["Name"].as_str().unwrap_or_default().into(),
-                        mountpoint: PathBuf::from(v["Mountpoint"].as_str().unwrap_or_default()),
-                        status: None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
 }
 
 #[cfg(test)]

@@ -62,21 +62,6 @@ pub fn set_quota(dirs: &[&Path], bytes: u64) -> Result<u32> {
     Ok(id)
 }
 
-/// Limit and usage (bytes) of the project `dir` belongs to, if it has one.
-pub fn usage(dir: &Path) -> Result<Option<(u64, u64)>> {
-    let f = std::fs::File::open(dir)
-        .map_err(|e| VolumeError::Driver(format!("{}: {e}", dir.display())))?;
-    let id = quota::project_id(f.as_fd())
-        .map_err(|e| VolumeError::Driver(format!("{}: {e}", dir.display())))?;
-    if id == 0 {
-        return Ok(None);
-    }
-    let dev = quota_device(dir)?;
-    quota::project_usage(&dev, id)
-        .map(Some)
-        .map_err(|e| VolumeError::Driver(format!("{}: {e}", dir.display())))
-}
-
 /// Parses docker/PouchContainer sizes: `10g`, `512m`, `1.5G`, `100kb`, plain bytes.
 pub fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim().to_ascii_lowercase();
