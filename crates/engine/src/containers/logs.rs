@@ -1,7 +1,10 @@
 //! `GET /containers/{id}/logs`: reads the json-file log the shim writes (rotated files first,
-//! oldest to newest) and, with `follow`, keeps reading until the container stops.
+//! oldest to newest) and, with `follow`, keeps reading until the container stops. Also the
+//! history that `attach` with `logs` replays ([`LogSnapshot`]).
 
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -65,6 +68,68 @@ impl Engine {
     }
 }
 
+/// The log as it was at one moment, for `attach` with `logs`: open handles on its files, oldest
+/// first, each to be read only up to the length it had then. Holding the files open means a
+/// rotation (a rename) cannot pull one away between taking the snapshot and reading it.
+pub(crate) struct LogSnapshot {
+    path: PathBuf,
+    files: Vec<(File, u64)>,
+}
+
+impl LogSnapshot {
+    pub(crate) fn take(path: &Path) -> LogSnapshot {
+        let files = files(path)
+            .iter()
+            .filter_map(|p| File::open(p).ok())
+            .filter_map(|f| {
+                let len = f.metadata().ok()?.len();
+                Some((f, len))
+            })
+            .collect();
+        LogSnapshot {
+            path: path.to_path_buf(),
+            files,
+        }
+    }
+
+    /// Moves the end of the snapshot to now: what was appended since counts, and so does a live
+    /// file that a rotation (or a first start) has put in place since.
+    pub(crate) fn extend_to_now(&mut self) {
+        for (f, len) in &mut self.files {
+            if let Ok(m) = f.metadata() {
+                *len = m.len();
+            }
+        }
+        let last = self.files.last().and_then(|(f, _)| f.metadata().ok());
+        let same = |m: &std::fs::Metadata| {
+            last.as_ref()
+                .is_some_and(|l| l.dev() == m.dev() && l.ino() == m.ino())
+        };
+        if let Ok(f) = File::open(&self.path)
+            && let Ok(m) = f.metadata()
+            && !same(&m)
+        {
+            self.files.push((f, m.len()));
+        }
+    }
+
+    /// The lines of the streams `opts` selects, in the order they were logged.
+    pub(crate) fn replay(self, opts: LogOptions) -> mpsc::Receiver<LogLine> {
+        let (tx, rx) = mpsc::channel(256);
+        tokio::task::spawn_blocking(move || {
+            for (f, len) in self.files {
+                let sent = for_each_line(f.take(len), |line| {
+                    parse(line, &opts).is_none_or(|l| tx.blocking_send(l).is_ok())
+                });
+                if !matches!(sent, Ok((_, false))) {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+}
+
 fn files(path: &Path) -> Vec<PathBuf> {
     let mut rotated: Vec<PathBuf> = (1..100)
         .map(|i| PathBuf::from(format!("{}.{i}", path.display())))
@@ -73,6 +138,26 @@ fn files(path: &Path) -> Vec<PathBuf> {
     rotated.reverse();
     rotated.push(path.to_path_buf());
     rotated
+}
+
+/// Calls `each` with every complete line of `r` (without its '\n') until it returns false; a
+/// last line without its '\n' is one the shim is still writing, and is left for later. Returns
+/// the bytes consumed and whether `each` stopped the reading.
+fn for_each_line(r: impl Read, mut each: impl FnMut(&str) -> bool) -> Result<(u64, bool)> {
+    let mut r = BufReader::new(r);
+    let mut buf = String::new();
+    let mut consumed = 0u64;
+    loop {
+        buf.clear();
+        let n = r.read_line(&mut buf)?;
+        if n == 0 || !buf.ends_with('\n') {
+            return Ok((consumed, false));
+        }
+        consumed += n as u64;
+        if !each(buf.trim_end_matches('\n')) {
+            return Ok((consumed, true));
+        }
+    }
 }
 
 fn parse(line: &str, opts: &LogOptions) -> Option<LogLine> {
@@ -118,25 +203,17 @@ fn stream_logs(
     let last = all.len() - 1;
     let mut offset = 0u64;
     for (i, f) in all.iter().enumerate() {
-        let Ok(file) = std::fs::File::open(f) else {
+        let Ok(file) = File::open(f) else {
             continue;
         };
-        let mut r = BufReader::new(file);
-        let mut buf = String::new();
-        loop {
-            buf.clear();
-            let n = r.read_line(&mut buf)?;
-            if n == 0 || !buf.ends_with('\n') {
-                break;
-            }
-            if i == last {
-                offset += n as u64;
-            }
-            if let Some(l) = parse(buf.trim_end_matches('\n'), opts)
-                && !send(l, &mut lines)
-            {
-                return Ok(());
-            }
+        let (n, stopped) = for_each_line(file, |line| {
+            parse(line, opts).is_none_or(|l| send(l, &mut lines))
+        })?;
+        if stopped {
+            return Ok(());
+        }
+        if i == last {
+            offset = n;
         }
     }
     if let Some(n) = opts.tail {
@@ -158,28 +235,20 @@ fn stream_logs(
             .container(id)?
             .is_some_and(|c| matches!(c.state.status.as_str(), "running" | "paused"));
         let mut progressed = false;
-        if let Ok(mut file) = std::fs::File::open(path) {
+        if let Ok(mut file) = File::open(path) {
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
             if len < offset {
                 offset = 0; // rotated
             }
             file.seek(SeekFrom::Start(offset))?;
-            let mut r = BufReader::new(file);
-            let mut buf = String::new();
-            loop {
-                buf.clear();
-                let n = r.read_line(&mut buf)?;
-                if n == 0 || !buf.ends_with('\n') {
-                    break;
-                }
-                offset += n as u64;
-                progressed = true;
-                if let Some(l) = parse(buf.trim_end_matches('\n'), opts)
-                    && tx.blocking_send(l).is_err()
-                {
-                    return Ok(());
-                }
+            let (n, stopped) = for_each_line(file, |line| {
+                parse(line, opts).is_none_or(|l| tx.blocking_send(l).is_ok())
+            })?;
+            if stopped {
+                return Ok(());
             }
+            offset += n;
+            progressed = n > 0;
         }
         if !running && !progressed {
             return Ok(());

@@ -8,7 +8,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use pouch_api::types::ContainerCreateBody;
-use pouch_engine::{Engine, Error, LogOptions, Started, WaitCondition};
+use pouch_engine::{Engine, Error, LogLine, LogOptions, Started, WaitCondition};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::ApiResult;
@@ -240,21 +240,27 @@ async fn logs(
     };
     let timestamps = q.bool("timestamps");
     let (tty, rx) = engine.container_logs(&id, opts)?;
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |l| {
-        let mut data = Vec::with_capacity(l.data.len() + 40);
-        if timestamps {
-            data.extend_from_slice(l.time.as_bytes());
-            data.push(b' ');
-        }
-        data.extend_from_slice(&l.data);
-        Ok::<_, std::io::Error>(Bytes::from(if tty { data } else { frame(l.stream, &data) }))
-    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx)
+        .map(move |l| Ok::<_, std::io::Error>(log_chunk(&l, tty, timestamps)));
     let ctype = if tty { RAW } else { MUX };
     Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(stream)).into_response())
 }
 
+/// One log line as the client gets it: raw for a tty, else in a frame of its stream.
+fn log_chunk(l: &LogLine, tty: bool, timestamps: bool) -> Bytes {
+    let mut data = Vec::with_capacity(l.data.len() + 40);
+    if timestamps {
+        data.extend_from_slice(l.time.as_bytes());
+        data.push(b' ');
+    }
+    data.extend_from_slice(&l.data);
+    Bytes::from(if tty { data } else { frame(l.stream, &data) })
+}
+
 /// Hijacks the connection (`101 UPGRADED`, `Upgrade: tcp`) and relays it to the shim's attach
-/// stream; without an upgrade request it streams the output only.
+/// stream; without an upgrade request it streams the output only. With `logs` the container's log
+/// comes first, framed like the live output; without `stream` the response ends after it (and
+/// with neither, at once, as docker's does).
 async fn attach(
     State(engine): State<Engine>,
     Path(id): Path<String>,
@@ -263,28 +269,58 @@ async fn attach(
     let q = q(req.uri());
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
     let detach = parse_detach_keys(q.get("detachKeys").unwrap_or("")).map_err(Error::invalid)?;
-    if !q.bool("stream") && !q.bool("logs") {
-        return Err(Error::invalid("attach needs stream=1 or logs=1").into());
-    }
-    let (tty, rx) = engine.attach_container(&id, stdin, stdout, stderr).await?;
+    let att = engine
+        .attach_container(
+            &id,
+            (stdin, stdout, stderr),
+            q.bool("logs"),
+            q.bool("stream"),
+        )
+        .await?;
+    let tty = att.tty;
     let ctype = if tty { RAW } else { MUX };
+    let history = att.history.map(|rx| {
+        tokio_stream::wrappers::ReceiverStream::new(rx).map(move |l| log_chunk(&l, tty, false))
+    });
     let wants_upgrade = req.headers().get(header::UPGRADE).is_some();
     if wants_upgrade {
         let on_upgrade = hyper::upgrade::on(&mut req);
+        let live = att.live;
         tokio::spawn(async move {
             let up = match on_upgrade.await {
                 Ok(up) => up,
                 Err(e) => return tracing::debug!(error = %e, "attach upgrade failed"),
             };
-            // No shim stream (the start failed): dropping `up` closes the client's connection.
-            if let Ok(shim) = rx.await {
-                relay_upgraded(up, shim, stdin, Some(detach)).await;
+            let mut io = hyper_util::rt::TokioIo::new(up);
+            if let Some(mut history) = history {
+                while let Some(chunk) = history.next().await {
+                    if io.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            // No shim stream (not asked for, or the start failed): dropping the connection
+            // closes it.
+            match live {
+                Some(rx) => {
+                    if let Ok(shim) = rx.await {
+                        relay_upgraded(io.into_inner(), shim, stdin, Some(detach)).await;
+                    }
+                }
+                None => {
+                    let _ = io.shutdown().await;
+                }
             }
         });
         return Ok(switching(ctype));
     }
-    let stream = async_stream_output(rx);
-    Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(stream)).into_response())
+    let history = futures_util::stream::iter(history).flatten().map(Ok);
+    let live = futures_util::stream::iter(att.live.map(async_stream_output)).flatten();
+    Ok((
+        [(header::CONTENT_TYPE, ctype)],
+        Body::from_stream(history.chain(live)),
+    )
+        .into_response())
 }
 
 fn async_stream_output(
