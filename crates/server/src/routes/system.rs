@@ -15,6 +15,7 @@ pub fn routes() -> Router<Engine> {
         .route("/version", get(version))
         .route("/info", get(info))
         .route("/system/df", get(df))
+        .route("/build", axum::routing::post(build))
         .route("/build/prune", axum::routing::post(build_prune))
         .route("/images/search", get(search))
 }
@@ -42,9 +43,23 @@ async fn df(State(engine): State<Engine>, uri: axum::http::Uri) -> ApiResult<Res
     Ok(Json(engine.system_df(types).await?).into_response())
 }
 
-/// pouch has no builder, so there is never build cache to prune (`docker system prune` asks).
-async fn build_prune() -> Response {
-    Json(serde_json::json!({"CachesDeleted": [], "SpaceReclaimed": 0})).into_response()
+/// `docker build` (the classic builder's endpoint): refused with a reason, not a bare 404.
+async fn build() -> ApiResult<Response> {
+    Err(pouch_engine::Error::not_implemented(
+        "image builds are not supported: pouch cannot build images yet; build with another tool \
+         and `docker load` or pull the result",
+    )
+    .into())
+}
+
+/// pouch has no builder yet, so there is no build cache to prune: refused rather than answered
+/// with an empty report that would read as "pruned".
+async fn build_prune() -> ApiResult<Response> {
+    Err(pouch_engine::Error::not_implemented(
+        "pruning the build cache is not supported: pouch cannot build images yet, so it keeps no \
+         build cache",
+    )
+    .into())
 }
 
 /// `docker search` asks the daemon to query Docker Hub's index; pouch has no index to ask.
