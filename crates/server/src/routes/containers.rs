@@ -35,6 +35,11 @@ pub fn routes() -> Router<Engine> {
         .route("/containers/{id}/export", get(export))
         .route("/containers/{id}/changes", get(changes))
         .route("/containers/{id}/top", get(top))
+        .route(
+            "/containers/{id}/checkpoints",
+            get(checkpoints).post(checkpoints),
+        )
+        .route("/containers/{id}/checkpoints/{name}", delete(checkpoints))
         .route("/containers/{id}", delete(remove))
 }
 
@@ -70,7 +75,35 @@ async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiRes
     Ok(Json(engine.inspect_container(id).await?).into_response())
 }
 
-async fn start(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+/// `docker checkpoint create|ls|rm`: refused as docker refuses them outside experimental mode
+/// (501), with pouch's reason.
+async fn checkpoints() -> ApiResult<Response> {
+    Err(Error::not_implemented(
+        "checkpoints are not supported: pouch cannot checkpoint or restore containers (no CRIU \
+         support)",
+    )
+    .into())
+}
+
+/// Starting from a checkpoint (CRIU restore) is refused, as docker refuses it outside its
+/// experimental mode: starting afresh instead would silently lose the checkpointed state.
+async fn start(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let q = q(&uri);
+    if let Some(cp) = q.get("checkpoint").filter(|c| !c.is_empty()) {
+        return Err(Error::invalid(format!(
+            "checkpoint is only supported in experimental mode, and pouch has none: it cannot \
+             restore container {id} from checkpoint {cp:?} (no checkpoint/restore support); \
+             start it without --checkpoint"
+        ))
+        .into());
+    }
+    if q.get("checkpoint-dir").is_some_and(|d| !d.is_empty()) {
+        return Err(Error::invalid("custom checkpointdir is not supported").into());
+    }
     Ok(match engine.start_container(&id).await? {
         Started::Now => StatusCode::NO_CONTENT.into_response(),
         Started::Already => StatusCode::NOT_MODIFIED.into_response(),
