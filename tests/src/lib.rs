@@ -305,6 +305,29 @@ impl Daemon {
         raw_http(&self.sock, method, path, body)
     }
 
+    /// `POST`s `path` asking to upgrade the connection (attach, exec start) and returns the raw
+    /// stream after the `101` headers; reads on it time out after 20 s.
+    pub fn hijack(&self, path: &str) -> UnixStream {
+        let mut s = UnixStream::connect(&self.sock).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: pouch\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+        .expect("write request");
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).expect("read headers");
+            head.push(b[0]);
+        }
+        let head = String::from_utf8_lossy(&head);
+        assert!(head.starts_with("HTTP/1.1 101"), "POST {path}: {head}");
+        s
+    }
+
     /// Files under `<root>/<sub>` (recursively, relative names), to prove nothing was left behind.
     pub fn tree(&self, sub: &str) -> Vec<String> {
         let mut out = Vec::new();

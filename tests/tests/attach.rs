@@ -3,29 +3,12 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
 
 use pouch_e2e::Daemon;
 
-/// Sends a hijacking attach with `query` and returns the stream after the `101` headers.
+/// A hijacking attach with `query`: the stream after the `101` headers.
 fn hijack(d: &Daemon, id: &str, query: &str) -> UnixStream {
-    let mut s = UnixStream::connect(&d.sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "POST /containers/{id}/attach?{query} HTTP/1.1\r\nHost: pouch\r\n\
-         Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut b).unwrap();
-        head.push(b[0]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    s
+    d.hijack(&format!("/containers/{id}/attach?{query}"))
 }
 
 /// Reads until the daemon closes the stream; fails if it is still open after the read timeout.

@@ -592,28 +592,9 @@ fn logs_follow_tail_and_timestamps() {
 
 /// Opens a hijacked attach (stdin, stdout, stderr) on the container; returns the raw stream.
 fn raw_attach(d: &Daemon, id: &str) -> std::os::unix::net::UnixStream {
-    use std::io::{Read, Write};
-    let mut s = std::os::unix::net::UnixStream::connect(&d.sock).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        s,
-        "POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: pouch\r\n\
-         Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut b).unwrap();
-        head.push(b[0]);
-    }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    s
+    d.hijack(&format!(
+        "/containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1"
+    ))
 }
 
 #[test]
