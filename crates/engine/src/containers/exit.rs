@@ -114,10 +114,12 @@ impl Engine {
         Ok(())
     }
 
-    /// After a daemon start: adopt shims whose containers still run, record exits that happened
-    /// while the daemon was down, and apply restart policies to those.
+    /// After a daemon start: adopt shims whose containers still run (also those whose start was
+    /// not recorded), end every other shim, record exits that happened while the daemon was
+    /// down, and apply restart policies to those.
     pub async fn restore(&self) -> Result<()> {
         self.init_networks().await;
+        self.reconcile_shims().await;
         for c in self.inner.store.containers()? {
             if c.state.status == "restarting" {
                 // The daemon went down during a restart back-off: finish the restart now.

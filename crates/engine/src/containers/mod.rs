@@ -13,6 +13,7 @@ mod logs;
 mod mounts;
 mod query;
 mod quota;
+mod reconcile;
 mod remove;
 mod security;
 mod signal;

@@ -32,7 +32,10 @@ impl Engine {
             self.stop_locked(&c.id, Some("KILL".into()), Some(-1))
                 .await?;
         }
-        let mut errors = Vec::new();
+        // Whatever the record says (a start cut short leaves it "created" with a live shim),
+        // the shim and every process of the container end before anything else goes.
+        let mut errors = self.end_container(&c.id, &[]).await;
+        live.set_shim(None);
         {
             let c = c.clone();
             if let Err(e) = self

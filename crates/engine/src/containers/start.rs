@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use pouch_image::Digest;
-use pouch_runtime::shim::{self, RuntimeChoice, ShimLaunch};
+use pouch_runtime::shim::{self, ShimLaunch};
 use pouch_runtime::spec::{self, ContainerSpec, Namespaces, NsMode};
 
-use crate::config::BUILTIN_RUNTIME;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
 use crate::{Engine, now_nanos};
@@ -304,24 +303,7 @@ impl Engine {
         std::fs::create_dir_all(&state_dir)?;
         spec::write_bundle(&state_dir, &spec).map_err(|e| Error::internal(e.to_string()))?;
         let (log_max_size, log_max_files) = super::create::logs_opts(&hc.log_config.config)?;
-        let runtime_name = c.state.runtime.clone();
-        let runtime = if runtime_name == BUILTIN_RUNTIME || runtime_name.is_empty() {
-            RuntimeChoice::Builtin
-        } else {
-            let r = self
-                .inner
-                .config
-                .runtimes
-                .get(&runtime_name)
-                .ok_or_else(|| {
-                    Error::invalid(format!("runtime {runtime_name:?} is no longer configured"))
-                })?;
-            RuntimeChoice::External {
-                name: runtime_name.clone(),
-                path: r.path.clone().into(),
-                args: r.args.clone(),
-            }
-        };
+        let (runtime, runtime_root) = self.runtime_for(&c.state.runtime)?;
         Ok(ShimLaunch {
             shim_binary: shim_binary(),
             id: c.id.clone(),
@@ -331,13 +313,7 @@ impl Engine {
             log_max_size,
             log_max_files,
             runtime,
-            runtime_root: self.inner.config.exec_root.join("runtime").join(
-                if runtime_name.is_empty() {
-                    BUILTIN_RUNTIME
-                } else {
-                    &runtime_name
-                },
-            ),
+            runtime_root,
             stdin: c.config.open_stdin,
             tty: c.config.tty,
         })
@@ -433,7 +409,7 @@ fn create_error(err: shim::Error, c: &ContainerRecord) -> Error {
 }
 
 /// pouch-shim sits next to pouchd (installed together); PATH is the fallback.
-fn shim_binary() -> PathBuf {
+pub(super) fn shim_binary() -> PathBuf {
     if let Ok(exe) = std::env::current_exe()
         && let Some(dir) = exe.parent()
     {
