@@ -2,10 +2,10 @@
 
 use anyhow::{Result, anyhow};
 use clap::{Args, Subcommand};
-use pouch_client::{Query, encode_path};
+use pouch_client::encode_path;
 use serde_json::{Map, Value, json};
 
-use super::Ctx;
+use super::{Ctx, prune};
 use crate::exit::{collected, item_error};
 use crate::filters::{Filters, list_template};
 use crate::format::{Format, Headers};
@@ -271,34 +271,16 @@ async fn remove(ctx: &mut Ctx, a: RmArgs) -> Result<()> {
 
 async fn prune(ctx: &mut Ctx, a: PruneArgs) -> Result<()> {
     let filters = Filters::parse(&a.filter)?;
-    if !a.force
-        && !output::confirm(
-            "WARNING! This will remove all custom networks not used by at least one container.\n\
-             Are you sure you want to continue?",
-        )?
-    {
+    let warning =
+        "WARNING! This will remove all custom networks not used by at least one container.";
+    if !prune::confirmed(a.force, warning)? {
         return Ok(());
     }
-    let mut q = Query::new();
-    q.push("filters", filters.to_json());
-    let report = ctx
-        .client()
-        .await?
-        .post_json(&format!("/networks/prune{}", q.to_query_string()), None)
-        .await?;
-    let deleted = report["NetworksDeleted"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut out = String::new();
-    if !deleted.is_empty() {
-        out.push_str("Deleted Networks:\n");
-        for d in deleted {
-            out.push_str(d.as_str().unwrap_or_default());
-            out.push('\n');
-        }
-    }
-    output::print(&out)
+    let report = prune::post(ctx.client().await?, "networks", &filters).await?;
+    output::print(&prune::deleted(
+        "Deleted Networks",
+        &report["NetworksDeleted"],
+    ))
 }
 
 async fn connect(ctx: &mut Ctx, a: ConnectArgs) -> Result<()> {

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use pouch_client::{Query, encode_path};
 use serde_json::{Map, Value, json};
 
-use super::Ctx;
+use super::{Ctx, prune};
 use crate::exit::{collected, item_error};
 use crate::filters::{Filters, list_template};
 use crate::format::{Format, Headers};
@@ -226,36 +226,15 @@ async fn prune(ctx: &mut Ctx, a: PruneArgs) -> Result<()> {
     if a.all {
         filters.add("all", "true");
     }
-    if !a.force {
-        let warning = if a.all {
-            "WARNING! This will remove all local volumes not used by at least one container."
-        } else {
-            "WARNING! This will remove anonymous local volumes not used by at least one container."
-        };
-        if !output::confirm(&format!("{warning}\nAre you sure you want to continue?"))? {
-            return Ok(());
-        }
+    let warning = if a.all {
+        "WARNING! This will remove all local volumes not used by at least one container."
+    } else {
+        "WARNING! This will remove anonymous local volumes not used by at least one container."
+    };
+    if !prune::confirmed(a.force, warning)? {
+        return Ok(());
     }
-    let mut q = Query::new();
-    q.push("filters", filters.to_json());
-    let report = ctx
-        .client()
-        .await?
-        .post_json(&format!("/volumes/prune{}", q.to_query_string()), None)
-        .await?;
-    let mut out = String::new();
-    let deleted = report["VolumesDeleted"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if !deleted.is_empty() {
-        out.push_str("Deleted Volumes:\n");
-        for d in deleted {
-            out.push_str(d.as_str().unwrap_or_default());
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-    out.push_str(&units::reclaimed_space(&report));
-    output::print(&out)
+    let report = prune::post(ctx.client().await?, "volumes", &filters).await?;
+    let deleted = &report["VolumesDeleted"];
+    output::print(&prune::report("Deleted Volumes", deleted, &report))
 }
