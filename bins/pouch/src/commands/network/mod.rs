@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::{Ctx, prune};
 use crate::exit::{collected, item_error};
 use crate::filters::{Filters, list_template};
-use crate::format::{Format, Headers};
+use crate::format::{Format, Headers, label_pairs};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -224,15 +224,6 @@ async fn list(ctx: &mut Ctx, a: ListArgs) -> Result<()> {
 
 fn row(n: &Value, no_trunc: bool) -> Value {
     let id = n["Id"].as_str().unwrap_or_default();
-    let labels = n["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
     json!({
         "ID": if no_trunc { id } else { &id[..id.len().min(12)] },
         "Name": n["Name"],
@@ -240,7 +231,7 @@ fn row(n: &Value, no_trunc: bool) -> Value {
         "Scope": n["Scope"],
         "IPv6": n["EnableIPv6"].as_bool().unwrap_or(false).to_string(),
         "Internal": n["Internal"].as_bool().unwrap_or(false).to_string(),
-        "Labels": labels,
+        "Labels": label_pairs(&n["Labels"]).join(","),
         "CreatedAt": n["Created"],
     })
 }

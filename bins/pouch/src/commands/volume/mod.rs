@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::{Ctx, prune};
 use crate::exit::{collected, item_error};
 use crate::filters::{Filters, list_template};
-use crate::format::{Format, Headers};
+use crate::format::{Format, Headers, label_pairs};
 use crate::output;
 use crate::units;
 
@@ -170,22 +170,13 @@ async fn list(ctx: &mut Ctx, a: ListArgs) -> Result<()> {
 
 /// docker's volume list row: the volume's fields with labels as `k=v,…` and size when known.
 fn row(v: &Value) -> Value {
-    let labels = v["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
     let size = v["UsageData"]["Size"].as_i64();
     json!({
         "Name": v["Name"],
         "Driver": v["Driver"],
         "Mountpoint": v["Mountpoint"],
         "Scope": v["Scope"],
-        "Labels": labels,
+        "Labels": label_pairs(&v["Labels"]).join(","),
         "Links": v["UsageData"]["RefCount"].as_i64().map(|n| n.to_string()).unwrap_or_else(|| "N/A".into()),
         "Size": size.filter(|s| *s >= 0).map(|s| units::human_size(s as f64)).unwrap_or_else(|| "N/A".into()),
         "CreatedAt": v["CreatedAt"],
