@@ -292,6 +292,21 @@ impl Daemon {
             .json()
     }
 
+    /// An image's `RepoTags` (`GET /images/{image}/json`), sorted.
+    pub fn repo_tags(&self, image: &str) -> Vec<String> {
+        let img = self
+            .http("GET", &format!("/images/{image}/json"), b"")
+            .json();
+        let mut tags: Vec<String> = img["RepoTags"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no RepoTags: {img}"))
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect();
+        tags.sort();
+        tags
+    }
+
     pub fn docker_ok(&self, args: &[&str]) -> String {
         ok(self.docker(args), "docker", args)
     }

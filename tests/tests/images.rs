@@ -42,18 +42,10 @@ fn load_both_formats_list_inspect_tag_save_rmi_and_reload() {
 
     // Tag, then refer to the image by short id and by the new name.
     d.pouch_ok(&["tag", "busybox:latest", "localhost:5000/team/bb:v1"]);
-    let tags = d
-        .http("GET", &format!("/images/{}/json", &id[7..19]), b"")
-        .json()["RepoTags"]
-        .clone();
-    let mut tags: Vec<String> = tags
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
-    tags.sort();
-    assert_eq!(tags, vec!["busybox:latest", "localhost:5000/team/bb:v1"]);
+    assert_eq!(
+        d.repo_tags(&id[7..19]),
+        vec!["busybox:latest", "localhost:5000/team/bb:v1"]
+    );
     assert_eq!(
         d.http("GET", "/images/localhost:5000/team/bb:v1/json", b"")
             .json()["Id"],
