@@ -23,6 +23,17 @@ pub fn have_docker() -> bool {
     ok
 }
 
+/// A daemon with busybox loaded, for a test that drives it with the stock docker CLI; None
+/// (after saying why) where that CLI is not installed.
+pub fn docker_daemon() -> Option<Daemon> {
+    if !have_docker() {
+        return None;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    Some(d)
+}
+
 /// stdout, stderr and the exit code of a finished command.
 pub fn out(o: &Output) -> (String, String, Option<i32>) {
     (

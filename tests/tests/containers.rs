@@ -1,15 +1,13 @@
 //! Running containers through the stock docker CLI: output, exit codes, stdin, detached
 //! lifecycle, signals, pause, restart policies, and docker-equivalent errors.
 
-use pouch_e2e::{Daemon, have_docker, out};
+use pouch_e2e::{Daemon, docker_daemon, have_docker, out};
 
 #[test]
 fn run_prints_output_and_propagates_exit_codes() {
-    if !have_docker() {
+    let Some(d) = docker_daemon() else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     let (so, se, code) = out(&d.docker(&["run", "--rm", "busybox", "echo", "hello"]));
     assert_eq!(
         (so.as_str(), code),
@@ -45,11 +43,9 @@ fn run_prints_output_and_propagates_exit_codes() {
 
 #[test]
 fn interactive_stdin_reaches_the_container() {
-    if !have_docker() {
+    let Some(d) = docker_daemon() else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     let o = d.docker_stdin(&["run", "-i", "--rm", "busybox", "cat"], b"hi there\n");
     let (so, se, code) = out(&o);
     assert_eq!((so.as_str(), code), ("hi there\n", Some(0)), "{se}");
@@ -59,11 +55,9 @@ fn interactive_stdin_reaches_the_container() {
 
 #[test]
 fn detached_lifecycle_logs_stop_pause_kill_rm() {
-    if !have_docker() {
+    let Some(d) = docker_daemon() else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     let id = d.docker_ok(&[
         "run",
         "-d",
@@ -136,11 +130,9 @@ fn detached_lifecycle_logs_stop_pause_kill_rm() {
 
 #[test]
 fn errors_match_docker() {
-    if !have_docker() {
+    let Some(d) = docker_daemon() else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     let (_, se, code) = out(&d.docker(&["run", "--rm", "--pull", "never", "nosuchimage"]));
     assert_eq!(code, Some(125), "{se}");
     assert!(se.contains("No such image"), "{se}");
@@ -164,11 +156,9 @@ fn errors_match_docker() {
 
 #[test]
 fn restart_policy_restarts_a_failing_container() {
-    if !have_docker() {
+    let Some(d) = docker_daemon() else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     d.docker_ok(&[
         "run",
         "-d",
@@ -190,11 +180,9 @@ fn restart_policy_restarts_a_failing_container() {
 
 #[test]
 fn a_container_cannot_raise_its_own_limits() {
-    if !have_docker() {
+    let Some(d) = docker_daemon() else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     let script = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
                   echo 268435456 > /sys/fs/cgroup/memory/memory.limit_in_bytes && echo RAISED; \
                   echo max > /sys/fs/cgroup/pids/pids.max && echo RAISED; \
@@ -230,11 +218,9 @@ fn a_container_cannot_raise_its_own_limits() {
 
 #[test]
 fn containers_survive_daemon_restarts_and_crashes() {
-    if !have_docker() {
+    let Some(mut d) = docker_daemon() else {
         return;
-    }
-    let mut d = Daemon::start();
-    d.load_busybox();
+    };
     d.docker_ok(&[
         "run",
         "-d",
@@ -287,11 +273,9 @@ fn containers_survive_daemon_restarts_and_crashes() {
 
 #[test]
 fn events_record_the_lifecycle() {
-    if !have_docker() {
+    let Some(d) = docker_daemon() else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     d.docker_ok(&["tag", "busybox", "evt:1"]);
     d.docker_ok(&["run", "--name", "ev", "busybox", "true"]);
     d.docker_ok(&["rm", "ev"]);
@@ -341,11 +325,9 @@ fn events_record_the_lifecycle() {
 
 #[test]
 fn export_diff_and_top() {
-    if !have_docker() {
+    let Some(d) = docker_daemon() else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     d.docker_ok(&[
         "run",
         "--name",
@@ -403,11 +385,9 @@ fn pouch_sys_mounted(d: &Daemon, name: &str) -> bool {
 
 #[test]
 fn exec_runs_processes_in_a_running_container() {
-    if !have_docker() {
+    let Some(d) = docker_daemon() else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     d.docker_ok(&[
         "run",
         "-d",
@@ -466,11 +446,9 @@ fn exec_runs_processes_in_a_running_container() {
 
 #[test]
 fn tty_and_init() {
-    if !have_docker() {
+    let Some(d) = docker_daemon() else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     // A TTY gives raw output with the pty's line endings.
     let (so, se, code) =
         out(&d.docker(&["run", "--rm", "-t", "busybox", "sh", "-c", "tty; exit 2"]));
@@ -549,11 +527,9 @@ fn external_runtime_from_the_daemon_config() {
 
 #[test]
 fn logs_follow_tail_and_timestamps() {
-    if !have_docker() {
+    let Some(d) = docker_daemon() else {
         return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    };
     d.docker_ok(&[
         "run",
         "-d",
