@@ -21,6 +21,16 @@ fn fails(d: &Daemon, args: &[&str]) -> String {
     se
 }
 
+/// A detached busybox named `name` that sleeps for five minutes, run with `flags` (networks,
+/// aliases, addresses).
+fn sleeper(d: &Daemon, name: &str, flags: &[&str]) {
+    let head = ["run", "-d", "--name", name];
+    ok(
+        d,
+        &[&head[..], flags, &["busybox", "sleep", "300"]].concat(),
+    );
+}
+
 /// An HTTP GET over TCP; `None` until something answers.
 fn http_get(addr: &str) -> Option<String> {
     let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
@@ -166,50 +176,13 @@ fn user_network_names_resolve_and_networks_are_isolated() {
     ] {
         assert!(ls.contains(want), "{ls}");
     }
-    ok(
+    sleeper(
         &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "alpha",
-            "--network",
-            "front",
-            "--network-alias",
-            "db",
-            "busybox",
-            "sleep",
-            "300",
-        ],
+        "alpha",
+        &["--network", "front", "--network-alias", "db"],
     );
-    ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "beta",
-            "--network",
-            "front",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
-    ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "gamma",
-            "--network",
-            "back",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
+    sleeper(&d, "beta", &["--network", "front"]);
+    sleeper(&d, "gamma", &["--network", "back"]);
     for name in ["alpha", "db"] {
         let got = ok(&d, &["exec", "beta", "ping", "-c", "1", "-W", "3", name]);
         assert!(got.contains("1 packets received"), "{got}");
@@ -636,20 +609,7 @@ fn cni_conflist_network_through_debians_plugins() {
     d.load_busybox();
     let ls = ok(&d, &["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
     assert!(ls.contains("cninet cni"), "{ls}");
-    ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "cn1",
-            "--network",
-            "cninet",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
+    sleeper(&d, "cn1", &["--network", "cninet"]);
     let ip = d.inspect("cn1")["NetworkSettings"]["Networks"]["cninet"]["IPAddress"]
         .as_str()
         .unwrap_or_default()
@@ -719,22 +679,7 @@ fn macvlan_network_on_a_parent_the_test_made() {
         "mv",
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "m1",
-            "--network",
-            "mv",
-            "--ip",
-            "10.221.0.10",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
+    sleeper(&d, "m1", &["--network", "mv", "--ip", "10.221.0.10"]);
     let got = ok(
         &d,
         &[
@@ -787,20 +732,7 @@ fn dual_stack_network_gives_ipv6_addresses_names_and_routes() {
             "ds",
         ],
     );
-    ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "six",
-            "--network",
-            "ds",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
+    sleeper(&d, "six", &["--network", "ds"]);
     let v = d.inspect("six");
     let net = &v["NetworkSettings"]["Networks"]["ds"];
     assert_eq!(net["GlobalIPv6Address"], "fd00:224::2", "{net}");
