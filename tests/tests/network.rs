@@ -31,6 +31,12 @@ fn sleeper(d: &Daemon, name: &str, flags: &[&str]) {
     );
 }
 
+/// Runs busybox `cmd` once (`--rm`) on `network` and returns its output.
+fn run_on(d: &Daemon, network: &str, cmd: &[&str]) -> String {
+    let head = ["run", "--rm", "--network", network, "busybox"];
+    ok(d, &[&head[..], cmd].concat())
+}
+
 /// An HTTP GET over TCP; `None` until something answers.
 fn http_get(addr: &str) -> Option<String> {
     let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
@@ -350,35 +356,12 @@ fn host_none_and_container_modes() {
     let d = Daemon::start();
     d.load_busybox();
     let bridge = d.bridge();
-    let host = ok(
-        &d,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "host",
-            "busybox",
-            "cat",
-            "/proc/net/dev",
-        ],
-    );
+    let host = run_on(&d, "host", &["cat", "/proc/net/dev"]);
     assert!(
         host.contains(&bridge),
         "host mode does not see {bridge}: {host}"
     );
-    let none = ok(
-        &d,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "busybox",
-            "ip",
-            "-o",
-            "link",
-        ],
-    );
+    let none = run_on(&d, "none", &["ip", "-o", "link"]);
     let links: Vec<&str> = none.lines().collect();
     assert_eq!(links.len(), 1, "{none}");
     assert!(
@@ -395,21 +378,10 @@ fn host_none_and_container_modes() {
         .unwrap()
         .to_string();
     assert!(!ip.is_empty());
-    let got = ok(
+    let got = run_on(
         &d,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "container:owner",
-            "busybox",
-            "ip",
-            "-4",
-            "-o",
-            "addr",
-            "show",
-            "eth0",
-        ],
+        "container:owner",
+        &["ip", "-4", "-o", "addr", "show", "eth0"],
     );
     assert!(got.contains(&format!("{ip}/")), "{got}");
     // Default bridge: the container reaches its gateway, and is in docker's inspect shape.
@@ -680,14 +652,10 @@ fn macvlan_network_on_a_parent_the_test_made() {
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     sleeper(&d, "m1", &["--network", "mv", "--ip", "10.221.0.10"]);
-    let got = ok(
+    let got = run_on(
         &d,
+        "mv",
         &[
-            "run",
-            "--rm",
-            "--network",
-            "mv",
-            "busybox",
             "sh",
             "-c",
             "ip -4 -o addr show eth0; ping -c 1 -W 3 10.221.0.10",
@@ -738,14 +706,10 @@ fn dual_stack_network_gives_ipv6_addresses_names_and_routes() {
     assert_eq!(net["GlobalIPv6Address"], "fd00:224::2", "{net}");
     assert_eq!(net["GlobalIPv6PrefixLen"], 64, "{net}");
     assert_eq!(net["IPv6Gateway"], "fd00:224::1", "{net}");
-    let got = ok(
+    let got = run_on(
         &d,
+        "ds",
         &[
-            "run",
-            "--rm",
-            "--network",
-            "ds",
-            "busybox",
             "sh",
             "-c",
             "ip -6 route; ping -6 -c 1 -W 3 six; nslookup -type=aaaa six",
