@@ -5,9 +5,7 @@ use pouch_e2e::{Daemon, docker_daemon, out};
 
 #[test]
 fn commit_runs_here_and_after_save_load_elsewhere() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "--name",
@@ -86,9 +84,7 @@ fn commit_runs_here_and_after_save_load_elsewhere() {
 
 #[test]
 fn commit_running_container_and_errors() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "-d",

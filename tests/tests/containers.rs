@@ -5,9 +5,7 @@ use pouch_e2e::{Daemon, docker_daemon, have_docker, out};
 
 #[test]
 fn run_prints_output_and_propagates_exit_codes() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     let (so, se, code) = out(&d.docker(&["run", "--rm", "busybox", "echo", "hello"]));
     assert_eq!(
         (so.as_str(), code),
@@ -43,9 +41,7 @@ fn run_prints_output_and_propagates_exit_codes() {
 
 #[test]
 fn interactive_stdin_reaches_the_container() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     let o = d.docker_stdin(&["run", "-i", "--rm", "busybox", "cat"], b"hi there\n");
     let (so, se, code) = out(&o);
     assert_eq!((so.as_str(), code), ("hi there\n", Some(0)), "{se}");
@@ -55,9 +51,7 @@ fn interactive_stdin_reaches_the_container() {
 
 #[test]
 fn detached_lifecycle_logs_stop_pause_kill_rm() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     let id = d.docker_ok(&[
         "run",
         "-d",
@@ -130,9 +124,7 @@ fn detached_lifecycle_logs_stop_pause_kill_rm() {
 
 #[test]
 fn errors_match_docker() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     let (_, se, code) = out(&d.docker(&["run", "--rm", "--pull", "never", "nosuchimage"]));
     assert_eq!(code, Some(125), "{se}");
     assert!(se.contains("No such image"), "{se}");
@@ -156,9 +148,7 @@ fn errors_match_docker() {
 
 #[test]
 fn restart_policy_restarts_a_failing_container() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "-d",
@@ -180,9 +170,7 @@ fn restart_policy_restarts_a_failing_container() {
 
 #[test]
 fn a_container_cannot_raise_its_own_limits() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     let script = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
                   echo 268435456 > /sys/fs/cgroup/memory/memory.limit_in_bytes && echo RAISED; \
                   echo max > /sys/fs/cgroup/pids/pids.max && echo RAISED; \
@@ -218,9 +206,7 @@ fn a_container_cannot_raise_its_own_limits() {
 
 #[test]
 fn containers_survive_daemon_restarts_and_crashes() {
-    let Some(mut d) = docker_daemon() else {
-        return;
-    };
+    let Some(mut d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "-d",
@@ -273,9 +259,7 @@ fn containers_survive_daemon_restarts_and_crashes() {
 
 #[test]
 fn events_record_the_lifecycle() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&["tag", "busybox", "evt:1"]);
     d.docker_ok(&["run", "--name", "ev", "busybox", "true"]);
     d.docker_ok(&["rm", "ev"]);
@@ -325,9 +309,7 @@ fn events_record_the_lifecycle() {
 
 #[test]
 fn export_diff_and_top() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "--name",
@@ -385,9 +367,7 @@ fn pouch_sys_mounted(d: &Daemon, name: &str) -> bool {
 
 #[test]
 fn exec_runs_processes_in_a_running_container() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "-d",
@@ -446,9 +426,7 @@ fn exec_runs_processes_in_a_running_container() {
 
 #[test]
 fn tty_and_init() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     // A TTY gives raw output with the pty's line endings.
     let (so, se, code) =
         out(&d.docker(&["run", "--rm", "-t", "busybox", "sh", "-c", "tty; exit 2"]));
@@ -527,9 +505,7 @@ fn external_runtime_from_the_daemon_config() {
 
 #[test]
 fn logs_follow_tail_and_timestamps() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "-d",

@@ -13,9 +13,7 @@ fn sh(d: &Daemon, flags: &[&str], script: &str) -> String {
 
 #[test]
 fn spec_flags_take_effect_inside_the_container() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     assert_eq!(
         sh(
             &d,

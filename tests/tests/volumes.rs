@@ -639,9 +639,7 @@ fn volume_plugin_provides_a_mounted_volume() {
 
 #[test]
 fn docker_cli_volume_commands() {
-    let Some(d) = docker_daemon() else {
-        return;
-    };
+    let Some(d) = docker_daemon() else { return };
     assert_eq!(
         d.docker_ok(&["volume", "create", "--label", "x=1", "dv"]),
         "dv\n"
