@@ -318,6 +318,17 @@ impl Daemon {
         tags
     }
 
+    /// `SecurityOptions` from `GET /info` (`name=seccomp,profile=builtin`, `name=userns` …).
+    pub fn security_options(&self) -> Vec<String> {
+        let info = self.http("GET", "/info", b"").json();
+        info["SecurityOptions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no SecurityOptions: {info}"))
+            .iter()
+            .map(|o| o.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     pub fn docker_ok(&self, args: &[&str]) -> String {
         ok(self.docker(args), "docker", args)
     }
@@ -445,6 +456,16 @@ impl HttpResponse {
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The `message` of docker's error body (`{"message": "…"}`); panics, showing the body,
+    /// when there is none.
+    pub fn message(&self) -> String {
+        let v = self.json();
+        v["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error message in {v}"))
+            .to_string()
     }
 }
 
