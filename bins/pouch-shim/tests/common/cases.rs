@@ -178,12 +178,7 @@ pub async fn tty(rt: RuntimeChoice) {
     client.resize(30, 100).await.unwrap();
     let mut s = client.attach(false, true, true).await.unwrap();
     client.start().await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8_lossy(&out);
-    assert!(text.starts_with("30 100\r\n"), "{text:?}");
-    assert!(text.contains("/dev/pts/"), "{text:?}");
-    assert!(text.ends_with("hi\r\n"), "{text:?}");
+    assert_resized_tty_says_hi(&mut s).await;
     assert_eq!(client.wait().await.unwrap().exit_code, 0);
     let lines = env.log_lines();
     assert!(
@@ -252,6 +247,17 @@ async fn create_fails(env: &Env, want: CreateErrorKind) {
     assert_create_error(env.launch().await, want, "create");
     env.wait_shim_gone();
     env.assert_cleaned_up();
+}
+
+/// Reads a tty session of `stty size; tty; echo hi` resized to 30x100 to its end and checks
+/// it: the size, a pty, and the pty's line endings.
+async fn assert_resized_tty_says_hi(s: &mut UnixStream) {
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("30 100\r\n"), "{text:?}");
+    assert!(text.contains("/dev/pts/"), "{text:?}");
+    assert!(text.ends_with("hi\r\n"), "{text:?}");
 }
 
 /// An exec request with the defaults of `docker exec` (root, no tty, no stdin).
@@ -417,12 +423,7 @@ pub async fn exec_tty(rt: RuntimeChoice) {
     req.tty = true;
     let (_, mut s) = client.exec(&req).await.unwrap();
     client.exec_resize("t1", 30, 100).await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8_lossy(&out);
-    assert!(text.starts_with("30 100\r\n"), "{text:?}");
-    assert!(text.contains("/dev/pts/"), "{text:?}");
-    assert!(text.ends_with("hi\r\n"), "{text:?}");
+    assert_resized_tty_says_hi(&mut s).await;
     assert_eq!(client.exec_state("t1").await.unwrap(), Some(0));
 
     let mut req = exec_req("t2", &["sh"]);
