@@ -1,6 +1,8 @@
 //! The daemon itself: API skeleton, version negotiation, error bodies, side-by-side daemons,
 //! exclusive roots and sockets, clean shutdown.
 
+use std::path::Path;
+
 use pouch_e2e::{Daemon, bin};
 
 #[test]
@@ -99,17 +101,26 @@ fn two_daemons_side_by_side_and_exclusive_roots_and_sockets() {
 
     // Same root, other socket: refused because the root is locked.
     let other_sock = a.dir.path().join("other.sock");
-    let out = std::process::Command::new(bin("pouchd"))
-        .arg("--root")
-        .arg(&a.root)
-        .arg("--exec-root")
-        .arg(a.dir.path().join("exec2"))
-        .arg("-H")
-        .arg(format!("unix://{}", other_sock.display()))
-        .arg("--config")
-        .arg(a.dir.path().join("config.json"))
-        .output()
-        .unwrap();
+    // A second pouchd on these paths, run until it exits.
+    let config = a.dir.path().join("config.json");
+    let pouchd = |root: &Path, exec_root: &Path, host: &str| {
+        std::process::Command::new(bin("pouchd"))
+            .arg("--root")
+            .arg(root)
+            .arg("--exec-root")
+            .arg(exec_root)
+            .arg("-H")
+            .arg(host)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let out = pouchd(
+        &a.root,
+        &a.dir.path().join("exec2"),
+        &format!("unix://{}", other_sock.display()),
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -119,17 +130,11 @@ fn two_daemons_side_by_side_and_exclusive_roots_and_sockets() {
     assert!(!other_sock.exists());
 
     // Other root, same socket: refused because a live daemon answers there.
-    let out = std::process::Command::new(bin("pouchd"))
-        .arg("--root")
-        .arg(b.dir.path().join("root2"))
-        .arg("--exec-root")
-        .arg(b.dir.path().join("exec2"))
-        .arg("-H")
-        .arg(a.host())
-        .arg("--config")
-        .arg(a.dir.path().join("config.json"))
-        .output()
-        .unwrap();
+    let out = pouchd(
+        &b.dir.path().join("root2"),
+        &b.dir.path().join("exec2"),
+        &a.host(),
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("another daemon is already serving"), "{err}");
