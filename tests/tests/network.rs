@@ -303,31 +303,15 @@ fn addresses_aliases_dns_and_hosts_follow_the_flags() {
     assert!(got.contains("10.219.0.7\tbox1"), "{got}");
     assert!(got.contains("nameserver 10.219.0.254"), "{got}");
     assert!(got.contains("search example.test"), "{got}");
+    let on_inner = |cmd: &[&str]| {
+        let head = ["run", "--rm", "--network", "inner", "busybox"];
+        d.docker_ok(&[&head[..], cmd].concat())
+    };
     // Without --ip, addresses come from the range.
-    let got = d.docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "inner",
-        "busybox",
-        "ip",
-        "-4",
-        "-o",
-        "addr",
-        "show",
-        "eth0",
-    ]);
+    let got = on_inner(&["ip", "-4", "-o", "addr", "show", "eth0"]);
     assert!(got.contains("10.219.0.128/24"), "{got}");
     // An internal network has no default route.
-    let got = d.docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "inner",
-        "busybox",
-        "ip",
-        "route",
-    ]);
+    let got = on_inner(&["ip", "route"]);
     assert!(!got.contains("default"), "{got}");
     // Out-of-subnet addresses and --ip on the default bridge are refused like docker.
     let (_, se, code) = out(&d.docker(&[
