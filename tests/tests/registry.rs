@@ -11,7 +11,7 @@ use pouch_e2e::registry::{
     ConnectProxy, FlakyFront, Registry, RegistryOpts, TokenFront, archive,
     assert_no_half_made_layers, bcrypt, daemon_with_certs_d, entries, have_registry, load, noise,
     pouch, pouch_command, pouch_err, pouch_ok, pull_caught_downloading, push_and_remove,
-    pushed_digest, registry_with_busybox, tag_busybox, tls_registry,
+    pushed_digest, registry_and_daemon, registry_with_busybox, tag_busybox, tls_registry,
 };
 use pouch_e2e::{Daemon, have_docker, out};
 
@@ -176,11 +176,9 @@ fn mirror_serves_a_registry_under_its_canonical_name() {
 
 #[test]
 fn manifest_list_pull_selects_the_platform() {
-    if !have_registry() {
+    let Some((reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     let host_arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -247,11 +245,9 @@ fn manifest_list_pull_selects_the_platform() {
 
 #[test]
 fn gzip_and_zstd_layers_are_pulled() {
-    if !have_registry() {
+    let Some((reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     let plain_a = layer(&[Entry::File("gz.txt", b"from a gzip layer")]);
     let plain_b = layer(&[Entry::File("zst.txt", b"from a zstd layer")]);
     let gz = {
@@ -423,11 +419,9 @@ fn htpasswd_registry_login_logout_and_wrong_credentials() {
 
 #[test]
 fn corrupted_blob_is_refused_and_prune_collects_what_a_failed_pull_left() {
-    if !have_registry() {
+    let Some((reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     let base = layer(&[Entry::File("base.bin", &noise(300_000, 1))]);
     let top = layer(&[Entry::File("top.bin", &noise(300_000, 2))]);
     let name = format!("{}/corrupt:1", reg.host());
@@ -468,11 +462,9 @@ fn corrupted_blob_is_refused_and_prune_collects_what_a_failed_pull_left() {
 
 #[test]
 fn registry_killed_mid_pull_then_restarted() {
-    if !have_registry() {
+    let Some((mut reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let mut reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     let layers: Vec<Vec<u8>> = (0..3)
         .map(|i| layer(&[Entry::File(&format!("big{i}.bin"), &noise(40 << 20, i + 7))]))
         .collect();
@@ -585,11 +577,9 @@ fn default_registry_serves_docker_hub_names() {
 
 #[test]
 fn concurrent_pulls_share_layers() {
-    if !have_registry() {
+    let Some((reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     let base = layer(&[Entry::File("shared.bin", &noise(8 << 20, 3))]);
     let base_digest = format!("sha256:{}", sha256_hex(&base));
     for i in 0..3 {
@@ -680,11 +670,9 @@ fn foreign_layers_are_refused_with_a_clear_message() {
 
 #[test]
 fn daemon_killed_mid_pull_leaves_nothing_half_made() {
-    if !have_registry() {
+    let Some((reg, mut d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let mut d = Daemon::start();
+    };
     let layers: Vec<Vec<u8>> = (0..2)
         .map(|i| layer(&[Entry::File(&format!("b{i}.bin"), &noise(48 << 20, i + 11))]))
         .collect();
@@ -767,11 +755,9 @@ fn push_mounts_layers_from_another_repository() {
 
 #[test]
 fn pull_all_tags() {
-    if !have_registry() {
+    let Some((reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     d.load_busybox();
     let repo = format!("{}/many/bb", reg.host());
     for t in ["1", "2", "3"] {

@@ -48,15 +48,20 @@ pub fn tag_busybox(d: &Daemon, name: &str) {
     pouch_ok(d, &["tag", "busybox", name]);
 }
 
+/// A registry and a fresh daemon; None, after saying why, where docker-registry is not
+/// installed.
+pub fn registry_and_daemon() -> Option<(Registry, Daemon)> {
+    if !have_registry() {
+        return None;
+    }
+    Some((Registry::start(RegistryOpts::default()), Daemon::start()))
+}
+
 /// A registry, and a daemon whose busybox is tagged `<registry>/<path>` (the returned name):
 /// where most distribution tests start. None, after saying why, where docker-registry is not
 /// installed.
 pub fn registry_with_busybox(path: &str) -> Option<(Registry, Daemon, String)> {
-    if !have_registry() {
-        return None;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    let (reg, d) = registry_and_daemon()?;
     let name = format!("{}/{path}", reg.host());
     tag_busybox(&d, &name);
     Some((reg, d, name))
