@@ -211,6 +211,14 @@ impl Daemon {
         }
     }
 
+    /// SIGKILL without reaping: the killed pouchd stays a zombie (its pid and name still in
+    /// `/proc`) until the caller waits for the returned child.
+    pub fn kill9_unreaped(&mut self) -> Child {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL pouchd");
+        child
+    }
+
     /// Runs the `pouch` CLI against this daemon.
     pub fn pouch(&self, args: &[&str]) -> Output {
         Command::new(bin("pouch"))
