@@ -360,6 +360,16 @@ fn with_network_defaults(config: &str, dir: &Path) -> String {
     serde_json::Value::Object(m).to_string()
 }
 
+/// Percent-encodes `s` for a URL query value (everything but letters, digits and `-_.`).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Runs `cmd` with `input` written to its stdin (then closed), collecting its output.
 fn with_stdin(mut cmd: Command, input: &[u8]) -> Output {
     let mut child = cmd

@@ -2,6 +2,7 @@
 //! a reference (`busybox`, `busybox:1`, `repo@sha256:…`), then as a full or short image id.
 
 mod gc;
+mod glob;
 mod progress;
 pub(crate) mod pull;
 mod push;

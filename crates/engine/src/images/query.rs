@@ -8,7 +8,7 @@ use pouch_api::types::{
 };
 use pouch_image::{Digest, Reference};
 
-use super::{familiar, is_digest_ref, rfc3339_nanos, unix_of};
+use super::{familiar, glob, is_digest_ref, rfc3339_nanos, unix_of};
 use crate::Engine;
 use crate::error::{Error, Result};
 use crate::store::{ImageRecord, RefRecord};
@@ -19,6 +19,9 @@ impl Engine {
     /// `GET /images/json`, newest first.
     pub async fn list_images(&self, filters: Filters, digests: bool) -> Result<Vec<ImageSummary>> {
         filters.validate(LIST_FILTERS).map_err(Error::invalid)?;
+        for p in filters.get("reference") {
+            glob::check(p).map_err(|e| Error::invalid(format!("reference filter {p:?}: {e}")))?;
+        }
         self.blocking(move |e| e.list_images_blocking(&filters, digests))
             .await
     }
@@ -263,38 +266,8 @@ fn reference_matches(pattern: &str, full: &str) -> bool {
         .next()
         .is_some_and(|last| last.contains(':'));
     if pattern_has_tag {
-        glob(pattern, &r.familiar())
+        glob::matches(pattern, &r.familiar()).unwrap_or(false)
     } else {
-        glob(pattern, &r.familiar_name())
-    }
-}
-
-/// `*` matches within one path segment, `?` one character; as Go's `path.Match`.
-fn glob(pattern: &str, s: &str) -> bool {
-    fn rec(p: &[u8], s: &[u8]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => {
-                rec(&p[1..], s) || (!s.is_empty() && s[0] != b'/' && rec(p, &s[1..]))
-            }
-            (Some(b'?'), Some(c)) if *c != b'/' => rec(&p[1..], &s[1..]),
-            (Some(a), Some(b)) if a == b => rec(&p[1..], &s[1..]),
-            _ => false,
-        }
-    }
-    rec(pattern.as_bytes(), s.as_bytes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn glob_like_go_path_match() {
-        assert!(glob("busy*", "busybox"));
-        assert!(glob("b?sybox", "busybox"));
-        assert!(!glob("*", "a/b"));
-        assert!(glob("*/*", "a/b"));
-        assert!(!glob("busy", "busybox"));
+        glob::matches(pattern, &r.familiar_name()).unwrap_or(false)
     }
 }
