@@ -1,6 +1,8 @@
 //! Read-only image queries: list, inspect, history.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pouch_api::Filters;
 use pouch_api::types::{
@@ -10,19 +12,22 @@ use pouch_image::{Digest, Reference};
 
 use super::{familiar, glob, is_digest_ref, rfc3339_nanos, unix_of};
 use crate::Engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::store::{ImageRecord, RefRecord};
 
 const LIST_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference"];
 
 impl Engine {
     /// `GET /images/json`, newest first.
-    pub async fn list_images(&self, filters: Filters, digests: bool) -> Result<Vec<ImageSummary>> {
+    pub async fn list_images(&self, filters: Filters, _digests: bool) -> Result<Vec<ImageSummary>> {
         filters.validate(LIST_FILTERS).map_err(Error::invalid)?;
         for p in filters.get("reference") {
             glob::check(p).map_err(|e| Error::invalid(format!("reference filter {p:?}: {e}")))?;
         }
-        self.blocking(move |e| e.list_images_blocking(&filters, digests))
+        // A client that hangs up drops this future: the guard then stops the listing.
+        let gone = Arc::new(AtomicBool::new(false));
+        let _stop_when_dropped = SetOnDrop(gone.clone());
+        self.blocking(move |e| e.list_images_until(&filters, &gone))
             .await
     }
 
@@ -31,6 +36,11 @@ impl Engine {
         f: &Filters,
         _digests: bool,
     ) -> Result<Vec<ImageSummary>> {
+        self.list_images_until(f, &AtomicBool::new(false))
+    }
+
+    /// Lists images, giving up between two images once `gone` is set.
+    fn list_images_until(&self, f: &Filters, gone: &AtomicBool) -> Result<Vec<ImageSummary>> {
         let store = &self.inner.store;
         let mut refs: HashMap<String, Vec<RefRecord>> = HashMap::new();
         for r in store.refs()? {
@@ -41,6 +51,12 @@ impl Engine {
         let since = self.filter_bound(f, "since")?;
         let mut out = Vec::new();
         for img in store.images()? {
+            if gone.load(Ordering::Relaxed) {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    "listing images stopped: the client went away",
+                ));
+            }
             let names = refs.get(&img.id).map(Vec::as_slice).unwrap_or(&[]);
             let tags: Vec<&RefRecord> = names.iter().filter(|r| !is_digest_ref(&r.name)).collect();
             if let Some(d) = dangling
@@ -269,5 +285,14 @@ fn reference_matches(pattern: &str, full: &str) -> bool {
         glob::matches(pattern, &r.familiar()).unwrap_or(false)
     } else {
         glob::matches(pattern, &r.familiar_name()).unwrap_or(false)
+    }
+}
+
+/// Sets its flag when dropped: tells blocking work that the request it serves was abandoned.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
