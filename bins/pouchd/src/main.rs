@@ -132,7 +132,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<()> {
     let pidfile = listen::PidFile::create(&cfg.pidfile)?;
     let listeners = listen::bind_all(&cfg.hosts).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let router = pouch_server::router(engine.clone());
+    let router = pouch_server::router(&engine);
     let mut tasks = Vec::new();
     for l in listeners {
         let mut rx = stop_rx.clone();

@@ -20,7 +20,7 @@ use serde_json::json;
 use pouch_image::unpack::tar_name_components as components;
 use pouch_sys::at::*;
 
-use crate::Engine;
+use crate::Containers;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
 
@@ -56,7 +56,7 @@ struct ExtractOptions {
     copy_uid_gid: bool,
 }
 
-impl Engine {
+impl Containers {
     /// `HEAD /containers/{id}/archive?path=P`: the `X-Docker-Container-Path-Stat` value.
     pub async fn container_path_stat(&self, name: &str, path: &str) -> Result<String> {
         let path = path.to_string();
@@ -138,7 +138,7 @@ impl Engine {
     async fn with_rootfs<T: Send + 'static>(
         &self,
         name: &str,
-        f: impl FnOnce(&Engine, &ContainerRecord, BorrowedFd<'_>) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Containers, &ContainerRecord, BorrowedFd<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         self.with_mounted_rootfs(name, move |e, c, rootfs| {
             let root = open_path(rootfs, libc::O_PATH | libc::O_DIRECTORY)

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use pouch_image::Digest;
 use serde_json::{Value, json};
 
-use crate::Engine;
+use crate::Containers;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 
-impl Engine {
+impl Containers {
     /// Writes the container's rootfs as a tar stream, mounting it for the duration when stopped.
     pub async fn export_container(&self, name: &str, out: Box<dyn Write + Send>) -> Result<()> {
         self.with_mounted_rootfs(name, move |_, _, rootfs| {
@@ -28,13 +29,13 @@ impl Engine {
     pub(crate) async fn with_mounted_rootfs<T: Send + 'static>(
         &self,
         name: &str,
-        f: impl FnOnce(&Engine, &crate::store::ContainerRecord, &Path) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Containers, &crate::store::ContainerRecord, &Path) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
         let _op = live.op.lock().await;
         self.blocking(move |e| {
-            let rootfs = e.container_rootfs(&c.id);
+            let rootfs = e.ctx.container_rootfs(&c.id);
             let mounted_here = !pouch_sys::mount::is_mounted(&rootfs);
             if mounted_here {
                 e.mount_container_rootfs(&c)?;
@@ -50,16 +51,16 @@ impl Engine {
 
     /// `GET /containers/{id}/changes`: `Kind` 0 = modified, 1 = added, 2 = deleted.
     pub async fn container_changes(&self, name: &str) -> Result<Vec<Value>> {
-        let c = self.resolve_container(name)?;
+        let c = self.ctx.resolve_container(name)?;
         self.blocking(move |e| {
-            let upper = e.container_dir(&c.id).join("rw/upper");
+            let upper = e.ctx.container_dir(&c.id).join("rw/upper");
             let lowers: Vec<PathBuf> = e
-                .inner
+                .ctx
                 .store
                 .layers(&c.image_id)?
                 .iter()
                 .filter_map(|l| Digest::parse(&l.chain_id).ok())
-                .map(|d| e.inner.snaps.dir(&d))
+                .map(|d| e.ctx.snaps.dir(&d))
                 .collect();
             let mut out = Vec::new();
             walk_changes(&upper, Path::new("/"), &lowers, &mut out);
@@ -70,7 +71,7 @@ impl Engine {
 
     /// `GET /containers/{id}/top`: `ps` output for the container's processes only.
     pub async fn container_top(&self, name: &str, ps_args: &str) -> Result<Value> {
-        let c = self.resolve_container(name)?;
+        let c = self.ctx.resolve_container(name)?;
         if c.state.status != "running" && c.state.status != "paused" {
             return Err(Error::conflict(format!(
                 "container {} is not running",

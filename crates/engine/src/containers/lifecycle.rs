@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use super::signal;
-use crate::Engine;
+use crate::Containers;
 use crate::error::{Error, Result};
 
-impl Engine {
+impl Containers {
     /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout. Returns
     /// false when it was not running (docker answers 304).
     pub async fn stop_container(
@@ -15,8 +15,8 @@ impl Engine {
         sig: Option<String>,
         timeout: Option<i64>,
     ) -> Result<bool> {
-        let c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
         let _op = live.op.lock().await;
         self.stop_locked(&c.id, sig, timeout).await
     }
@@ -27,7 +27,7 @@ impl Engine {
         sig: Option<String>,
         timeout: Option<i64>,
     ) -> Result<bool> {
-        let Some(mut c) = self.inner.store.container(id)? else {
+        let Some(mut c) = self.ctx.store.container(id)? else {
             return Ok(false);
         };
         if c.state.status == "restarting" {
@@ -37,7 +37,7 @@ impl Engine {
             self.save_state(&c)?;
             return Ok(true);
         }
-        let live = self.inner.live.get(id);
+        let live = self.live.get(id);
         let Some(shim) = live.shim() else {
             return Ok(false);
         };
@@ -83,17 +83,17 @@ impl Engine {
                 }
             }
         }
-        if let Ok(Some(c)) = self.inner.store.container(id) {
-            self.emit_container(&c, "stop", &[]);
+        if let Ok(Some(c)) = self.ctx.store.container(id) {
+            self.ctx.emit_container(&c, "stop", &[]);
         }
         Ok(true)
     }
 
     /// `POST /containers/{id}/kill`.
     pub async fn kill_container(&self, name: &str, sig: Option<String>) -> Result<()> {
-        let c = self.resolve_container(name)?;
+        let c = self.ctx.resolve_container(name)?;
         let sig = signal::parse(sig.as_deref().unwrap_or(""), 9)?;
-        let live = self.inner.live.get(&c.id);
+        let live = self.live.get(&c.id);
         let shim = live
             .shim()
             .filter(|_| c.state.status == "running" || c.state.status == "paused");
@@ -108,7 +108,8 @@ impl Engine {
             c.state.manually_stopped = true;
             self.save_state(&c)?;
         }
-        self.emit_container(&c, "kill", &[("signal", sig.to_string())]);
+        self.ctx
+            .emit_container(&c, "kill", &[("signal", sig.to_string())]);
         shim.kill(sig, false)
             .await
             .map_err(|e| Error::internal(format!("kill: {e}")))
@@ -121,18 +122,18 @@ impl Engine {
         sig: Option<String>,
         timeout: Option<i64>,
     ) -> Result<()> {
-        let c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
         let _op = live.op.lock().await;
         self.stop_locked(&c.id, sig, timeout).await?;
         self.start_locked(&c.id).await?;
-        self.emit_container(&c, "restart", &[]);
+        self.ctx.emit_container(&c, "restart", &[]);
         Ok(())
     }
 
     pub async fn pause_container(&self, name: &str, pause: bool) -> Result<()> {
-        let mut c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
+        let mut c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
         let _op = live.op.lock().await;
         let shim = live
             .shim()
@@ -169,31 +170,33 @@ impl Engine {
             "running".into()
         };
         self.save_state(&c)?;
-        self.emit_container(&c, if pause { "pause" } else { "unpause" }, &[]);
+        self.ctx
+            .emit_container(&c, if pause { "pause" } else { "unpause" }, &[]);
         Ok(())
     }
 
     pub async fn rename_container(&self, name: &str, new_name: &str) -> Result<()> {
-        let c = self.resolve_container(name)?;
+        let c = self.ctx.resolve_container(name)?;
         let new = super::create::validate_name(new_name)?;
         if new == c.name {
             return Err(Error::invalid(
                 "Renaming a container with the same name as its current name",
             ));
         }
-        self.inner.store.rename_container(&c.id, &new)?;
+        self.ctx.store.rename_container(&c.id, &new)?;
         // The embedded DNS answers to the new name from now on.
-        let _ = self.refresh_dns("");
+        let _ = self.networks.refresh_dns("");
         let mut renamed = c.clone();
         renamed.name = new;
-        self.emit_container(&renamed, "rename", &[("oldName", format!("/{}", c.name))]);
+        self.ctx
+            .emit_container(&renamed, "rename", &[("oldName", format!("/{}", c.name))]);
         Ok(())
     }
 
     /// `POST /containers/{id}/resize`.
     pub async fn resize_container(&self, name: &str, h: u16, w: u16) -> Result<()> {
-        let c = self.resolve_container(name)?;
-        let Some(shim) = self.inner.live.get(&c.id).shim() else {
+        let c = self.ctx.resolve_container(name)?;
+        let Some(shim) = self.live.get(&c.id).shim() else {
             return Err(Error::conflict(format!(
                 "Container {} is not running",
                 c.id

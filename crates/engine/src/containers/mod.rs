@@ -37,14 +37,15 @@ pub use start::Started;
 pub(crate) use start::find_init;
 pub use wait::WaitCondition;
 
-use crate::Engine;
+use crate::Containers;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
 
 /// Runtime-only state of one container.
 pub(crate) struct Live {
     /// Serialises start, stop, restart and remove of this container.
-    pub op: tokio::sync::Mutex<()>,
+    pub op: Arc<tokio::sync::Mutex<()>>,
     pub shim: Mutex<Option<ShimClient>>,
     /// Replaced after every recorded exit; waiters watch it.
     pub exits: watch::Sender<ExitMark>,
@@ -57,7 +58,7 @@ pub(crate) struct Live {
 impl Live {
     fn new() -> Live {
         Live {
-            op: tokio::sync::Mutex::new(()),
+            op: Arc::new(tokio::sync::Mutex::new(())),
             shim: Mutex::new(None),
             exits: watch::channel(ExitMark::default()).0,
             removed: watch::channel(false).0,
@@ -98,10 +99,23 @@ impl LiveMap {
     }
 }
 
-impl Engine {
+/// The per-container operation lock, for services other than `Containers` that change a
+/// container (network connect/disconnect). Every operation on a container takes it.
+#[derive(Clone)]
+pub(crate) struct ContainerLocks(pub(crate) Arc<LiveMap>);
+
+impl ContainerLocks {
+    pub async fn lock(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        self.0.get(id).op.clone().lock_owned().await
+    }
+}
+
+/// Paths and lookups every service uses for containers: they depend only on the config and the
+/// store, so networks and volumes reach them without holding `Containers`.
+impl Context {
     /// Finds a container by full id, name (with or without `/`) or unique id prefix.
     pub(crate) fn resolve_container(&self, name: &str) -> Result<ContainerRecord> {
-        let store = &self.inner.store;
+        let store = &self.store;
         let no_such = || Error::not_found(format!("No such container: {name}"));
         if name.is_empty() {
             return Err(no_such());
@@ -128,12 +142,12 @@ impl Engine {
     }
 
     pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
-        self.inner.config.root.join("containers").join(id)
+        self.config.root.join("containers").join(id)
     }
 
     /// Where the shim keeps its socket, pid and exit files, and the OCI bundle.
     pub(crate) fn container_state_dir(&self, id: &str) -> PathBuf {
-        self.inner.config.exec_root.join("containers").join(id)
+        self.config.exec_root.join("containers").join(id)
     }
 
     pub(crate) fn container_rootfs(&self, id: &str) -> PathBuf {
@@ -143,9 +157,11 @@ impl Engine {
     pub(crate) fn log_path(&self, id: &str) -> PathBuf {
         self.container_dir(id).join(format!("{id}-json.log"))
     }
+}
 
+impl Containers {
     pub(crate) fn save_state(&self, c: &ContainerRecord) -> Result<()> {
-        self.inner.store.update_container_state(&c.id, &c.state)
+        self.ctx.store.update_container_state(&c.id, &c.state)
     }
 }
 

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use pouch_api::Filters;
 use pouch_api::types::{ContainerInspect, ContainerState, ContainerSummary, GraphDriver};
 
-use crate::Engine;
+use crate::Containers;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 use crate::images::{familiar, rfc3339_nanos};
 use crate::now_nanos;
@@ -15,17 +16,17 @@ const PS_FILTERS: &[&str] = &[
     "status", "name", "label", "ancestor", "exited", "id", "before", "since", "volume",
 ];
 
-impl Engine {
+impl Containers {
     pub async fn inspect_container(&self, name: String) -> Result<ContainerInspect> {
         self.blocking(move |e| {
-            let c = e.resolve_container(&name)?;
+            let c = e.ctx.resolve_container(&name)?;
             Ok(e.inspect_record(&c))
         })
         .await
     }
 
     fn inspect_record(&self, c: &ContainerRecord) -> ContainerInspect {
-        let dir = self.container_dir(&c.id);
+        let dir = self.ctx.container_dir(&c.id);
         let s = &c.state;
         let mut data = BTreeMap::new();
         data.insert(
@@ -38,7 +39,7 @@ impl Engine {
         );
         data.insert(
             "MergedDir".to_string(),
-            self.container_rootfs(&c.id).display().to_string(),
+            self.ctx.container_rootfs(&c.id).display().to_string(),
         );
         let mut args = c.config.entrypoint.clone().unwrap_or_default();
         args.extend(c.config.cmd.clone().unwrap_or_default());
@@ -69,7 +70,7 @@ impl Engine {
             resolv_conf_path: dir.join("resolv.conf").display().to_string(),
             hostname_path: dir.join("hostname").display().to_string(),
             hosts_path: dir.join("hosts").display().to_string(),
-            log_path: self.log_path(&c.id).display().to_string(),
+            log_path: self.ctx.log_path(&c.id).display().to_string(),
             name: format!("/{}", c.name),
             restart_count: s.restart_count,
             driver: "overlay2".into(),
@@ -82,7 +83,7 @@ impl Engine {
             },
             mounts: self.mount_points(c),
             config: c.config.clone(),
-            network_settings: self.network_settings(c),
+            network_settings: self.networks.network_settings(c),
             ..Default::default()
         }
     }
@@ -125,15 +126,15 @@ impl Engine {
         let ancestors: Vec<String> = f
             .get("ancestor")
             .iter()
-            .filter_map(|a| self.resolve_image(a).ok().map(|r| r.image.id))
+            .filter_map(|a| self.images.resolve_image(a).ok().map(|r| r.image.id))
             .collect();
         if !f.get("ancestor").is_empty() && ancestors.is_empty() {
             return Ok(Vec::new());
         }
-        let tags = self.inner.store.refs()?;
+        let tags = self.ctx.store.refs()?;
         let now = now_nanos();
         let mut out = Vec::new();
-        for c in self.inner.store.containers()? {
+        for c in self.ctx.store.containers()? {
             let running = matches!(c.state.status.as_str(), "running" | "paused");
             let explicit = !statuses.is_empty() || f.contains("exited");
             if !all && !running && !explicit && limit.is_none() {
@@ -194,12 +195,12 @@ impl Engine {
                 image_id: c.image_id.clone(),
                 command: args.join(" "),
                 created: c.created / 1_000_000_000,
-                ports: self.summary_ports(&c),
+                ports: self.networks.summary_ports(&c),
                 size_rw: size.then(|| {
-                    super::remove::dir_size(&self.container_dir(&c.id).join("rw/upper")) as i64
+                    super::remove::dir_size(&self.ctx.container_dir(&c.id).join("rw/upper")) as i64
                 }),
                 size_root_fs: size.then(|| {
-                    self.inner
+                    self.ctx
                         .store
                         .image(&c.image_id)
                         .ok()
@@ -211,7 +212,7 @@ impl Engine {
                 state: c.state.status.clone(),
                 status: status_text(&c, now),
                 host_config: hc,
-                network_settings: self.summary_networks(&c),
+                network_settings: self.networks.summary_networks(&c),
                 mounts: self.mount_points(&c),
             });
         }

@@ -16,7 +16,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::is_digest_ref;
 use super::progress::{bar, send, short, status_detail};
 use super::pull::registry_error;
-use crate::Engine;
+use crate::Distribution;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 
 /// Layers uploaded at once per push.
@@ -36,7 +37,7 @@ struct PushItem {
     mount_from: std::collections::HashMap<Digest, Vec<String>>,
 }
 
-impl Engine {
+impl Distribution {
     /// Pushes `name` (with `tag`, or every tag of the repository when `tag` is empty).
     pub async fn push_image(
         &self,
@@ -84,7 +85,7 @@ impl Engine {
         } else if r.tag.is_some() || r.digest.is_some() {
             refs.push(r);
         } else {
-            for rec in self.inner.store.refs()? {
+            for rec in self.ctx.store.refs()? {
                 if is_digest_ref(&rec.name) {
                     continue;
                 }
@@ -103,17 +104,20 @@ impl Engine {
         }
         let mut items = Vec::new();
         for reference in refs {
-            let res = self.resolve_image(&reference.to_string()).map_err(|e| {
-                if e.kind == crate::ErrorKind::NotFound {
-                    Error::not_found(format!(
-                        "An image does not exist locally with the tag: {}",
-                        reference.familiar_name()
-                    ))
-                } else {
-                    e
-                }
-            })?;
-            let layers = self.inner.store.layers(&res.image.id)?;
+            let res = self
+                .images
+                .resolve_image(&reference.to_string())
+                .map_err(|e| {
+                    if e.kind == crate::ErrorKind::NotFound {
+                        Error::not_found(format!(
+                            "An image does not exist locally with the tag: {}",
+                            reference.familiar_name()
+                        ))
+                    } else {
+                        e
+                    }
+                })?;
+            let layers = self.ctx.store.layers(&res.image.id)?;
             let mut out = Vec::new();
             let mut diff_ids = Vec::new();
             for l in layers {
@@ -147,7 +151,7 @@ impl Engine {
     ) -> Result<std::collections::HashMap<Digest, Vec<String>>> {
         let mut out: std::collections::HashMap<Digest, Vec<String>> = Default::default();
         let mut blobs_of: std::collections::HashMap<String, Vec<String>> = Default::default();
-        for rec in self.inner.store.refs()? {
+        for rec in self.ctx.store.refs()? {
             let Ok(r) = Reference::parse_normalized(&rec.name) else {
                 continue;
             };
@@ -155,7 +159,7 @@ impl Engine {
                 continue;
             }
             if !blobs_of.contains_key(&rec.image_id) {
-                let blobs = self.inner.store.layers(&rec.image_id)?;
+                let blobs = self.ctx.store.layers(&rec.image_id)?;
                 blobs_of.insert(
                     rec.image_id.clone(),
                     blobs.into_iter().map(|l| l.blob).collect(),
@@ -179,7 +183,7 @@ impl Engine {
         item: PushItem,
         progress: &UnboundedSender<JsonMessage>,
     ) -> Result<()> {
-        let content = &self.inner.content;
+        let content = &self.ctx.content;
         for d in &item.diff_ids {
             send(progress, status_detail("Preparing", &short(d)));
         }
@@ -255,7 +259,8 @@ impl Engine {
                 ..Default::default()
             },
         );
-        self.emit_image(item.config.as_str(), "push", &item.reference.familiar());
+        self.ctx
+            .emit_image(item.config.as_str(), "push", &item.reference.familiar());
         Ok(())
     }
 

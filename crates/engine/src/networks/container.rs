@@ -12,7 +12,7 @@ use pouch_network::{Attachment, Cidr, Mode, ipam};
 use serde_json::{Value, json};
 
 use super::{DEFAULT_NETWORK, spec_of};
-use crate::Engine;
+use crate::Networks;
 use crate::error::{Error, Result};
 use crate::store::{ContainerRecord, EndpointRecord, NetworkRecord};
 
@@ -22,17 +22,19 @@ pub(crate) fn veth_name(container_id: &str, index: u32) -> String {
     format!("vp{}{index:x}", &container_id[..10])
 }
 
-impl Engine {
+impl crate::context::Context {
     /// Where a container's network namespace is pinned while it runs.
     pub(crate) fn netns_path(&self, id: &str) -> PathBuf {
-        self.inner.config.exec_root.join("netns").join(id)
+        self.config.exec_root.join("netns").join(id)
     }
+}
 
+impl Networks {
     /// create: checks the network mode and writes it as docker does (`bridge` for the default).
     pub(crate) fn check_network_mode(&self, hc: &mut HostConfig) -> Result<()> {
         match Mode::parse(&hc.network_mode) {
             Mode::None | Mode::Host => Ok(()),
-            Mode::Container(other) => self.resolve_container(&other).map(|_| ()),
+            Mode::Container(other) => self.ctx.resolve_container(&other).map(|_| ()),
             Mode::Network(name) => {
                 if hc.network_mode.is_empty() || hc.network_mode == "default" {
                     hc.network_mode = DEFAULT_NETWORK.into();
@@ -101,7 +103,7 @@ impl Engine {
             Ok(())
         })();
         if res.is_err() {
-            let _ = self.inner.store.delete_endpoints_of_container(id);
+            let _ = self.ctx.store.delete_endpoints_of_container(id);
         }
         res
     }
@@ -135,7 +137,7 @@ impl Engine {
                 index,
                 ..Default::default()
             };
-            self.inner.store.insert_endpoint(&ep)?;
+            self.ctx.store.insert_endpoint(&ep)?;
             return Ok(ep);
         }
         let subnet: Cidr = n.subnet.parse()?;
@@ -147,7 +149,7 @@ impl Engine {
             .as_ref()
             .map(|c| c.ipv4_address.clone())
             .unwrap_or_default();
-        let taken = self.inner.store.endpoints_of_network(&n.id)?;
+        let taken = self.ctx.store.endpoints_of_network(&n.id)?;
         let (ip, static_ip) = if asked.is_empty() {
             let mut used: HashSet<Ipv4Addr> =
                 taken.iter().filter_map(|e| e.ip.parse().ok()).collect();
@@ -238,7 +240,7 @@ impl Engine {
             static_ip,
             cni_result: None,
         };
-        self.inner.store.insert_endpoint(&ep)?;
+        self.ctx.store.insert_endpoint(&ep)?;
         Ok(ep)
     }
 
@@ -249,7 +251,7 @@ impl Engine {
             Mode::Network(_) => {}
             Mode::None => {
                 // Only loopback, but up (the runtime leaves a fresh namespace's `lo` down).
-                let path = self.netns_path(&c.id);
+                let path = self.ctx.netns_path(&c.id);
                 std::fs::create_dir_all(path.parent().unwrap_or(&path))?;
                 pouch_network::create_netns(&path)?;
                 return Ok(Some(path));
@@ -266,11 +268,11 @@ impl Engine {
 
     fn setup_inner(&self, c: &ContainerRecord) -> Result<PathBuf> {
         let t0 = std::time::Instant::now();
-        let path = self.netns_path(&c.id);
+        let path = self.ctx.netns_path(&c.id);
         std::fs::create_dir_all(path.parent().unwrap_or(&path))?;
         pouch_network::create_netns(&path)?;
         let t_ns = t0.elapsed();
-        let eps = self.inner.store.endpoints_of_container(&c.id)?;
+        let eps = self.ctx.store.endpoints_of_container(&c.id)?;
         for ep in &eps {
             self.connect_endpoint(c, ep, &path)?;
         }
@@ -283,7 +285,7 @@ impl Engine {
                 c.config.hostname.clone()
             };
             let hosts = self.hosts_file(c, &hostname)?;
-            std::fs::write(self.container_dir(&c.id).join("hosts"), hosts)?;
+            std::fs::write(self.ctx.container_dir(&c.id).join("hosts"), hosts)?;
         }
         let reqs = ports::requests(
             c.host_config.port_bindings.as_ref(),
@@ -293,13 +295,13 @@ impl Engine {
         if !reqs.is_empty() {
             let _g = self.net().lock.lock().unwrap_or_else(|p| p.into_inner());
             let mut taken = Vec::new();
-            for (cid, p) in self.inner.store.all_container_ports()? {
+            for (cid, p) in self.ctx.store.all_container_ports()? {
                 if cid != c.id {
                     taken.extend(serde_json::from_str::<Vec<PortBinding>>(&p).unwrap_or_default());
                 }
             }
             let bound = ports::allocate(&reqs, &taken)?;
-            self.inner
+            self.ctx
                 .store
                 .set_container_ports(&c.id, Some(&serde_json::to_string(&bound)?))?;
             self.rebuild_firewall_locked()?;
@@ -318,7 +320,7 @@ impl Engine {
         path: &std::path::Path,
     ) -> Result<()> {
         let n = self
-            .inner
+            .ctx
             .store
             .networks()?
             .into_iter()
@@ -361,9 +363,9 @@ impl Engine {
     /// exit, failed start, removal, reconciliation: veths, the pinned namespace, published
     /// ports and names go. Idempotent; every step is tried and the errors are reported together.
     pub(crate) fn teardown_container_network(&self, c: &ContainerRecord) -> Result<()> {
-        let path = self.netns_path(&c.id);
-        let had_ports = self.inner.store.container_ports(&c.id)?.is_some();
-        let eps = self.inner.store.endpoints_of_container(&c.id)?;
+        let path = self.ctx.netns_path(&c.id);
+        let had_ports = self.ctx.store.container_ports(&c.id)?.is_some();
+        let eps = self.ctx.store.endpoints_of_container(&c.id)?;
         if !path.exists() && !had_ports && !eps.iter().any(|e| e.cni_result.is_some()) {
             return Ok(());
         }
@@ -384,7 +386,7 @@ impl Engine {
         tracing::debug!(container = %c.id, took = ?t0.elapsed(), "network torn down");
         if had_ports {
             let r = self
-                .inner
+                .ctx
                 .store
                 .set_container_ports(&c.id, None)
                 .and_then(|()| self.rebuild_firewall());
@@ -411,7 +413,7 @@ impl Engine {
     /// removal: teardown, then the leases.
     pub(crate) fn release_container_network(&self, c: &ContainerRecord) -> Result<()> {
         let r = self.teardown_container_network(c);
-        self.inner.store.delete_endpoints_of_container(&c.id)?;
+        self.ctx.store.delete_endpoints_of_container(&c.id)?;
         r
     }
 
@@ -422,7 +424,7 @@ impl Engine {
              fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
              ff02::2\tip6-allrouters\n",
         );
-        let eps = self.inner.store.endpoints_of_container(&c.id)?;
+        let eps = self.ctx.store.endpoints_of_container(&c.id)?;
         for h in &c.host_config.extra_hosts {
             let (name, ip) = h
                 .split_once(':')
@@ -452,7 +454,7 @@ impl Engine {
     }
 
     fn primary_gateway(&self, eps: &[EndpointRecord]) -> Result<Option<Ipv4Addr>> {
-        let nets = self.inner.store.networks()?;
+        let nets = self.ctx.store.networks()?;
         let net = match eps.first() {
             Some(ep) => nets.into_iter().find(|n| n.id == ep.network_id),
             None => nets.into_iter().find(|n| n.name == DEFAULT_NETWORK),
@@ -464,8 +466,8 @@ impl Engine {
     /// `--dns-search` and `--dns-option` replace the host's entries.
     pub(crate) fn resolv_file(&self, c: &ContainerRecord, host: &str) -> Result<String> {
         let hc = &c.host_config;
-        let eps = self.inner.store.endpoints_of_container(&c.id)?;
-        let nets = self.inner.store.networks()?;
+        let eps = self.ctx.store.endpoints_of_container(&c.id)?;
+        let nets = self.ctx.store.networks()?;
         let embedded = eps.first().and_then(|ep| {
             nets.iter()
                 .find(|n| n.id == ep.network_id && n.dns)
@@ -518,11 +520,11 @@ impl Engine {
     /// `NetworkSettings` of inspect.
     pub(crate) fn network_settings(&self, c: &ContainerRecord) -> Value {
         let eps = self
-            .inner
+            .ctx
             .store
             .endpoints_of_container(&c.id)
             .unwrap_or_default();
-        let nets = self.inner.store.networks().unwrap_or_default();
+        let nets = self.ctx.store.networks().unwrap_or_default();
         let running = matches!(c.state.status.as_str(), "running" | "paused");
         let bound = self.bound_ports(&c.id);
         let mut networks = serde_json::Map::new();
@@ -573,7 +575,7 @@ impl Engine {
             }
             networks.insert(n.name.clone(), v);
         }
-        let netns = self.netns_path(&c.id);
+        let netns = self.ctx.netns_path(&c.id);
         let mut s = json!({
             "Bridge": "",
             "SandboxID": if running { c.id.clone() } else { String::new() },
@@ -600,7 +602,7 @@ impl Engine {
 
     /// The host ports a running container published (none when it is not running).
     fn bound_ports(&self, id: &str) -> Vec<PortBinding> {
-        self.inner
+        self.ctx
             .store
             .container_ports(id)
             .ok()
