@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use pouch_runtime::spec;
 
+use crate::containers::ContainerStatus;
 use crate::context::Blocking;
 use crate::error::{Error, Result};
 use crate::services::Lxcfs;
@@ -172,10 +173,7 @@ impl Lxcfs {
             .map(|(s, d)| (s.as_path(), d.as_str()))
             .collect();
         for c in containers {
-            if !c.host_config.enable_lxcfs
-                || !matches!(c.state.status.as_str(), "running" | "paused")
-                || c.state.pid <= 0
-            {
+            if !c.host_config.enable_lxcfs || !c.state.status.is_running() || c.state.pid <= 0 {
                 continue;
             }
             match pouch_sys::nsmount::rebind_in_namespace(c.state.pid as u32, &refs) {
@@ -231,7 +229,7 @@ impl Lxcfs {
             .store
             .containers()?
             .into_iter()
-            .any(|c| c.host_config.enable_lxcfs && c.state.status == "running");
+            .any(|c| c.host_config.enable_lxcfs && c.state.status == ContainerStatus::Running);
         if !self.ctx.config.enable_lxcfs && !users {
             return Ok(());
         }
@@ -251,7 +249,7 @@ impl Lxcfs {
     pub(crate) fn stop_lxcfs(&self) {
         let users = self.ctx.store.containers().is_ok_and(|cs| {
             cs.iter()
-                .any(|c| c.host_config.enable_lxcfs && c.state.status == "running")
+                .any(|c| c.host_config.enable_lxcfs && c.state.status == ContainerStatus::Running)
         });
         self.state.wanted.store(false, Ordering::SeqCst);
         let pid = self

@@ -6,6 +6,7 @@ use tokio::sync::oneshot;
 
 use pouch_runtime::shim::ShimClient;
 
+use super::ContainerStatus;
 use super::Live;
 use crate::Containers;
 use crate::error::{Error, Result};
@@ -34,15 +35,15 @@ impl Containers {
         let live = self.live.get(&c.id);
         let (tx, rx) = oneshot::channel();
         let stdin = stdin && c.config.open_stdin;
-        match (c.state.status.as_str(), live.shim()) {
-            ("running" | "paused", Some(shim)) => {
+        match (c.state.status, live.shim()) {
+            (ContainerStatus::Running | ContainerStatus::Paused, Some(shim)) => {
                 let s = shim
                     .attach(stdin, stdout, stderr)
                     .await
                     .map_err(|e| Error::internal(format!("attach: {e}")))?;
                 let _ = tx.send(s);
             }
-            ("created" | "exited", _) => {
+            (ContainerStatus::Created | ContainerStatus::Exited, _) => {
                 live.pending
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

@@ -5,6 +5,7 @@ use pouch_image::oci::{History, RunConfig};
 use pouch_image::{Digest, LoadedLayer};
 use serde_json::{Map, Value};
 
+use super::ContainerStatus;
 use crate::Containers;
 use crate::context::Blocking;
 use crate::error::{Error, Result};
@@ -52,7 +53,7 @@ impl Containers {
             }
             None => None,
         };
-        let paused = opts.pause && c.state.status == "running" && {
+        let paused = opts.pause && c.state.status == ContainerStatus::Running && {
             match self.pause_container(&c.id, true).await {
                 Ok(()) => true,
                 Err(e) => {

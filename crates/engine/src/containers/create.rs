@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use pouch_api::types::{ContainerCreateBody, ContainerCreateResponse};
 
+use super::ContainerStatus;
 use super::random_hex;
 use crate::config::BUILTIN_RUNTIME;
 use crate::context::Blocking;
@@ -188,7 +189,7 @@ impl Containers {
             config,
             host_config,
             state: StoredState {
-                status: "created".into(),
+                status: ContainerStatus::Created,
                 runtime,
                 ..Default::default()
             },

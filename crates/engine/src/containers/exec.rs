@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use pouch_api::types::{ExecCreateBody, ExecInspect, ExecProcessConfig};
 use pouch_runtime::shim::{self, ExecRequest};
 
+use super::ContainerStatus;
 use super::random_hex;
 use crate::Exec;
 use crate::error::{Error, Result};
@@ -53,9 +54,9 @@ pub enum ExecStarted {
 impl Exec {
     pub async fn create_exec(&self, name: &str, body: ExecCreateBody) -> Result<String> {
         let c = self.ctx.resolve_container(name)?;
-        match c.state.status.as_str() {
-            "running" => {}
-            "paused" => {
+        match c.state.status {
+            ContainerStatus::Running => {}
+            ContainerStatus::Paused => {
                 return Err(Error::conflict(format!(
                     "Container {} is paused, unpause the container before exec",
                     c.id
@@ -104,7 +105,7 @@ impl Exec {
             .ctx
             .store
             .container(&inst.container_id)?
-            .filter(|c| c.state.status == "running")
+            .filter(|c| c.state.status == ContainerStatus::Running)
             .ok_or_else(|| {
                 Error::conflict(format!("Container {} is not running", inst.container_id))
             })?;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use pouch_runtime::shim::{self, ExitInfo, ShimClient, ShimStatus};
 
+use super::ContainerStatus;
 use crate::Containers;
 use crate::context::Blocking;
 use crate::error::Result;
@@ -29,13 +30,20 @@ impl Containers {
                 }
             };
             let _ = client.shutdown().await;
+            let live = e.live.get(&id);
+            live.post_exit(exit);
+            let _op = live.op.lock().await;
+            let Some(exit) = live.take_exit() else {
+                return; // a stop holding the lock recorded it
+            };
             if let Err(err) = e.on_exit(&id, exit).await {
                 tracing::error!(container = %id, error = %err, "recording container exit failed");
             }
         });
     }
 
-    async fn on_exit(&self, id: &str, exit: ExitInfo) -> Result<()> {
+    /// Records an exit. Call with the container's operation lock held.
+    pub(super) async fn on_exit(&self, id: &str, exit: ExitInfo) -> Result<()> {
         let live = self.live.get(id);
         live.set_shim(None);
         let Some(mut c) = self.ctx.store.container(id)? else {
@@ -49,11 +57,11 @@ impl Containers {
                 c.host_config.restart_policy.maximum_retry_count,
                 &c.state,
             );
-        c.state.status = if restart {
-            "restarting".into()
+        c.state.status = c.state.status.transition(if restart {
+            ContainerStatus::Restarting
         } else {
-            "exited".into()
-        };
+            ContainerStatus::Exited
+        })?;
         c.state.oom_killed = exit.oom_killed;
         c.state.error = exit.error.unwrap_or_default();
         c.state.finished_at = exit.exited_at;
@@ -103,7 +111,7 @@ impl Containers {
                     return;
                 };
                 // A stop, rm or manual start meanwhile wins over the policy.
-                if c.state.status != "restarting" || c.state.manually_stopped {
+                if c.state.status != ContainerStatus::Restarting || c.state.manually_stopped {
                     return;
                 }
                 c.state.restart_count += 1;
@@ -121,14 +129,14 @@ impl Containers {
     pub(crate) async fn restore(&self) -> Result<()> {
         self.networks.init_networks().await;
         for c in self.ctx.store.containers()? {
-            if c.state.status == "restarting" {
+            if c.state.status == ContainerStatus::Restarting {
                 // The daemon went down during a restart back-off: finish the restart now.
                 if let Err(err) = self.start_container(&c.id).await {
                     tracing::warn!(container = %c.id, error = %err, "restart by policy failed");
                 }
                 continue;
             }
-            if c.state.status != "running" && c.state.status != "paused" {
+            if !c.state.status.is_running() {
                 continue;
             }
             let dir = self.ctx.container_state_dir(&c.id);
@@ -138,12 +146,12 @@ impl Containers {
                     let live = self.live.get(&c.id);
                     live.set_shim(Some(client.clone()));
                     let paused = matches!(st.status, ShimStatus::Paused);
-                    if paused != (c.state.status == "paused") {
+                    if paused != (c.state.status == ContainerStatus::Paused) {
                         let mut c = c.clone();
                         c.state.status = if paused {
-                            "paused".into()
+                            ContainerStatus::Paused
                         } else {
-                            "running".into()
+                            ContainerStatus::Running
                         };
                         self.save_state(&c)?;
                     }
@@ -157,10 +165,12 @@ impl Containers {
                         .or_else(|| shim::read_exit_file(&dir))
                         .unwrap_or_else(lost);
                     let _ = client.shutdown().await;
+                    let _op = self.live.get(&c.id).op.clone().lock_owned().await;
                     self.on_exit(&c.id, exit).await?;
                 }
                 Err(_) => {
                     let exit = shim::read_exit_file(&dir).unwrap_or_else(lost);
+                    let _op = self.live.get(&c.id).op.clone().lock_owned().await;
                     self.on_exit(&c.id, exit).await?;
                 }
             }

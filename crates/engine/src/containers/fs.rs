@@ -72,7 +72,7 @@ impl Containers {
     /// `GET /containers/{id}/top`: `ps` output for the container's processes only.
     pub async fn container_top(&self, name: &str, ps_args: &str) -> Result<Value> {
         let c = self.ctx.resolve_container(name)?;
-        if c.state.status != "running" && c.state.status != "paused" {
+        if !c.state.status.is_running() {
             return Err(Error::conflict(format!(
                 "container {} is not running",
                 c.id

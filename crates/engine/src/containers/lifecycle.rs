@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::ContainerStatus;
 use super::signal;
 use crate::Containers;
 use crate::error::{Error, Result};
@@ -30,9 +31,9 @@ impl Containers {
         let Some(mut c) = self.ctx.store.container(id)? else {
             return Ok(false);
         };
-        if c.state.status == "restarting" {
+        if c.state.status == ContainerStatus::Restarting {
             // Waiting out the back-off: stopping cancels the pending restart.
-            c.state.status = "exited".into();
+            c.state.status = c.state.status.transition(ContainerStatus::Exited)?;
             c.state.manually_stopped = true;
             self.save_state(&c)?;
             return Ok(true);
@@ -41,7 +42,7 @@ impl Containers {
         let Some(shim) = live.shim() else {
             return Ok(false);
         };
-        if c.state.status != "running" && c.state.status != "paused" {
+        if !c.state.status.is_running() {
             return Ok(false);
         }
         c.state.manually_stopped = true;
@@ -51,23 +52,20 @@ impl Containers {
             None => signal::parse(c.config.stop_signal.as_deref().unwrap_or(""), 15)?,
         };
         let timeout = timeout.or(c.config.stop_timeout).unwrap_or(10);
-        let mut exits = live.exits.subscribe();
-        let seen = exits.borrow_and_update().seq;
-        if c.state.status == "paused" {
+        // The watcher posts the exit and waits for our lock: we record it ourselves below.
+        let mut posted = live.posted.subscribe();
+        if c.state.status == ContainerStatus::Paused {
             let _ = shim.resume().await;
         }
         if timeout != 0 {
             let _ = shim.kill(stop_sig, false).await;
         }
         let exited = async {
-            while exits.borrow_and_update().seq == seen {
-                if exits.changed().await.is_err() {
-                    break;
-                }
-            }
+            let _ = posted.wait_for(Option::is_some).await;
         };
         if timeout < 0 {
             exited.await;
+            self.record_posted_exit(&live, id).await?;
             return Ok(true);
         }
         if tokio::time::timeout(Duration::from_secs(timeout as u64), exited)
@@ -76,27 +74,37 @@ impl Containers {
         {
             tracing::info!(container = %id, timeout, "did not stop in time; killing");
             let _ = shim.kill(9, true).await;
-            let mut exits = live.exits.subscribe();
-            while exits.borrow_and_update().seq == seen {
-                if exits.changed().await.is_err() {
-                    break;
-                }
-            }
+            let _ = live.posted.subscribe().wait_for(Option::is_some).await;
         }
+        self.record_posted_exit(&live, id).await?;
         if let Ok(Some(c)) = self.ctx.store.container(id) {
             self.ctx.emit_container(&c, "stop", &[]);
         }
         Ok(true)
     }
 
+    /// Records the exit the watcher posted (the caller holds the operation lock). Boxed: exit
+    /// recording can remove the container (`--rm`), which stops it, which records an exit.
+    fn record_posted_exit<'a>(
+        &'a self,
+        live: &super::Live,
+        id: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>> {
+        let exit = live.take_exit();
+        Box::pin(async move {
+            match exit {
+                Some(exit) => self.on_exit(id, exit).await,
+                None => Ok(()),
+            }
+        })
+    }
+
     /// `POST /containers/{id}/kill`.
     pub async fn kill_container(&self, name: &str, sig: Option<String>) -> Result<()> {
-        let c = self.ctx.resolve_container(name)?;
+        let locked = self.lock_container(name).await?;
         let sig = signal::parse(sig.as_deref().unwrap_or(""), 9)?;
-        let live = self.live.get(&c.id);
-        let shim = live
-            .shim()
-            .filter(|_| c.state.status == "running" || c.state.status == "paused");
+        let (c, live) = (&locked.c, &locked.live);
+        let shim = live.shim().filter(|_| c.state.status.is_running());
         let Some(shim) = shim else {
             return Err(Error::conflict(format!(
                 "cannot kill container: {}: container {} is not running",
@@ -109,7 +117,7 @@ impl Containers {
             self.save_state(&c)?;
         }
         self.ctx
-            .emit_container(&c, "kill", &[("signal", sig.to_string())]);
+            .emit_container(c, "kill", &[("signal", sig.to_string())]);
         shim.kill(sig, false)
             .await
             .map_err(|e| Error::internal(format!("kill: {e}")))
@@ -132,30 +140,32 @@ impl Containers {
     }
 
     pub async fn pause_container(&self, name: &str, pause: bool) -> Result<()> {
-        let mut c = self.ctx.resolve_container(name)?;
-        let live = self.live.get(&c.id);
-        let _op = live.op.lock().await;
-        let shim = live
-            .shim()
-            .filter(|_| c.state.status == "running" || c.state.status == "paused");
+        let locked = self.lock_container(name).await?;
+        let (mut c, live) = (locked.c.clone(), &locked.live);
+        let shim = live.shim().filter(|_| c.state.status.is_running());
         let Some(shim) = shim else {
             return Err(Error::conflict(format!(
                 "Container {} is not running",
                 c.id
             )));
         };
-        match (pause, c.state.status.as_str()) {
-            (true, "paused") => {
+        match (pause, c.state.status) {
+            (true, ContainerStatus::Paused) => {
                 return Err(Error::conflict(format!(
                     "Container {} is already paused",
                     c.id
                 )));
             }
-            (false, "running") => {
+            (false, ContainerStatus::Running) => {
                 return Err(Error::conflict(format!("Container {} is not paused", c.id)));
             }
             _ => {}
         }
+        let to = c.state.status.transition(if pause {
+            ContainerStatus::Paused
+        } else {
+            ContainerStatus::Running
+        })?;
         let r = if pause {
             shim.pause().await
         } else {
@@ -164,11 +174,7 @@ impl Containers {
         r.map_err(|e| {
             Error::internal(format!("{}: {e}", if pause { "pause" } else { "unpause" }))
         })?;
-        c.state.status = if pause {
-            "paused".into()
-        } else {
-            "running".into()
-        };
+        c.state.status = to;
         self.save_state(&c)?;
         self.ctx
             .emit_container(&c, if pause { "pause" } else { "unpause" }, &[]);
@@ -176,7 +182,8 @@ impl Containers {
     }
 
     pub async fn rename_container(&self, name: &str, new_name: &str) -> Result<()> {
-        let c = self.ctx.resolve_container(name)?;
+        let locked = self.lock_container(name).await?;
+        let c = &locked.c;
         let new = super::create::validate_name(new_name)?;
         if new == c.name {
             return Err(Error::invalid(

@@ -156,7 +156,7 @@ fn stream_logs(
             .ctx
             .store
             .container(id)?
-            .is_some_and(|c| matches!(c.state.status.as_str(), "running" | "paused"));
+            .is_some_and(|c| c.state.status.is_running());
         let mut progressed = false;
         if let Ok(mut file) = std::fs::File::open(path) {
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);

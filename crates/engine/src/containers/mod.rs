@@ -17,6 +17,7 @@ mod remove;
 mod security;
 mod signal;
 mod start;
+mod state;
 mod stats;
 mod update;
 mod wait;
@@ -25,7 +26,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use pouch_runtime::shim::ShimClient;
+use pouch_runtime::shim::{ExitInfo, ShimClient};
 use tokio::sync::watch;
 
 pub use attach::AttachStream;
@@ -35,6 +36,7 @@ pub(crate) use exec::Execs;
 pub use logs::{LogLine, LogOptions};
 pub use start::Started;
 pub(crate) use start::find_init;
+pub use state::ContainerStatus;
 pub use wait::WaitCondition;
 
 use crate::Containers;
@@ -44,8 +46,14 @@ use crate::store::ContainerRecord;
 
 /// Runtime-only state of one container.
 pub(crate) struct Live {
-    /// Serialises start, stop, restart and remove of this container.
+    /// The container's operation lock. Every change of its state holds it: start, stop, kill,
+    /// restart, pause, unpause, update, rename, remove, network connect/disconnect, and the
+    /// recording of an exit.
     pub op: Arc<tokio::sync::Mutex<()>>,
+    /// An exit the shim reported that is not recorded yet. The exit watcher posts it here, then
+    /// takes the operation lock and records it; an operation that holds the lock and waits for
+    /// the exit (stop) takes it from here and records it itself, so neither waits for the other.
+    pub posted: watch::Sender<Option<ExitInfo>>,
     pub shim: Mutex<Option<ShimClient>>,
     /// Replaced after every recorded exit; waiters watch it.
     pub exits: watch::Sender<ExitMark>,
@@ -59,6 +67,7 @@ impl Live {
     fn new() -> Live {
         Live {
             op: Arc::new(tokio::sync::Mutex::new(())),
+            posted: watch::channel(None).0,
             shim: Mutex::new(None),
             exits: watch::channel(ExitMark::default()).0,
             removed: watch::channel(false).0,
@@ -72,6 +81,16 @@ impl Live {
 
     pub fn set_shim(&self, s: Option<ShimClient>) {
         *self.shim.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    /// Hands over an exit to be recorded by whoever holds the operation lock next.
+    pub fn post_exit(&self, exit: ExitInfo) {
+        self.posted.send_replace(Some(exit));
+    }
+
+    /// The posted exit, if nobody recorded it yet. Call with the operation lock held.
+    pub fn take_exit(&self) -> Option<ExitInfo> {
+        self.posted.send_replace(None)
     }
 }
 
@@ -159,7 +178,28 @@ impl Context {
     }
 }
 
+/// A container's record read under its operation lock; the lock is held while this lives.
+pub(crate) struct Locked {
+    pub c: ContainerRecord,
+    pub live: Arc<Live>,
+    _op: tokio::sync::OwnedMutexGuard<()>,
+}
+
 impl Containers {
+    /// Resolves `name`, takes the container's operation lock and reads its record again under
+    /// it: what the caller sees cannot change until it drops the result.
+    pub(crate) async fn lock_container(&self, name: &str) -> Result<Locked> {
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
+        let op = live.op.clone().lock_owned().await;
+        let c = self
+            .ctx
+            .store
+            .container(&c.id)?
+            .ok_or_else(|| Error::not_found(format!("No such container: {name}")))?;
+        Ok(Locked { c, live, _op: op })
+    }
+
     pub(crate) fn save_state(&self, c: &ContainerRecord) -> Result<()> {
         self.ctx.store.update_container_state(&c.id, &c.state)
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use pouch_api::Filters;
 use pouch_api::types::{ContainerInspect, ContainerState, ContainerSummary, GraphDriver};
 
+use super::ContainerStatus;
 use crate::Containers;
 use crate::context::Blocking;
 use crate::error::{Error, Result};
@@ -54,12 +55,12 @@ impl Containers {
             path,
             args,
             state: ContainerState {
-                status: s.status.clone(),
-                running: s.status == "running" || s.status == "paused",
-                paused: s.status == "paused",
-                restarting: s.status == "restarting",
+                status: s.status.as_str().into(),
+                running: s.status.is_running(),
+                paused: s.status == ContainerStatus::Paused,
+                restarting: s.status == ContainerStatus::Restarting,
                 oom_killed: s.oom_killed,
-                dead: s.status == "dead",
+                dead: s.status == ContainerStatus::Dead,
                 pid: s.pid,
                 exit_code: s.exit_code,
                 error: s.error.clone(),
@@ -107,22 +108,14 @@ impl Containers {
         size: bool,
         f: &Filters,
     ) -> Result<Vec<ContainerSummary>> {
-        let statuses = f.get("status");
-        for s in statuses {
-            if ![
-                "created",
-                "restarting",
-                "running",
-                "removing",
-                "paused",
-                "exited",
-                "dead",
-            ]
-            .contains(&s.as_str())
-            {
-                return Err(Error::invalid(format!("invalid filter 'status={s}'")));
-            }
-        }
+        let statuses = f
+            .get("status")
+            .iter()
+            .map(|s| {
+                s.parse::<ContainerStatus>()
+                    .map_err(|_| Error::invalid(format!("invalid filter 'status={s}'")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let ancestors: Vec<String> = f
             .get("ancestor")
             .iter()
@@ -135,7 +128,7 @@ impl Containers {
         let now = now_nanos();
         let mut out = Vec::new();
         for c in self.ctx.store.containers()? {
-            let running = matches!(c.state.status.as_str(), "running" | "paused");
+            let running = c.state.status.is_running();
             let explicit = !statuses.is_empty() || f.contains("exited");
             if !all && !running && !explicit && limit.is_none() {
                 continue;
@@ -144,7 +137,7 @@ impl Containers {
                 continue;
             }
             if !f.get("exited").is_empty()
-                && (c.state.status != "exited"
+                && (c.state.status != ContainerStatus::Exited
                     || !f
                         .get("exited")
                         .iter()
@@ -209,7 +202,7 @@ impl Containers {
                         .unwrap_or(0)
                 }),
                 labels: c.config.labels.clone(),
-                state: c.state.status.clone(),
+                state: c.state.status.as_str().into(),
                 status: status_text(&c, now),
                 host_config: hc,
                 network_settings: self.networks.summary_networks(&c),
@@ -234,21 +227,21 @@ fn time_or_zero(nanos: i64) -> String {
 /// docker's `Status` column text.
 fn status_text(c: &ContainerRecord, now: i64) -> String {
     let s = &c.state;
-    match s.status.as_str() {
-        "running" => format!("Up {}", human_duration(now - s.started_at)),
-        "paused" => format!("Up {} (Paused)", human_duration(now - s.started_at)),
-        "exited" => format!(
+    match s.status {
+        ContainerStatus::Running => format!("Up {}", human_duration(now - s.started_at)),
+        ContainerStatus::Paused => format!("Up {} (Paused)", human_duration(now - s.started_at)),
+        ContainerStatus::Exited => format!(
             "Exited ({}) {} ago",
             s.exit_code,
             human_duration(now - s.finished_at)
         ),
-        "created" => "Created".to_string(),
-        "restarting" => format!(
+        ContainerStatus::Created => "Created".to_string(),
+        ContainerStatus::Restarting => format!(
             "Restarting ({}) {} ago",
             s.exit_code,
             human_duration(now - s.finished_at)
         ),
-        other => other.to_string(),
+        other => other.as_str().to_string(),
     }
 }
 

@@ -17,13 +17,9 @@ impl Containers {
         let Some(c) = self.ctx.store.container(&c.id)? else {
             return Ok(());
         };
-        if c.state.status == "running" || c.state.status == "paused" {
+        if c.state.status.is_running() {
             if !force {
-                let verb = if c.state.status == "paused" {
-                    "paused"
-                } else {
-                    "running"
-                };
+                let verb = c.state.status;
                 return Err(Error::conflict(format!(
                     "cannot remove container \"/{}\": container is {verb}: stop the container before \
                      removing or force remove",
@@ -90,9 +86,7 @@ impl Containers {
         }
         let mut report = ContainerPruneReport::default();
         for c in self.ctx.store.containers()? {
-            if matches!(c.state.status.as_str(), "running" | "paused")
-                || !filters.match_labels("label", &c.config.labels)
-            {
+            if c.state.status.is_running() || !filters.match_labels("label", &c.config.labels) {
                 continue;
             }
             let size = dir_size(&self.ctx.container_dir(&c.id).join("rw/upper"));

@@ -7,6 +7,7 @@ use pouch_image::Digest;
 use pouch_runtime::shim::{self, RuntimeChoice, ShimLaunch};
 use pouch_runtime::spec::{self, ContainerSpec, Namespaces, NsMode};
 
+use super::ContainerStatus;
 use crate::config::BUILTIN_RUNTIME;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
@@ -41,15 +42,16 @@ impl Containers {
             .store
             .container(id)?
             .ok_or_else(|| Error::not_found(format!("No such container: {id}")))?;
-        match c.state.status.as_str() {
-            "running" => return Ok(Started::Already),
-            "paused" => {
+        match c.state.status {
+            ContainerStatus::Running => return Ok(Started::Already),
+            ContainerStatus::Paused => {
                 return Err(Error::conflict(
                     "cannot start a paused container, try unpause instead",
                 ));
             }
             _ => {}
         }
+        let running = c.state.status.transition(ContainerStatus::Running)?;
         let launch = {
             let e = self.clone();
             let c = c.clone();
@@ -89,7 +91,7 @@ impl Containers {
                 ));
             }
         };
-        c.state.status = "running".into();
+        c.state.status = running;
         c.state.pid = pid as i64;
         c.state.exit_code = 0;
         c.state.oom_killed = false;
@@ -204,7 +206,7 @@ impl Containers {
                 // that container's restarts); its process's otherwise.
                 let o = self.ctx.resolve_container(&other)?;
                 let pinned = self.ctx.netns_path(&o.id);
-                if pinned.exists() && matches!(o.state.status.as_str(), "running" | "paused") {
+                if pinned.exists() && o.state.status.is_running() {
                     NsMode::Path(pinned)
                 } else {
                     NsMode::Path(self.ns_path(&other, "net")?)
@@ -376,7 +378,7 @@ impl Containers {
     /// `/proc/<pid>/ns/<kind>` of a running container, for `--network container:x` and friends.
     fn ns_path(&self, other: &str, kind: &str) -> Result<PathBuf> {
         let o = self.ctx.resolve_container(other)?;
-        if o.state.status != "running" && o.state.status != "paused" {
+        if !o.state.status.is_running() {
             return Err(Error::conflict(format!(
                 "cannot join namespace of a non running container: {}",
                 o.name

@@ -39,7 +39,7 @@ impl Containers {
             s.preread = p.read.clone();
             s.precpu_stats = p.cpu_stats.clone();
         }
-        if !matches!(c.state.status.as_str(), "running" | "paused") {
+        if !c.state.status.is_running() {
             return Ok(s);
         }
         let layout = self.ctx.cgroup_layout()?;

@@ -261,7 +261,7 @@ impl Containers {
         let writes = spec::cgroup_writes(&changed, &layout, &path)
             .map_err(|e| Error::invalid(e.to_string()))?;
         // A restarting container picks the stored values up when it starts again.
-        if matches!(c.state.status.as_str(), "running" | "paused") {
+        if c.state.status.is_running() {
             let w = writes.clone();
             tokio::task::spawn_blocking(move || apply_writes(&w))
                 .await

@@ -37,7 +37,7 @@ impl Containers {
         let live = self.live.get(&c.id);
         let mut exits = live.exits.subscribe();
         let mut removed = live.removed.subscribe();
-        let running = matches!(c.state.status.as_str(), "running" | "paused");
+        let running = c.state.status.is_running();
         let start_seen = exits.borrow_and_update().seq;
         let (now_code, now_err) = (c.state.exit_code, c.state.error.clone());
         let response = |code: i64, err: String| WaitResponse {

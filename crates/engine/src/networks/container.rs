@@ -525,7 +525,7 @@ impl Networks {
             .endpoints_of_container(&c.id)
             .unwrap_or_default();
         let nets = self.ctx.store.networks().unwrap_or_default();
-        let running = matches!(c.state.status.as_str(), "running" | "paused");
+        let running = c.state.status.is_running();
         let bound = self.bound_ports(&c.id);
         let mut networks = serde_json::Map::new();
         let mut top = json!({"IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "MacAddress": ""});

@@ -466,10 +466,7 @@ impl Networks {
             .ctx
             .store
             .containers()
-            .map(|cs| {
-                cs.iter()
-                    .any(|c| matches!(c.state.status.as_str(), "running" | "paused"))
-            })
+            .map(|cs| cs.iter().any(|c| c.state.status.is_running()))
             .unwrap_or(true);
         self.net()
             .dns
@@ -550,7 +547,7 @@ impl Networks {
                     .containers()?
                     .into_iter()
                     .map(|c| {
-                        let running = matches!(c.state.status.as_str(), "running" | "paused");
+                        let running = c.state.status.is_running();
                         (c.id, running)
                     })
                     .collect();
