@@ -61,13 +61,14 @@ impl Containers {
         };
         let launch = match launch {
             Ok(l) => l,
-            Err(err) => return Err(self.start_failed(&mut c, err)),
+            Err(err) => return Err(self.start_failed(&mut c, err, EXIT_UNKNOWN)),
         };
         let client = match shim::launch(&launch).await {
             Ok(client) => client,
             Err(err) => {
+                let code = create_exit_code(&err);
                 let err = create_error(err, &c);
-                return Err(self.start_failed(&mut c, err));
+                return Err(self.start_failed(&mut c, err, code));
             }
         };
         let live = self.live.get(id);
@@ -77,7 +78,7 @@ impl Containers {
             let _ = client.kill(9, true).await;
             let _ = client.shutdown().await;
             live.set_shim(None);
-            return Err(self.start_failed(&mut c, err));
+            return Err(self.start_failed(&mut c, err, EXIT_UNKNOWN));
         }
         let pid = match client.start().await {
             Ok(pid) => pid,
@@ -88,6 +89,7 @@ impl Containers {
                 return Err(self.start_failed(
                     &mut c,
                     Error::internal(format!("failed to start container: {err}")),
+                    EXIT_UNKNOWN,
                 ));
             }
         };
@@ -105,26 +107,22 @@ impl Containers {
         Ok(Started::Now)
     }
 
-    /// Records a failed start like docker: the container stays created, with an exit code and the
-    /// error; the rootfs is unmounted again.
-    fn start_failed(&self, c: &mut ContainerRecord, err: Error) -> Error {
-        let m = &err.message;
-        c.state.exit_code = if m.contains("executable file not found")
-            || m.contains("no such file or directory")
-            || m.contains("not found")
-        {
-            127
-        } else if m.contains("permission denied") {
-            126
-        } else {
-            128
-        };
+    /// Records a failed start like docker: the container stays created, with `exit_code` (see
+    /// [`create_exit_code`]) and the error, published to waiters as the end of this start; the
+    /// rootfs is unmounted again.
+    fn start_failed(&self, c: &mut ContainerRecord, err: Error, exit_code: i64) -> Error {
+        c.state.exit_code = exit_code;
         c.state.error = err.message.clone();
         let _ = self.save_state(c);
+        // A `--rm` container is removed next: its waiters answer with this code.
+        let live = self.live.get(&c.id);
+        live.exits.send_modify(|m| {
+            m.seq += 1;
+            m.code = exit_code;
+            m.error = c.state.error.clone();
+        });
         // Early attaches will never get a stream: release them so their clients see the end.
-        self.live
-            .get(&c.id)
-            .pending
+        live.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
@@ -385,6 +383,25 @@ impl Containers {
             )));
         }
         Ok(PathBuf::from(format!("/proc/{}/ns/{kind}", o.state.pid)))
+    }
+}
+
+/// docker's exit code for a start that failed before the process ran (none of the two below).
+const EXIT_UNKNOWN: i64 = 128;
+
+/// The exit code a failed create records, from the kind the shim reported: 127 when the
+/// process's executable does not exist, 126 when it cannot be executed (as docker).
+fn create_exit_code(err: &shim::Error) -> i64 {
+    match err {
+        shim::Error::Create {
+            kind: shim::CreateErrorKind::NotFound,
+            ..
+        } => 127,
+        shim::Error::Create {
+            kind: shim::CreateErrorKind::PermissionDenied,
+            ..
+        } => 126,
+        _ => EXIT_UNKNOWN,
     }
 }
 
