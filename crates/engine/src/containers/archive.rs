@@ -15,8 +15,6 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
-
 use pouch_image::unpack::tar_name_components as components;
 use pouch_sys::at::*;
 
@@ -24,28 +22,24 @@ use crate::Containers;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
 
-/// What `HEAD /containers/{id}/archive` reports (`X-Docker-Container-Path-Stat`).
-#[derive(Debug, Clone)]
+/// What `HEAD /containers/{id}/archive` reports (`X-Docker-Container-Path-Stat`). Fields in
+/// wire order (sorted, as docker's header has them).
+#[derive(Debug, Clone, serde::Serialize)]
 struct PathStat {
-    name: String,
-    size: i64,
+    #[serde(rename = "linkTarget")]
+    link_target: String,
     /// Go `os.FileMode` bits.
     mode: u32,
     mtime: String,
-    link_target: String,
+    name: String,
+    size: i64,
 }
 
 impl PathStat {
     /// The header value: base64 of the JSON docker sends.
     fn header_value(&self) -> String {
-        let j = json!({
-            "name": self.name,
-            "size": self.size,
-            "mode": self.mode,
-            "mtime": self.mtime,
-            "linkTarget": self.link_target,
-        });
-        base64(j.to_string().as_bytes())
+        let j = serde_json::to_vec(self).unwrap_or_default();
+        base64(&j)
     }
 }
 

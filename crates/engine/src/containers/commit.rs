@@ -206,7 +206,9 @@ mod tests {
             user: Some("1".into()),
             ..RunConfig::default()
         };
-        let body = serde_json::json!({"Cmd": "true", "User": "", "Env": ["A=1"], "Labels": null});
+        let body: Value =
+            serde_json::from_str(r#"{"Cmd": "true", "User": "", "Env": ["A=1"], "Labels": null}"#)
+                .unwrap();
         let out = override_run(run, &body).unwrap();
         assert_eq!(out.cmd, Some(vec!["true".to_owned()]));
         assert_eq!(out.user.as_deref(), Some("1"));

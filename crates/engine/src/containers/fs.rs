@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use pouch_api::types::{ContainerChange, TopResponse};
 use pouch_image::Digest;
-use serde_json::{Value, json};
 
 use crate::Containers;
 use crate::context::Blocking;
@@ -50,7 +50,7 @@ impl Containers {
     }
 
     /// `GET /containers/{id}/changes`: `Kind` 0 = modified, 1 = added, 2 = deleted.
-    pub async fn container_changes(&self, name: &str) -> Result<Vec<Value>> {
+    pub async fn container_changes(&self, name: &str) -> Result<Vec<ContainerChange>> {
         let c = self.ctx.resolve_container(name)?;
         self.blocking(move |e| {
             let upper = e.ctx.container_dir(&c.id).join("rw/upper");
@@ -70,7 +70,7 @@ impl Containers {
     }
 
     /// `GET /containers/{id}/top`: `ps` output for the container's processes only.
-    pub async fn container_top(&self, name: &str, ps_args: &str) -> Result<Value> {
+    pub async fn container_top(&self, name: &str, ps_args: &str) -> Result<TopResponse> {
         let c = self.ctx.resolve_container(name)?;
         if !c.state.status.is_running() {
             return Err(Error::conflict(format!(
@@ -123,7 +123,10 @@ impl Containers {
                 Some(row)
             })
             .collect();
-        Ok(json!({"Titles": titles, "Processes": procs}))
+        Ok(TopResponse {
+            processes: procs,
+            titles,
+        })
     }
 }
 
@@ -142,7 +145,7 @@ fn container_pids(id: &str) -> Vec<i64> {
     Vec::new()
 }
 
-fn walk_changes(dir: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<Value>) {
+fn walk_changes(dir: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<ContainerChange>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
@@ -166,7 +169,10 @@ fn walk_changes(dir: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<Value>
         } else {
             1
         };
-        out.push(json!({"Path": path.display().to_string(), "Kind": kind}));
+        out.push(ContainerChange {
+            kind,
+            path: path.display().to_string(),
+        });
         if meta.is_dir() {
             walk_changes(&e.path(), &path, lowers, out);
         }

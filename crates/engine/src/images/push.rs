@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use pouch_api::types::JsonMessage;
+use pouch_api::types::{JsonMessage, ProgressDetail, PushResult};
 use pouch_image::oci::MEDIA_TYPE_OCI_MANIFEST;
 use pouch_image::registry::{AuthConfig, build_manifest};
 use pouch_image::{Digest, Reference};
@@ -22,6 +22,13 @@ use crate::error::{Error, Result};
 
 /// Layers uploaded at once per push.
 const PARALLEL_UPLOADS: usize = 3;
+
+/// The one field of a stored manifest that push needs to send it back.
+#[derive(serde::Deserialize)]
+struct MediaTypeOnly {
+    #[serde(rename = "mediaType")]
+    media_type: Option<String>,
+}
 
 /// One tag to push, resolved before anything is sent.
 struct PushItem {
@@ -223,9 +230,9 @@ impl Distribution {
         let (media_type, bytes) = match item.manifest_digest.as_ref().filter(|d| content.has(d)) {
             Some(d) => {
                 let bytes = content.read(d)?;
-                let mt = serde_json::from_slice::<serde_json::Value>(&bytes)
+                let mt = serde_json::from_slice::<MediaTypeOnly>(&bytes)
                     .ok()
-                    .and_then(|v| v.get("mediaType")?.as_str().map(str::to_string))
+                    .and_then(|v| v.media_type)
                     .unwrap_or_else(|| MEDIA_TYPE_OCI_MANIFEST.to_string());
                 (mt, bytes)
             }
@@ -252,10 +259,12 @@ impl Distribution {
         send(
             progress,
             JsonMessage {
-                progress_detail: Some(serde_json::json!({})),
-                aux: Some(
-                    serde_json::json!({"Tag": tag, "Digest": digest.to_string(), "Size": size}),
-                ),
+                progress_detail: Some(ProgressDetail::default()),
+                aux: Some(PushResult {
+                    tag: tag.clone(),
+                    digest: digest.to_string(),
+                    size: size as u64,
+                }),
                 ..Default::default()
             },
         );

@@ -6,10 +6,13 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use pouch_api::types::{ContainerConfig, EndpointConfig, HostConfig, NetworkingConfig};
+use pouch_api::types::{
+    ContainerConfig, EndpointConfig, EndpointIpamConfig, EndpointSettings, HostConfig,
+    NetworkSettings, NetworkingConfig, Port, SummaryNetworkSettings,
+};
 use pouch_network::ports::{self, PortBinding};
 use pouch_network::{Attachment, Cidr, Mode, ipam};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{DEFAULT_NETWORK, spec_of};
 use crate::Networks;
@@ -518,7 +521,7 @@ impl Networks {
     }
 
     /// `NetworkSettings` of inspect.
-    pub(crate) fn network_settings(&self, c: &ContainerRecord) -> Value {
+    pub(crate) fn network_settings(&self, c: &ContainerRecord) -> NetworkSettings {
         let eps = self
             .ctx
             .store
@@ -527,16 +530,13 @@ impl Networks {
         let nets = self.ctx.store.networks().unwrap_or_default();
         let running = c.state.status.is_running();
         let bound = self.bound_ports(&c.id);
-        let mut networks = serde_json::Map::new();
-        let mut top = json!({"IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "MacAddress": ""});
+        let mut s = NetworkSettings::default();
         let mode = Mode::parse(&c.host_config.network_mode);
         if matches!(mode, Mode::Host | Mode::None) {
-            let name = c.host_config.network_mode.clone();
-            networks.insert(
-                name,
-                json!({"NetworkID": "", "EndpointID": "", "Gateway": "",
-                "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "", "Aliases": null,
-                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0}),
+            // No endpoint: docker lists the mode with empty addresses and fewer keys.
+            s.networks.insert(
+                c.host_config.network_mode.clone(),
+                EndpointSettings::default(),
             );
         }
         for ep in &eps {
@@ -549,54 +549,66 @@ impl Networks {
             } else {
                 Default::default()
             };
-            let v = json!({
-                "IPAMConfig": if ep.static_ip { json!({"IPv4Address": ep.ip}) } else { Value::Null },
-                "Links": null,
-                "Aliases": if ep.aliases.is_empty() { Value::Null } else { json!(ep.aliases) },
-                "MacAddress": mac,
-                "NetworkID": n.id,
-                "EndpointID": if running { format!("{}{}", &c.id[..32], &n.id[..32]) } else { String::new() },
-                "Gateway": gw,
-                "IPAddress": ip,
-                "IPPrefixLen": if running { prefix } else { 0 },
-                "IPv6Gateway": if running { n.gateway6.clone() } else { String::new() },
-                "GlobalIPv6Address": if running { ep.ip6.clone() } else { String::new() },
-                "GlobalIPv6PrefixLen": if running && !ep.ip6.is_empty() {
-                    n.subnet6.rsplit('/').next().and_then(|p| p.parse::<u8>().ok()).unwrap_or(0)
+            let v = EndpointSettings {
+                ipam_config: Some(ep.static_ip.then(|| EndpointIpamConfig {
+                    ipv4_address: ep.ip.clone(),
+                    ..Default::default()
+                })),
+                links: Some(None),
+                aliases: (!ep.aliases.is_empty()).then(|| ep.aliases.clone()),
+                mac_address: mac,
+                network_id: n.id.clone(),
+                endpoint_id: if running {
+                    format!("{}{}", &c.id[..32], &n.id[..32])
+                } else {
+                    String::new()
+                },
+                gateway: gw,
+                ip_address: ip,
+                ip_prefix_len: if running { prefix } else { 0 },
+                ipv6_gateway: if running {
+                    n.gateway6.clone()
+                } else {
+                    String::new()
+                },
+                global_ipv6_address: if running {
+                    ep.ip6.clone()
+                } else {
+                    String::new()
+                },
+                global_ipv6_prefix_len: if running && !ep.ip6.is_empty() {
+                    n.subnet6
+                        .rsplit('/')
+                        .next()
+                        .and_then(|p| p.parse::<u8>().ok())
+                        .unwrap_or(0)
                 } else {
                     0
                 },
-                "DriverOpts": null,
-                "DNSNames": if n.dns { json!([c.name, &c.id[..12]]) } else { Value::Null },
-            });
+                driver_opts: Some(None),
+                dns_names: Some(n.dns.then(|| vec![c.name.clone(), c.id[..12].to_string()])),
+            };
             if n.name == DEFAULT_NETWORK && running {
-                top = json!({"IPAddress": ep.ip, "Gateway": n.gateway, "IPPrefixLen": prefix,
-                    "MacAddress": ep.mac});
+                s.ip_address = ep.ip.clone();
+                s.gateway = n.gateway.clone();
+                s.ip_prefix_len = prefix;
+                s.mac_address = ep.mac.clone();
             }
-            networks.insert(n.name.clone(), v);
+            s.networks.insert(n.name.clone(), v);
         }
         let netns = self.ctx.netns_path(&c.id);
-        let mut s = json!({
-            "Bridge": "",
-            "SandboxID": if running { c.id.clone() } else { String::new() },
-            "SandboxKey": if running && netns.exists() { netns.display().to_string() } else { String::new() },
-            "HairpinMode": false,
-            "LinkLocalIPv6Address": "",
-            "LinkLocalIPv6PrefixLen": 0,
-            "Ports": ports::settings_ports(if running { &bound } else { &[] }, c.config.exposed_ports.as_ref()),
-            "SecondaryIPAddresses": null,
-            "SecondaryIPv6Addresses": null,
-            "EndpointID": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "IPv6Gateway": "",
-            "Networks": networks,
-        });
-        if let (Some(o), Some(t)) = (s.as_object_mut(), top.as_object()) {
-            for (k, v) in t {
-                o.insert(k.clone(), v.clone());
+        if running {
+            s.sandbox_id = c.id.clone();
+            if netns.exists() {
+                s.sandbox_key = netns.display().to_string();
             }
         }
+        // The network crate renders the port map as JSON; it has exactly `PortMap`'s shape.
+        let ports = ports::settings_ports(
+            if running { &bound } else { &[] },
+            c.config.exposed_ports.as_ref(),
+        );
+        s.ports = serde_json::from_value(ports).unwrap_or_default();
         s
     }
 
@@ -612,13 +624,19 @@ impl Networks {
     }
 
     /// `Ports` of a `ps` row.
-    pub(crate) fn summary_ports(&self, c: &ContainerRecord) -> Vec<Value> {
+    pub(crate) fn summary_ports(&self, c: &ContainerRecord) -> Vec<Port> {
         let bound = self.bound_ports(&c.id);
-        let mut out: Vec<Value> = bound
+        let mut out: Vec<Port> = bound
             .iter()
-            .map(|b| {
-                json!({"IP": b.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
-                    "PrivatePort": b.container_port, "PublicPort": b.host_port, "Type": b.proto})
+            .map(|b| Port {
+                ip: Some(
+                    b.host_ip
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "0.0.0.0".into()),
+                ),
+                private_port: b.container_port,
+                public_port: Some(b.host_port),
+                kind: b.proto.clone(),
             })
             .collect();
         for k in c
@@ -634,15 +652,20 @@ impl Networks {
                 .iter()
                 .any(|b| b.container_port == p && b.proto == proto)
             {
-                out.push(json!({"PrivatePort": p, "Type": proto}));
+                out.push(Port {
+                    private_port: p,
+                    kind: proto.to_string(),
+                    ..Default::default()
+                });
             }
         }
         out
     }
 
     /// `NetworkSettings` of a `ps` row.
-    pub(crate) fn summary_networks(&self, c: &ContainerRecord) -> Value {
-        let full = self.network_settings(c);
-        json!({"Networks": full["Networks"].clone()})
+    pub(crate) fn summary_networks(&self, c: &ContainerRecord) -> SummaryNetworkSettings {
+        SummaryNetworkSettings {
+            networks: self.network_settings(c).networks,
+        }
     }
 }
