@@ -113,12 +113,25 @@ impl Daemon {
 
     /// Starts (or restarts) the process on this daemon's root and socket.
     pub fn spawn(&mut self, extra: &[&str]) -> Result<(), String> {
+        self.spawn_under(&[], extra)
+    }
+
+    /// Like [`Daemon::spawn`], with pouchd run by `wrapper` (a command and its arguments that
+    /// execs the rest, such as `setpriv … `).
+    pub fn spawn_under(&mut self, wrapper: &[&str], extra: &[&str]) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("pouchd.log"))
             .map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(bin("pouchd"));
+        let mut cmd = match wrapper {
+            [] => Command::new(bin("pouchd")),
+            [program, args @ ..] => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin("pouchd"));
+                c
+            }
+        };
         cmd.arg("--root")
             .arg(&self.root)
             .arg("--exec-root")

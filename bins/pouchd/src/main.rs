@@ -134,7 +134,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("starting lxcfs: {e}"))?;
     let listeners = listen::bind_all(&cfg.hosts).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let router = pouch_server::router(engine.clone());
+    let router = pouch_server::router(&engine);
     let mut tasks = Vec::new();
     for l in listeners {
         let mut rx = stop_rx.clone();

@@ -11,13 +11,14 @@ use pouch_api::types::{
 use pouch_image::{Digest, Reference};
 
 use super::{familiar, glob, is_digest_ref, rfc3339_nanos, unix_of};
-use crate::Engine;
+use crate::Images;
+use crate::context::Blocking;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{ImageRecord, RefRecord};
 
 const LIST_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference"];
 
-impl Engine {
+impl Images {
     /// `GET /images/json`, newest first.
     pub async fn list_images(&self, filters: Filters, _digests: bool) -> Result<Vec<ImageSummary>> {
         filters.validate(LIST_FILTERS).map_err(Error::invalid)?;
@@ -41,7 +42,7 @@ impl Engine {
 
     /// Lists images, giving up between two images once `gone` is set.
     fn list_images_until(&self, f: &Filters, gone: &AtomicBool) -> Result<Vec<ImageSummary>> {
-        let store = &self.inner.store;
+        let store = &self.ctx.store;
         let mut refs: HashMap<String, Vec<RefRecord>> = HashMap::new();
         for r in store.refs()? {
             refs.entry(r.image_id.clone()).or_default().push(r);
@@ -113,13 +114,13 @@ impl Engine {
         let img = self.resolve_image(name)?.image;
         let cfg = self.image_config(&img.id)?;
         let cfg_json = serde_json::to_value(&cfg)?;
-        let refs = self.inner.store.refs_of(&img.id)?;
-        let layers = self.inner.store.layers(&img.id)?;
+        let refs = self.ctx.store.refs_of(&img.id)?;
+        let layers = self.ctx.store.layers(&img.id)?;
         let dirs: Vec<String> = layers
             .iter()
             .rev()
             .filter_map(|l| Digest::parse(&l.chain_id).ok())
-            .map(|c| self.inner.snaps.dir(&c).display().to_string())
+            .map(|c| self.ctx.snaps.dir(&c).display().to_string())
             .collect();
         let mut data = BTreeMap::new();
         if let Some((upper, lower)) = dirs.split_first() {
@@ -190,9 +191,9 @@ impl Engine {
         self.blocking(move |e| {
             let img = e.resolve_image(&name)?.image;
             let cfg = serde_json::to_value(e.image_config(&img.id)?)?;
-            let layers = e.inner.store.layers(&img.id)?;
+            let layers = e.ctx.store.layers(&img.id)?;
             let tags: Vec<String> = e
-                .inner
+                .ctx
                 .store
                 .refs_of(&img.id)?
                 .iter()
