@@ -124,12 +124,25 @@ impl Daemon {
 
     /// Starts (or restarts) the process on this daemon's root and socket.
     pub fn spawn(&mut self, extra: &[&str]) -> Result<(), String> {
+        self.spawn_under(&[], extra)
+    }
+
+    /// Like [`Daemon::spawn`], with pouchd run by `wrapper` (a command and its arguments that
+    /// execs the rest, such as `setpriv … `).
+    pub fn spawn_under(&mut self, wrapper: &[&str], extra: &[&str]) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("pouchd.log"))
             .map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(bin("pouchd"));
+        let mut cmd = match wrapper {
+            [] => Command::new(bin("pouchd")),
+            [program, args @ ..] => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin("pouchd"));
+                c
+            }
+        };
         cmd.arg("--root")
             .arg(&self.root)
             .arg("--exec-root")
@@ -220,6 +233,14 @@ impl Daemon {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// SIGKILL without reaping: the killed pouchd stays a zombie (its pid and name still in
+    /// `/proc`) until the caller waits for the returned child.
+    pub fn kill9_unreaped(&mut self) -> Child {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL pouchd");
+        child
     }
 
     /// Runs the `pouch` CLI against this daemon.
@@ -387,6 +408,16 @@ fn with_network_defaults(config: &str, dir: &Path) -> String {
     m.entry("cni-config-dir")
         .or_insert_with(|| dir.join("cni").display().to_string().into());
     serde_json::Value::Object(m).to_string()
+}
+
+/// Percent-encodes `s` for a URL query value (everything but letters, digits and `-_.`).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Runs `cmd` with `input` written to its stdin (then closed), collecting its output.

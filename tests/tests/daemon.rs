@@ -207,3 +207,57 @@ fn info_tells_what_the_host_lacks_and_how_to_fix_it() {
     );
     assert!(text.contains("fix: apt-get install lxcfs"), "{text}");
 }
+
+/// Reaps a child when dropped, so a failed assertion does not leave the zombie behind.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.wait();
+    }
+}
+
+/// The one-letter state of `pid` from `/proc/<pid>/status` (`Z` for a zombie).
+fn proc_state(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("State:"))
+        .and_then(|s| s.split_whitespace().next())
+        .map(str::to_owned)
+}
+
+#[test]
+fn restart_after_kill9_comes_up_while_the_old_pouchd_is_an_unreaped_zombie() {
+    let mut d = Daemon::start();
+    let pidfile = d.exec_root.join("pouchd.pid");
+    // This test is the old pouchd's parent and does not wait for it: it stays a zombie, with
+    // its pid and its name still in /proc, and its pid still in the pid file.
+    let old = Reap(d.kill9_unreaped());
+    let pid = old.0.id();
+    d.wait_for(10, "the killed pouchd to become a zombie", || {
+        proc_state(pid).as_deref() == Some("Z")
+    });
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap()
+            .trim(),
+        "pouchd"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap().trim(),
+        pid.to_string()
+    );
+
+    d.spawn(&[])
+        .unwrap_or_else(|e| panic!("restart over a zombie's pid file failed: {e}"));
+    assert_eq!(d.http("GET", "/_ping", b"").status, 200);
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap().trim(),
+        d.pid().to_string()
+    );
+    // The new daemon came up while the old one was still unreaped.
+    assert_eq!(proc_state(pid).as_deref(), Some("Z"));
+    drop(old);
+    assert_eq!(proc_state(pid), None, "the zombie was not reaped");
+}
