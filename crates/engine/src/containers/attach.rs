@@ -6,8 +6,9 @@ use tokio::sync::oneshot;
 
 use pouch_runtime::shim::ShimClient;
 
+use super::ContainerStatus;
 use super::Live;
-use crate::Engine;
+use crate::Containers;
 use crate::error::{Error, Result};
 
 /// The shim's side of an attach: output frames out, stdin bytes in.
@@ -20,7 +21,7 @@ pub(crate) struct Pending {
     tx: oneshot::Sender<AttachStream>,
 }
 
-impl Engine {
+impl Containers {
     /// Returns whether the container has a TTY and a receiver of the shim stream (ready at once
     /// for a running container, at start for a created one).
     pub async fn attach_container(
@@ -30,19 +31,19 @@ impl Engine {
         stdout: bool,
         stderr: bool,
     ) -> Result<(bool, oneshot::Receiver<AttachStream>)> {
-        let c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
         let (tx, rx) = oneshot::channel();
         let stdin = stdin && c.config.open_stdin;
-        match (c.state.status.as_str(), live.shim()) {
-            ("running" | "paused", Some(shim)) => {
+        match (c.state.status, live.shim()) {
+            (ContainerStatus::Running | ContainerStatus::Paused, Some(shim)) => {
                 let s = shim
                     .attach(stdin, stdout, stderr)
                     .await
                     .map_err(|e| Error::internal(format!("attach: {e}")))?;
                 let _ = tx.send(s);
             }
-            ("created" | "exited", _) => {
+            (ContainerStatus::Created | ContainerStatus::Exited, _) => {
                 live.pending
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -55,7 +56,7 @@ impl Engine {
             }
             (s, _) => return Err(Error::conflict(format!("cannot attach to a {s} container"))),
         }
-        self.emit_container(&c, "attach", &[]);
+        self.ctx.emit_container(&c, "attach", &[]);
         Ok((c.config.tty, rx))
     }
 

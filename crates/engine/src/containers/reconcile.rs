@@ -3,10 +3,10 @@
 //! A crash of pouchd can leave shims the store does not know are running: a container started
 //! between its shim's launch and the save of its new state (the record still says created), a
 //! start cut short after the shim created the container (the shim waits for a `start` that
-//! never comes), or a container removed while its shim was alive. [`Engine::reconcile_shims`]
+//! never comes), or a container removed while its shim was alive. [`Containers::reconcile_shims`]
 //! runs at daemon start, before restore adopts the running containers: it adopts a shim whose
 //! container runs (its record becomes running, as live-restore does) and ends every other shim
-//! of this exec-root with what it holds. [`Engine::end_container`] runs at removal: the shim,
+//! of this exec-root with what it holds. [`Containers::end_container`] runs at removal: the shim,
 //! every process in the container's cgroup, the runtime's state and the cgroup go, so removing
 //! a container never leaves a process behind.
 
@@ -19,7 +19,8 @@ use pouch_runtime::shim::{self, ErrorCode, RuntimeChoice, ShimClient, ShimLaunch
 use crate::config::BUILTIN_RUNTIME;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
-use crate::{Engine, now_nanos};
+use super::ContainerStatus;
+use crate::{Containers, now_nanos};
 
 /// How long a shim that was asked to end (or SIGKILLed) gets to exit.
 const SHIM_EXIT: Duration = Duration::from_secs(5);
@@ -29,13 +30,13 @@ const KILL_WAIT: Duration = Duration::from_secs(10);
 /// container) is given before it counts as wedged.
 const ANSWER_WAIT: Duration = Duration::from_secs(2);
 
-impl Engine {
+impl Containers {
     /// At daemon start, before restore: every shim of this exec-root — found by its state
     /// dir or, when that was deleted under it, in /proc — is adopted or ended, and whatever a
     /// crash during create left in `<root>/containers` without a record goes. Running and
     /// paused records are left to restore, except that a dead shim's container is killed.
     pub(crate) async fn reconcile_shims(&self) {
-        let containers = self.inner.config.exec_root.join("containers");
+        let containers = self.ctx.config.exec_root.join("containers");
         let mut found: BTreeMap<String, Vec<i32>> = BTreeMap::new();
         for id in dir_names(&containers) {
             found.entry(id).or_default();
@@ -50,16 +51,16 @@ impl Engine {
                 tracing::warn!(container = %id, error = %e.message, "reconciling the container's shim");
             }
         }
-        for id in dir_names(&self.inner.config.root.join("containers")) {
-            if matches!(self.inner.store.container(&id), Ok(None)) {
+        for id in dir_names(&self.ctx.config.root.join("containers")) {
+            if matches!(self.ctx.store.container(&id), Ok(None)) {
                 self.remove_unrecorded(&id);
             }
         }
     }
 
     async fn reconcile_shim(&self, id: &str, pids: &[i32]) -> Result<()> {
-        let record = self.inner.store.container(id)?;
-        let dir = self.container_state_dir(id);
+        let record = self.ctx.store.container(id)?;
+        let dir = self.ctx.container_state_dir(id);
         let mut shims = pids.to_vec();
         shims.extend(shim::shim_pid(&dir));
         if shims.is_empty() && self.runtimes_with_state(id).is_empty() {
@@ -74,9 +75,9 @@ impl Engine {
             && let Some(st) = answer(&ShimClient::connect_path(&dir), &dir, &shims).await
         {
             let runs = matches!(st.status, ShimStatus::Running | ShimStatus::Paused);
-            match c.state.status.as_str() {
+            match c.state.status {
                 // Restore adopts it or records its exit.
-                "running" | "paused" => return Ok(()),
+                s if s.is_running() => return Ok(()),
                 _ if runs => {
                     return self.adopt_started(c.clone(), st.pid, st.status == ShimStatus::Paused);
                 }
@@ -87,12 +88,12 @@ impl Engine {
         // the container of a shim that died (SIGKILL), a container removed meanwhile.
         let errors = self.end_container(id, pids).await;
         match &record {
-            Some(c) if matches!(c.state.status.as_str(), "running" | "paused") => {}
+            Some(c) if c.state.status.is_running() => {}
             // A start cut short: what it set up goes, as after a failed start (the network
             // goes with reconcile_networks); the record stays as it was.
             Some(c) => {
                 self.release_mounts(c);
-                let _ = pouch_sys::mount::unmount(&self.container_rootfs(id));
+                let _ = pouch_sys::mount::unmount(&self.ctx.container_rootfs(id));
             }
             None => self.remove_unrecorded(id),
         }
@@ -103,10 +104,10 @@ impl Engine {
     /// Removes the directories of a container the store does not know (removed while its shim
     /// ran, or a crash during create).
     fn remove_unrecorded(&self, id: &str) {
-        let dir = self.container_dir(id);
+        let dir = self.ctx.container_dir(id);
         let removed = pouch_sys::mount::unmount(&dir.join("rootfs"))
             .and_then(|()| remove_dir(&dir))
-            .and_then(|()| remove_dir(&self.container_state_dir(id)));
+            .and_then(|()| remove_dir(&self.ctx.container_state_dir(id)));
         if let Err(e) = removed {
             tracing::warn!(container = %id, error = %e, "removing an unrecorded container's files");
         }
@@ -115,7 +116,12 @@ impl Engine {
     /// A container that runs although its record does not say so (pouchd went down between
     /// the shim's `start` and saving the state): recorded as running, so restore adopts it.
     fn adopt_started(&self, mut c: ContainerRecord, pid: i32, paused: bool) -> Result<()> {
-        c.state.status = if paused { "paused" } else { "running" }.into();
+        let to = if paused {
+            ContainerStatus::Paused
+        } else {
+            ContainerStatus::Running
+        };
+        c.state.status = c.state.status.transition(to)?;
         c.state.pid = pid as i64;
         c.state.exit_code = 0;
         c.state.error.clear();
@@ -131,7 +137,7 @@ impl Engine {
     /// found in /proc), then has the runtime's leftovers removed — the state, every process
     /// still in the cgroup, the cgroup. Tries every step; returns every error.
     pub(crate) async fn end_container(&self, id: &str, extra: &[i32]) -> Vec<String> {
-        let dir = self.container_state_dir(id);
+        let dir = self.ctx.container_state_dir(id);
         let mut pids: Vec<i32> = extra.to_vec();
         pids.extend(shim::shim_pid(&dir));
         pids.sort_unstable();
@@ -195,7 +201,7 @@ impl Engine {
     /// Names of the runtimes that keep state for container `id` under
     /// `<exec-root>/runtime/<name>/`.
     fn runtimes_with_state(&self, id: &str) -> Vec<String> {
-        let root = self.inner.config.exec_root.join("runtime");
+        let root = self.ctx.config.exec_root.join("runtime");
         dir_names(&root)
             .into_iter()
             .filter(|name| root.join(name).join(id).exists())
@@ -204,13 +210,13 @@ impl Engine {
 
     async fn cleanup_runtime(&self, id: &str, runtime: &str) -> Result<()> {
         let (choice, runtime_root) = self.runtime_for(runtime)?;
-        let state_dir = self.container_state_dir(id);
+        let state_dir = self.ctx.container_state_dir(id);
         let launch = ShimLaunch {
             shim_binary: super::start::shim_binary(),
             id: id.to_string(),
             bundle: state_dir.clone(),
             state_dir,
-            log_path: self.log_path(id),
+            log_path: self.ctx.log_path(id),
             log_max_size: None,
             log_max_files: 1,
             runtime: choice,
@@ -233,12 +239,12 @@ impl Engine {
         } else {
             name
         };
-        let root = self.inner.config.exec_root.join("runtime").join(name);
+        let root = self.ctx.config.exec_root.join("runtime").join(name);
         if name == BUILTIN_RUNTIME {
             return Ok((RuntimeChoice::Builtin, root));
         }
         let r =
-            self.inner.config.runtimes.get(name).ok_or_else(|| {
+            self.ctx.config.runtimes.get(name).ok_or_else(|| {
                 Error::invalid(format!("runtime {name:?} is no longer configured"))
             })?;
         let choice = RuntimeChoice::External {

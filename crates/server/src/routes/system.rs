@@ -5,11 +5,12 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use pouch_engine::Engine;
+use pouch_engine::System;
 
+use crate::AppState;
 use crate::error::ApiResult;
 
-pub fn routes() -> Router<Engine> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/_ping", get(ping).post(ping))
         .route("/version", get(version))
@@ -32,14 +33,14 @@ async fn ping() -> Response {
     resp
 }
 
-async fn version(State(engine): State<Engine>) -> Response {
-    Json(engine.version()).into_response()
+async fn version(State(system): State<System>) -> Response {
+    Json(system.version()).into_response()
 }
 
-async fn df(State(engine): State<Engine>, uri: axum::http::Uri) -> ApiResult<Response> {
+async fn df(State(system): State<System>, uri: axum::http::Uri) -> ApiResult<Response> {
     let q = crate::query::Query::parse(uri.query());
     let types = q.all("type");
-    Ok(Json(engine.system_df(types).await?).into_response())
+    Ok(Json(system.system_df(types).await?).into_response())
 }
 
 /// pouch has no builder, so there is never build cache to prune (`docker system prune` asks).
@@ -56,6 +57,6 @@ async fn search() -> ApiResult<Response> {
     .into())
 }
 
-async fn info(State(engine): State<Engine>) -> ApiResult<Response> {
-    Ok(Json(engine.info().await?).into_response())
+async fn info(State(system): State<System>) -> ApiResult<Response> {
+    Ok(Json(system.info().await?).into_response())
 }
