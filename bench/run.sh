@@ -129,21 +129,25 @@ ROWS=()
 row() { ROWS+=("| $1 | $2 | $3 | $4 | $5 |"); }
 skip="—"
 
+# run_row NAME ARGS PODMAN_ARGS NOTE: the CLI arguments ARGS timed on every engine (podman with
+# PODMAN_ARGS, which name its image), as hyperfine runs NAME-pouch, NAME-dpouch, NAME-docker,
+# NAME-podman; one table row labelled with ARGS and NOTE.
+run_row() {
+  local name=$1 args=$2 podman_args=$3 note=$4 c1 c2 c3 c4
+  c1=$(fast "$name-pouch" "$POUCH $args")
+  c2=$skip; [[ -n $PD ]] && c2=$(fast "$name-dpouch" "$PD $args")
+  c3=$skip; ((HAVE_DOCKER)) && c3=$(fast "$name-docker" "$DOCKER $args")
+  c4=$skip; ((HAVE_PODMAN)) && c4=$(fast "$name-podman" "$PODMAN $podman_args")
+  row "\`$args\` ($note)" "$c1" "$c2" "$c3" "$c4"
+}
+
 # 1. run --rm --network none busybox true
-RUNCMD="run --rm --network none busybox true"
-c1=$(fast run-pouch "$POUCH $RUNCMD")
-c2=$skip; [[ -n $PD ]] && c2=$(fast run-dpouch "$PD $RUNCMD")
-c3=$skip; ((HAVE_DOCKER)) && c3=$(fast run-docker "$DOCKER $RUNCMD")
-c4=$skip; ((HAVE_PODMAN)) && c4=$(fast run-podman "$PODMAN run --rm --network none $PODMAN_IMG true")
-row "\`$RUNCMD\` (median / mean / min ms)" "$c1" "$c2" "$c3" "$c4"
+run_row run "run --rm --network none busybox true" \
+  "run --rm --network none ${PODMAN_IMG:-} true" "median / mean / min ms"
 
 # 1b. the same on the default bridge (veth, address, nft): what networking adds to a run
-BRCMD="run --rm busybox true"
-c1=$(fast runbr-pouch "$POUCH $BRCMD")
-c2=$skip; [[ -n $PD ]] && c2=$(fast runbr-dpouch "$PD $BRCMD")
-c3=$skip; ((HAVE_DOCKER)) && c3=$(fast runbr-docker "$DOCKER $BRCMD")
-c4=$skip; ((HAVE_PODMAN)) && c4=$(fast runbr-podman "$PODMAN run --rm $PODMAN_IMG true")
-row "\`$BRCMD\` (default bridge; median / mean / min ms)" "$c1" "$c2" "$c3" "$c4"
+run_row runbr "run --rm busybox true" "run --rm ${PODMAN_IMG:-} true" \
+  "default bridge; median / mean / min ms"
 
 # 2. exec into a running container
 $POUCH run -d --name pb-exec --network none busybox sleep 600 >/dev/null

@@ -23,6 +23,17 @@ pub fn have_docker() -> bool {
     ok
 }
 
+/// A daemon with busybox loaded, for a test that drives it with the stock docker CLI; None
+/// (after saying why) where that CLI is not installed.
+pub fn docker_daemon() -> Option<Daemon> {
+    if !have_docker() {
+        return None;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    Some(d)
+}
+
 /// stdout, stderr and the exit code of a finished command.
 pub fn out(o: &Output) -> (String, String, Option<i32>) {
     (
@@ -113,12 +124,25 @@ impl Daemon {
 
     /// Starts (or restarts) the process on this daemon's root and socket.
     pub fn spawn(&mut self, extra: &[&str]) -> Result<(), String> {
+        self.spawn_under(&[], extra)
+    }
+
+    /// Like [`Daemon::spawn`], with pouchd run by `wrapper` (a command and its arguments that
+    /// execs the rest, such as `setpriv … `).
+    pub fn spawn_under(&mut self, wrapper: &[&str], extra: &[&str]) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("pouchd.log"))
             .map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(bin("pouchd"));
+        let mut cmd = match wrapper {
+            [] => Command::new(bin("pouchd")),
+            [program, args @ ..] => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin("pouchd"));
+                c
+            }
+        };
         cmd.arg("--root")
             .arg(&self.root)
             .arg("--exec-root")
@@ -211,6 +235,14 @@ impl Daemon {
         }
     }
 
+    /// SIGKILL without reaping: the killed pouchd stays a zombie (its pid and name still in
+    /// `/proc`) until the caller waits for the returned child.
+    pub fn kill9_unreaped(&mut self) -> Child {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL pouchd");
+        child
+    }
+
     /// Runs the `pouch` CLI against this daemon.
     pub fn pouch(&self, args: &[&str]) -> Output {
         Command::new(bin("pouch"))
@@ -290,6 +322,32 @@ impl Daemon {
     pub fn inspect(&self, id: &str) -> serde_json::Value {
         self.http("GET", &format!("/containers/{id}/json"), b"")
             .json()
+    }
+
+    /// An image's `RepoTags` (`GET /images/{image}/json`), sorted.
+    pub fn repo_tags(&self, image: &str) -> Vec<String> {
+        let img = self
+            .http("GET", &format!("/images/{image}/json"), b"")
+            .json();
+        let mut tags: Vec<String> = img["RepoTags"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no RepoTags: {img}"))
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect();
+        tags.sort();
+        tags
+    }
+
+    /// `SecurityOptions` from `GET /info` (`name=seccomp,profile=builtin`, `name=userns` …).
+    pub fn security_options(&self) -> Vec<String> {
+        let info = self.http("GET", "/info", b"").json();
+        info["SecurityOptions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no SecurityOptions: {info}"))
+            .iter()
+            .map(|o| o.as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     pub fn docker_ok(&self, args: &[&str]) -> String {
@@ -375,6 +433,16 @@ fn with_network_defaults(config: &str, dir: &Path) -> String {
     serde_json::Value::Object(m).to_string()
 }
 
+/// Percent-encodes `s` for a URL query value (everything but letters, digits and `-_.`).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Runs `cmd` with `input` written to its stdin (then closed), collecting its output.
 fn with_stdin(mut cmd: Command, input: &[u8]) -> Output {
     let mut child = cmd
@@ -442,6 +510,16 @@ impl HttpResponse {
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The `message` of docker's error body (`{"message": "…"}`); panics, showing the body,
+    /// when there is none.
+    pub fn message(&self) -> String {
+        let v = self.json();
+        v["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error message in {v}"))
+            .to_string()
     }
 }
 

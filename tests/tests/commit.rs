@@ -1,15 +1,11 @@
 //! `docker commit`: a container's changes become a new image layer that runs here and, saved and
 //! loaded, on another daemon.
 
-use pouch_e2e::{Daemon, have_docker, out};
+use pouch_e2e::{Daemon, docker_daemon, out};
 
 #[test]
 fn commit_runs_here_and_after_save_load_elsewhere() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "--name",
@@ -88,11 +84,7 @@ fn commit_runs_here_and_after_save_load_elsewhere() {
 
 #[test]
 fn commit_running_container_and_errors() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "-d",

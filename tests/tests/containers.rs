@@ -1,15 +1,11 @@
 //! Running containers through the stock docker CLI: output, exit codes, stdin, detached
 //! lifecycle, signals, pause, restart policies, and docker-equivalent errors.
 
-use pouch_e2e::{Daemon, have_docker, out};
+use pouch_e2e::{Daemon, docker_daemon, have_docker, out};
 
 #[test]
 fn run_prints_output_and_propagates_exit_codes() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     let (so, se, code) = out(&d.docker(&["run", "--rm", "busybox", "echo", "hello"]));
     assert_eq!(
         (so.as_str(), code),
@@ -45,11 +41,7 @@ fn run_prints_output_and_propagates_exit_codes() {
 
 #[test]
 fn interactive_stdin_reaches_the_container() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     let o = d.docker_stdin(&["run", "-i", "--rm", "busybox", "cat"], b"hi there\n");
     let (so, se, code) = out(&o);
     assert_eq!((so.as_str(), code), ("hi there\n", Some(0)), "{se}");
@@ -59,11 +51,7 @@ fn interactive_stdin_reaches_the_container() {
 
 #[test]
 fn detached_lifecycle_logs_stop_pause_kill_rm() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     let id = d.docker_ok(&[
         "run",
         "-d",
@@ -136,11 +124,7 @@ fn detached_lifecycle_logs_stop_pause_kill_rm() {
 
 #[test]
 fn errors_match_docker() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     let (_, se, code) = out(&d.docker(&["run", "--rm", "--pull", "never", "nosuchimage"]));
     assert_eq!(code, Some(125), "{se}");
     assert!(se.contains("No such image"), "{se}");
@@ -164,11 +148,7 @@ fn errors_match_docker() {
 
 #[test]
 fn restart_policy_restarts_a_failing_container() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "-d",
@@ -190,11 +170,7 @@ fn restart_policy_restarts_a_failing_container() {
 
 #[test]
 fn a_container_cannot_raise_its_own_limits() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     let script = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
                   echo 268435456 > /sys/fs/cgroup/memory/memory.limit_in_bytes && echo RAISED; \
                   echo max > /sys/fs/cgroup/pids/pids.max && echo RAISED; \
@@ -230,11 +206,7 @@ fn a_container_cannot_raise_its_own_limits() {
 
 #[test]
 fn containers_survive_daemon_restarts_and_crashes() {
-    if !have_docker() {
-        return;
-    }
-    let mut d = Daemon::start();
-    d.load_busybox();
+    let Some(mut d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "-d",
@@ -287,11 +259,7 @@ fn containers_survive_daemon_restarts_and_crashes() {
 
 #[test]
 fn events_record_the_lifecycle() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&["tag", "busybox", "evt:1"]);
     d.docker_ok(&["run", "--name", "ev", "busybox", "true"]);
     d.docker_ok(&["rm", "ev"]);
@@ -341,11 +309,7 @@ fn events_record_the_lifecycle() {
 
 #[test]
 fn export_diff_and_top() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "--name",
@@ -403,11 +367,7 @@ fn pouch_sys_mounted(d: &Daemon, name: &str) -> bool {
 
 #[test]
 fn exec_runs_processes_in_a_running_container() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "-d",
@@ -466,11 +426,7 @@ fn exec_runs_processes_in_a_running_container() {
 
 #[test]
 fn tty_and_init() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     // A TTY gives raw output with the pty's line endings.
     let (so, se, code) =
         out(&d.docker(&["run", "--rm", "-t", "busybox", "sh", "-c", "tty; exit 2"]));
@@ -549,11 +505,7 @@ fn external_runtime_from_the_daemon_config() {
 
 #[test]
 fn logs_follow_tail_and_timestamps() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&[
         "run",
         "-d",

@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use pouch_e2e::{Daemon, have_docker};
+use pouch_e2e::{Daemon, docker_daemon};
 
 /// The (name, contents) of every entry of a tar.
 fn tar_entries(body: &[u8]) -> Vec<(String, Vec<u8>)> {
@@ -45,11 +45,7 @@ fn run_sleeper(d: &Daemon, name: &str) {
 
 #[test]
 fn copies_files_and_directories_in_and_out_of_a_running_container() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     run_sleeper(&d, "c1");
     let host = tempfile::tempdir().expect("tempdir");
 
@@ -116,11 +112,7 @@ fn copies_files_and_directories_in_and_out_of_a_running_container() {
 
 #[test]
 fn copies_into_a_stopped_container() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     d.docker_ok(&["create", "--name", "c2", "busybox", "cat", "/tmp/in.txt"]);
     let host = tempfile::tempdir().expect("tempdir");
     let src = host.path().join("in.txt");
@@ -139,11 +131,7 @@ fn copies_into_a_stopped_container() {
 
 #[test]
 fn hostile_put_archives_are_refused() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     run_sleeper(&d, "c3");
     let id = d.inspect("c3")["Id"].as_str().unwrap().to_string();
     let host = tempfile::tempdir().expect("tempdir");
@@ -201,11 +189,7 @@ fn hostile_put_archives_are_refused() {
 
 #[test]
 fn symlinks_in_the_container_do_not_reach_the_host() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     run_sleeper(&d, "c4");
     // The same path on the host and in the container, with different contents.
     let host = tempfile::tempdir().expect("tempdir");

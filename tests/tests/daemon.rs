@@ -1,6 +1,8 @@
 //! The daemon itself: API skeleton, version negotiation, error bodies, side-by-side daemons,
 //! exclusive roots and sockets, clean shutdown.
 
+use std::path::Path;
+
 use pouch_e2e::{Daemon, bin};
 
 #[test]
@@ -55,10 +57,10 @@ fn versions_outside_the_supported_range_and_unknown_paths_get_docker_errors() {
     let r = d.http("GET", "/v1.12/version", b"");
     assert_eq!(r.status, 400);
     assert!(
-        r.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("is too old. Minimum supported API version is 1.24")
+        r.message()
+            .contains("is too old. Minimum supported API version is 1.24"),
+        "{}",
+        r.text()
     );
     assert_eq!(d.http("GET", "/v1.24/version", b"").status, 200);
     let r = d.http("GET", "/no/such/thing", b"");
@@ -67,12 +69,7 @@ fn versions_outside_the_supported_range_and_unknown_paths_get_docker_errors() {
     assert_eq!(r.header("Api-Version"), Some("1.47"));
     let r = d.http("GET", "/images/json?filters=%7Bbroken", b"");
     assert_eq!(r.status, 400);
-    assert!(
-        r.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("invalid filter")
-    );
+    assert!(r.message().contains("invalid filter"), "{}", r.text());
 }
 
 #[test]
@@ -104,17 +101,26 @@ fn two_daemons_side_by_side_and_exclusive_roots_and_sockets() {
 
     // Same root, other socket: refused because the root is locked.
     let other_sock = a.dir.path().join("other.sock");
-    let out = std::process::Command::new(bin("pouchd"))
-        .arg("--root")
-        .arg(&a.root)
-        .arg("--exec-root")
-        .arg(a.dir.path().join("exec2"))
-        .arg("-H")
-        .arg(format!("unix://{}", other_sock.display()))
-        .arg("--config")
-        .arg(a.dir.path().join("config.json"))
-        .output()
-        .unwrap();
+    // A second pouchd on these paths, run until it exits.
+    let config = a.dir.path().join("config.json");
+    let pouchd = |root: &Path, exec_root: &Path, host: &str| {
+        std::process::Command::new(bin("pouchd"))
+            .arg("--root")
+            .arg(root)
+            .arg("--exec-root")
+            .arg(exec_root)
+            .arg("-H")
+            .arg(host)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let out = pouchd(
+        &a.root,
+        &a.dir.path().join("exec2"),
+        &format!("unix://{}", other_sock.display()),
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -124,17 +130,11 @@ fn two_daemons_side_by_side_and_exclusive_roots_and_sockets() {
     assert!(!other_sock.exists());
 
     // Other root, same socket: refused because a live daemon answers there.
-    let out = std::process::Command::new(bin("pouchd"))
-        .arg("--root")
-        .arg(b.dir.path().join("root2"))
-        .arg("--exec-root")
-        .arg(b.dir.path().join("exec2"))
-        .arg("-H")
-        .arg(a.host())
-        .arg("--config")
-        .arg(a.dir.path().join("config.json"))
-        .output()
-        .unwrap();
+    let out = pouchd(
+        &b.dir.path().join("root2"),
+        &b.dir.path().join("exec2"),
+        &a.host(),
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("another daemon is already serving"), "{err}");
@@ -206,4 +206,58 @@ fn info_tells_what_the_host_lacks_and_how_to_fix_it() {
         "{text}"
     );
     assert!(text.contains("fix: apt-get install lxcfs"), "{text}");
+}
+
+/// Reaps a child when dropped, so a failed assertion does not leave the zombie behind.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.wait();
+    }
+}
+
+/// The one-letter state of `pid` from `/proc/<pid>/status` (`Z` for a zombie).
+fn proc_state(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("State:"))
+        .and_then(|s| s.split_whitespace().next())
+        .map(str::to_owned)
+}
+
+#[test]
+fn restart_after_kill9_comes_up_while_the_old_pouchd_is_an_unreaped_zombie() {
+    let mut d = Daemon::start();
+    let pidfile = d.exec_root.join("pouchd.pid");
+    // This test is the old pouchd's parent and does not wait for it: it stays a zombie, with
+    // its pid and its name still in /proc, and its pid still in the pid file.
+    let old = Reap(d.kill9_unreaped());
+    let pid = old.0.id();
+    d.wait_for(10, "the killed pouchd to become a zombie", || {
+        proc_state(pid).as_deref() == Some("Z")
+    });
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap()
+            .trim(),
+        "pouchd"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap().trim(),
+        pid.to_string()
+    );
+
+    d.spawn(&[])
+        .unwrap_or_else(|e| panic!("restart over a zombie's pid file failed: {e}"));
+    assert_eq!(d.http("GET", "/_ping", b"").status, 200);
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap().trim(),
+        d.pid().to_string()
+    );
+    // The new daemon came up while the old one was still unreaped.
+    assert_eq!(proc_state(pid).as_deref(), Some("Z"));
+    drop(old);
+    assert_eq!(proc_state(pid), None, "the zombie was not reaped");
 }

@@ -17,7 +17,7 @@ fn refused(d: &Daemon, archive: &[u8], expect: &str) {
     let before = state(d);
     let r = d.http("POST", "/images/load", archive);
     assert_eq!(r.status, 400, "{}", r.text());
-    let msg = r.json()["message"].as_str().unwrap().to_string();
+    let msg = r.message();
     assert!(
         msg.contains(expect),
         "message {msg:?} should mention {expect:?}"

@@ -42,18 +42,10 @@ fn load_both_formats_list_inspect_tag_save_rmi_and_reload() {
 
     // Tag, then refer to the image by short id and by the new name.
     d.pouch_ok(&["tag", "busybox:latest", "localhost:5000/team/bb:v1"]);
-    let tags = d
-        .http("GET", &format!("/images/{}/json", &id[7..19]), b"")
-        .json()["RepoTags"]
-        .clone();
-    let mut tags: Vec<String> = tags
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
-    tags.sort();
-    assert_eq!(tags, vec!["busybox:latest", "localhost:5000/team/bb:v1"]);
+    assert_eq!(
+        d.repo_tags(&id[7..19]),
+        vec!["busybox:latest", "localhost:5000/team/bb:v1"]
+    );
     assert_eq!(
         d.http("GET", "/images/localhost:5000/team/bb:v1/json", b"")
             .json()["Id"],
@@ -237,4 +229,77 @@ fn list_filters_and_quiet() {
     let bad = d.pouch(&["images", "--filter", "bogus=1"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid filter 'bogus'"));
+}
+
+/// `GET path` from a client that gives up (and hangs up) when the daemon stays silent for
+/// `secs`. HTTP/1.0, so the answer is one body that ends with the connection.
+fn get_within(d: &Daemon, path: &str, secs: u64) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(&d.sock)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(secs)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: pouch\r\n\r\n")?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no header end in {text:?}")))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line in {head:?}")))?;
+    Ok((status, body.to_owned()))
+}
+
+#[test]
+fn reference_filter_is_go_path_match_and_answers_a_backtracking_pattern_at_once() {
+    let d = Daemon::start();
+    d.pouch_ok(&["load", "-i", &path("busybox-docker.tar")]);
+    let long = "a".repeat(47);
+    d.pouch_ok(&["tag", "busybox", &long]);
+    d.pouch_ok(&["tag", "busybox", "team/aab:1"]);
+    // The tags `reference=<pattern>` lists (docker shows only the names that matched).
+    let tags = |pattern: &str| -> Vec<String> {
+        let filters = serde_json::json!({ "reference": [pattern] }).to_string();
+        let q = format!("/images/json?filters={}", pouch_e2e::urlencode(&filters));
+        let (status, body) = get_within(&d, &q, 10)
+            .unwrap_or_else(|e| panic!("reference={pattern}: no answer within 10 s: {e}"));
+        assert_eq!(status, 200, "reference={pattern}: {body}");
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let mut tags: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| i["RepoTags"].as_array().unwrap().clone())
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect();
+        tags.sort();
+        tags
+    };
+    let long_tag = format!("{long}:latest");
+
+    // A naive glob tries every way to split 47 `a`s among twelve stars: minutes of CPU.
+    assert!(tags("*a*a*a*a*a*a*a*a*a*a*a*a*b").is_empty());
+    assert_eq!(
+        tags("*a*a*a*a*a*a*a*a*a*a*a*a"),
+        std::slice::from_ref(&long_tag)
+    );
+
+    // Go's path.Match, as docker uses it: `*` and `?` stop at `/`, classes, escapes; a pattern
+    // with a `:` in its last segment is matched against the name with its tag.
+    assert_eq!(tags("busy*"), ["busybox:latest"]);
+    assert_eq!(tags("*"), [long_tag.clone(), "busybox:latest".to_owned()]);
+    assert_eq!(tags("team/*"), ["team/aab:1"]);
+    assert!(tags("team*").is_empty());
+    assert_eq!(tags("team/aa?:1"), ["team/aab:1"]);
+    assert!(tags("team/aa?:2").is_empty());
+    assert_eq!(tags("b[^a-t]sy[a-c]o\\x"), ["busybox:latest"]);
+    assert_eq!(tags(&format!("{long}:lat*")), [long_tag]);
+
+    // A malformed pattern is an error, not an empty list.
+    let filters = pouch_e2e::urlencode(r#"{"reference":["busy[box"]}"#);
+    let (status, body) = get_within(&d, &format!("/images/json?filters={filters}"), 10).unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("syntax error in pattern"), "{body}");
 }

@@ -21,6 +21,22 @@ fn fails(d: &Daemon, args: &[&str]) -> String {
     se
 }
 
+/// A detached busybox named `name` that sleeps for five minutes, run with `flags` (networks,
+/// aliases, addresses).
+fn sleeper(d: &Daemon, name: &str, flags: &[&str]) {
+    let head = ["run", "-d", "--name", name];
+    ok(
+        d,
+        &[&head[..], flags, &["busybox", "sleep", "300"]].concat(),
+    );
+}
+
+/// Runs busybox `cmd` once (`--rm`) on `network` and returns its output.
+fn run_on(d: &Daemon, network: &str, cmd: &[&str]) -> String {
+    let head = ["run", "--rm", "--network", network, "busybox"];
+    ok(d, &[&head[..], cmd].concat())
+}
+
 /// An HTTP GET over TCP; `None` until something answers.
 fn http_get(addr: &str) -> Option<String> {
     let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_secs(2)).ok()?;
@@ -166,50 +182,13 @@ fn user_network_names_resolve_and_networks_are_isolated() {
     ] {
         assert!(ls.contains(want), "{ls}");
     }
-    ok(
+    sleeper(
         &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "alpha",
-            "--network",
-            "front",
-            "--network-alias",
-            "db",
-            "busybox",
-            "sleep",
-            "300",
-        ],
+        "alpha",
+        &["--network", "front", "--network-alias", "db"],
     );
-    ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "beta",
-            "--network",
-            "front",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
-    ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "gamma",
-            "--network",
-            "back",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
+    sleeper(&d, "beta", &["--network", "front"]);
+    sleeper(&d, "gamma", &["--network", "back"]);
     for name in ["alpha", "db"] {
         let got = ok(&d, &["exec", "beta", "ping", "-c", "1", "-W", "3", name]);
         assert!(got.contains("1 packets received"), "{got}");
@@ -324,31 +303,15 @@ fn addresses_aliases_dns_and_hosts_follow_the_flags() {
     assert!(got.contains("10.219.0.7\tbox1"), "{got}");
     assert!(got.contains("nameserver 10.219.0.254"), "{got}");
     assert!(got.contains("search example.test"), "{got}");
+    let on_inner = |cmd: &[&str]| {
+        let head = ["run", "--rm", "--network", "inner", "busybox"];
+        d.docker_ok(&[&head[..], cmd].concat())
+    };
     // Without --ip, addresses come from the range.
-    let got = d.docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "inner",
-        "busybox",
-        "ip",
-        "-4",
-        "-o",
-        "addr",
-        "show",
-        "eth0",
-    ]);
+    let got = on_inner(&["ip", "-4", "-o", "addr", "show", "eth0"]);
     assert!(got.contains("10.219.0.128/24"), "{got}");
     // An internal network has no default route.
-    let got = d.docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "inner",
-        "busybox",
-        "ip",
-        "route",
-    ]);
+    let got = on_inner(&["ip", "route"]);
     assert!(!got.contains("default"), "{got}");
     // Out-of-subnet addresses and --ip on the default bridge are refused like docker.
     let (_, se, code) = out(&d.docker(&[
@@ -377,35 +340,12 @@ fn host_none_and_container_modes() {
     let d = Daemon::start();
     d.load_busybox();
     let bridge = d.bridge();
-    let host = ok(
-        &d,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "host",
-            "busybox",
-            "cat",
-            "/proc/net/dev",
-        ],
-    );
+    let host = run_on(&d, "host", &["cat", "/proc/net/dev"]);
     assert!(
         host.contains(&bridge),
         "host mode does not see {bridge}: {host}"
     );
-    let none = ok(
-        &d,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "busybox",
-            "ip",
-            "-o",
-            "link",
-        ],
-    );
+    let none = run_on(&d, "none", &["ip", "-o", "link"]);
     let links: Vec<&str> = none.lines().collect();
     assert_eq!(links.len(), 1, "{none}");
     assert!(
@@ -422,21 +362,10 @@ fn host_none_and_container_modes() {
         .unwrap()
         .to_string();
     assert!(!ip.is_empty());
-    let got = ok(
+    let got = run_on(
         &d,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "container:owner",
-            "busybox",
-            "ip",
-            "-4",
-            "-o",
-            "addr",
-            "show",
-            "eth0",
-        ],
+        "container:owner",
+        &["ip", "-4", "-o", "addr", "show", "eth0"],
     );
     assert!(got.contains(&format!("{ip}/")), "{got}");
     // Default bridge: the container reaches its gateway, and is in docker's inspect shape.
@@ -636,20 +565,7 @@ fn cni_conflist_network_through_debians_plugins() {
     d.load_busybox();
     let ls = ok(&d, &["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
     assert!(ls.contains("cninet cni"), "{ls}");
-    ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "cn1",
-            "--network",
-            "cninet",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
+    sleeper(&d, "cn1", &["--network", "cninet"]);
     let ip = d.inspect("cn1")["NetworkSettings"]["Networks"]["cninet"]["IPAddress"]
         .as_str()
         .unwrap_or_default()
@@ -719,30 +635,11 @@ fn macvlan_network_on_a_parent_the_test_made() {
         "mv",
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    ok(
+    sleeper(&d, "m1", &["--network", "mv", "--ip", "10.221.0.10"]);
+    let got = run_on(
         &d,
+        "mv",
         &[
-            "run",
-            "-d",
-            "--name",
-            "m1",
-            "--network",
-            "mv",
-            "--ip",
-            "10.221.0.10",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
-    let got = ok(
-        &d,
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "mv",
-            "busybox",
             "sh",
             "-c",
             "ip -4 -o addr show eth0; ping -c 1 -W 3 10.221.0.10",
@@ -787,33 +684,16 @@ fn dual_stack_network_gives_ipv6_addresses_names_and_routes() {
             "ds",
         ],
     );
-    ok(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "six",
-            "--network",
-            "ds",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
+    sleeper(&d, "six", &["--network", "ds"]);
     let v = d.inspect("six");
     let net = &v["NetworkSettings"]["Networks"]["ds"];
     assert_eq!(net["GlobalIPv6Address"], "fd00:224::2", "{net}");
     assert_eq!(net["GlobalIPv6PrefixLen"], 64, "{net}");
     assert_eq!(net["IPv6Gateway"], "fd00:224::1", "{net}");
-    let got = ok(
+    let got = run_on(
         &d,
+        "ds",
         &[
-            "run",
-            "--rm",
-            "--network",
-            "ds",
-            "busybox",
             "sh",
             "-c",
             "ip -6 route; ping -6 -c 1 -W 3 six; nslookup -type=aaaa six",

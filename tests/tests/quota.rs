@@ -10,7 +10,9 @@ use pouch_e2e::{Daemon, out};
 fn disk_quota_is_refused_clearly_without_project_quota() {
     let d = Daemon::start();
     d.load_busybox();
-    let (_, se, code) = out(&d.pouch(&["run", "--rm", "--disk-quota", "10m", "busybox", "true"]));
+    let run_with =
+        |quota: &str| out(&d.pouch(&["run", "--rm", "--disk-quota", quota, "busybox", "true"]));
+    let (_, se, code) = run_with("10m");
     assert_eq!(code, Some(125), "{se}");
     assert!(
         se.contains("disk quota for /: disk quota needs project quotas"),
@@ -19,17 +21,10 @@ fn disk_quota_is_refused_clearly_without_project_quota() {
     let (_, se, code) = out(&d.pouch(&["volume", "create", "-o", "size=10m", "q1"]));
     assert_ne!(code, Some(0));
     assert!(se.contains("disk quota needs project quotas"), "{se}");
-    let (_, se, code) = out(&d.pouch(&[
-        "run",
-        "--rm",
-        "--disk-quota",
-        "/nowhere=1m",
-        "busybox",
-        "true",
-    ]));
+    let (_, se, code) = run_with("/nowhere=1m");
     assert_ne!(code, Some(0));
     assert!(se.contains("no local volume is mounted there"), "{se}");
-    let (_, se, code) = out(&d.pouch(&["run", "--rm", "--disk-quota", "lots", "busybox", "true"]));
+    let (_, se, code) = run_with("lots");
     assert_ne!(code, Some(0));
     assert!(se.contains("--disk-quota"), "{se}");
     // Nothing was left behind.
@@ -123,7 +118,7 @@ fn disk_quota_limits_rootfs_and_volumes_on_a_prjquota_filesystem() {
     ]);
     let kb: u64 = size.trim().parse().unwrap();
     assert!((9 * 1024..=11 * 1024).contains(&kb), "df size {kb} KiB");
-    let (_, se, code) = out(&d.pouch(&[
+    let write_20m = [
         "exec",
         id,
         "dd",
@@ -131,20 +126,13 @@ fn disk_quota_limits_rootfs_and_volumes_on_a_prjquota_filesystem() {
         "of=/big",
         "bs=1M",
         "count=20",
-    ]));
+    ];
+    let (_, se, code) = out(&d.pouch(&write_20m));
     assert_ne!(code, Some(0));
     assert!(se.contains("Disk quota exceeded"), "{se}");
     d.pouch_ok(&["exec", id, "rm", "-f", "/big"]);
     d.pouch_ok(&["update", "--disk-quota", "40m", id]);
-    d.pouch_ok(&[
-        "exec",
-        id,
-        "dd",
-        "if=/dev/zero",
-        "of=/big",
-        "bs=1M",
-        "count=20",
-    ]);
+    d.pouch_ok(&write_20m);
     d.pouch_ok(&["rm", "-f", id]);
     // A volume with its own size.
     d.pouch_ok(&["volume", "create", "-o", "size=5m", "small"]);

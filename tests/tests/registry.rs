@@ -5,26 +5,21 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 use pouch_e2e::archives::{Entry, layer, sha256_hex};
 use pouch_e2e::registry::{
     ConnectProxy, FlakyFront, Registry, RegistryOpts, TokenFront, archive,
-    assert_no_half_made_layers, bcrypt, entries, have_registry, load, make_certs, noise, pouch,
-    pouch_err, pouch_ok, pushed_digest,
+    assert_no_half_made_layers, bcrypt, daemon_with_certs_d, entries, have_registry, load, noise,
+    pouch, pouch_command, pouch_err, pouch_ok, pull_caught_downloading, push_and_remove,
+    pushed_digest, registry_and_daemon, registry_with_busybox, tag_busybox, tls_registry,
 };
-use pouch_e2e::{Daemon, bin, have_docker, out};
+use pouch_e2e::{Daemon, have_docker, out};
 
 #[test]
 fn push_then_pull_by_tag_and_digest_and_run() {
-    if !have_registry() {
+    let Some((reg, d, name)) = registry_with_busybox("team/bb:v1") else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
-    d.load_busybox();
-    let name = format!("{}/team/bb:v1", reg.host());
-    pouch_ok(&d, &["tag", "busybox", &name]);
+    };
     let pushed = pouch_ok(&d, &["push", &name]);
     assert!(
         pushed.contains(&format!(
@@ -136,16 +131,10 @@ fn docker_cli_pulls_and_pushes_through_pouchd() {
 
 #[test]
 fn pouch_run_pulls_a_missing_image_unless_told_not_to() {
-    if !have_registry() {
+    let Some((_reg, d, name)) = registry_with_busybox("run/bb:1") else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
-    d.load_busybox();
-    let name = format!("{}/run/bb:1", reg.host());
-    pouch_ok(&d, &["tag", "busybox", &name]);
-    pouch_ok(&d, &["push", &name]);
-    pouch_ok(&d, &["rmi", "busybox", &name]);
+    };
+    push_and_remove(&d, &name, &["busybox"]);
     let err = pouch_err(&d, &["run", "--rm", "--pull", "never", &name, "true"]);
     assert!(err.contains("No such image"), "{err}");
     let o = pouch(&d, &["run", "--rm", &name, "echo", "auto-pulled"]);
@@ -166,12 +155,10 @@ fn mirror_serves_a_registry_under_its_canonical_name() {
         reg.host()
     );
     let d = Daemon::start_with_config(&cfg, &[]).unwrap();
-    d.load_busybox();
     // The mirror holds the repository under the same path the registry would.
     let on_mirror = format!("{}/pause:3.9", reg.host());
-    pouch_ok(&d, &["tag", "busybox", &on_mirror]);
-    pouch_ok(&d, &["push", &on_mirror]);
-    pouch_ok(&d, &["rmi", "busybox", &on_mirror]);
+    tag_busybox(&d, &on_mirror);
+    push_and_remove(&d, &on_mirror, &["busybox"]);
     let pulled = pouch_ok(&d, &["pull", "registry.k8s.io/pause:3.9"]);
     assert!(pulled.contains("Pull complete"), "{pulled}");
     let img = d
@@ -189,11 +176,9 @@ fn mirror_serves_a_registry_under_its_canonical_name() {
 
 #[test]
 fn manifest_list_pull_selects_the_platform() {
-    if !have_registry() {
+    let Some((reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     let host_arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -260,11 +245,9 @@ fn manifest_list_pull_selects_the_platform() {
 
 #[test]
 fn gzip_and_zstd_layers_are_pulled() {
-    if !have_registry() {
+    let Some((reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     let plain_a = layer(&[Entry::File("gz.txt", b"from a gzip layer")]);
     let plain_b = layer(&[Entry::File("zst.txt", b"from a zstd layer")]);
     let gz = {
@@ -341,24 +324,12 @@ fn gzip_and_zstd_layers_are_pulled() {
 
 #[test]
 fn tls_registry_with_a_ca_from_certs_d() {
-    if !have_registry() {
+    let Some((certs, reg)) = tls_registry(false) else {
         return;
-    }
-    let certs = tempfile::tempdir().unwrap();
-    if make_certs(certs.path()).is_none() {
-        eprintln!("SKIP: the openssl CLI could not make test certificates");
-        return;
-    }
-    let reg = Registry::start(RegistryOpts {
-        tls: Some((certs.path().join("srv.crt"), certs.path().join("srv.key"))),
-        ..Default::default()
-    });
-    let certs_d = tempfile::tempdir().unwrap();
-    let cfg = format!(r#"{{"certs-dir": "{}"}}"#, certs_d.path().display());
-    let d = Daemon::start_with_config(&cfg, &[]).unwrap();
-    d.load_busybox();
+    };
+    let (certs_d, d) = daemon_with_certs_d();
     let name = format!("{}/tls/bb:1", reg.host());
-    pouch_ok(&d, &["tag", "busybox", &name]);
+    tag_busybox(&d, &name);
     let unverified = |d: &Daemon| d.log().matches("TLS certificate is not verified").count();
     // 127.0.0.1 is an insecure registry (as in docker): without its CA the push still goes over
     // TLS, unverified, and says so in the log.
@@ -370,8 +341,7 @@ fn tls_registry_with_a_ca_from_certs_d() {
     let ca_dir = certs_d.path().join(reg.host());
     std::fs::create_dir_all(&ca_dir).unwrap();
     std::fs::copy(certs.path().join("ca.crt"), ca_dir.join("ca.crt")).unwrap();
-    pouch_ok(&d, &["push", &name]);
-    pouch_ok(&d, &["rmi", "busybox", &name]);
+    push_and_remove(&d, &name, &["busybox"]);
     pouch_ok(&d, &["pull", &name]);
     let run = pouch_ok(&d, &["run", "--rm", &name, "echo", "over-tls"]);
     assert_eq!(run.trim(), "over-tls");
@@ -398,9 +368,8 @@ fn htpasswd_registry_login_logout_and_wrong_credentials() {
         ..Default::default()
     });
     let d = Daemon::start();
-    d.load_busybox();
     let name = format!("{}/private/bb:1", reg.host());
-    pouch_ok(&d, &["tag", "busybox", &name]);
+    tag_busybox(&d, &name);
 
     let err = pouch_err(&d, &["push", &name]);
     assert!(
@@ -423,8 +392,7 @@ fn htpasswd_registry_login_logout_and_wrong_credentials() {
         serde_json::from_str(&std::fs::read_to_string(&cfg_file).unwrap()).unwrap();
     // base64("alice:s3cret")
     assert_eq!(stored["auths"][reg.host()]["auth"], "YWxpY2U6czNjcmV0");
-    pouch_ok(&d, &["push", &name]);
-    pouch_ok(&d, &["rmi", "busybox", &name]);
+    push_and_remove(&d, &name, &["busybox"]);
     pouch_ok(&d, &["pull", &name]);
     pouch_ok(&d, &["rmi", &name]);
     // run pulls the missing image with the stored credentials too.
@@ -451,17 +419,14 @@ fn htpasswd_registry_login_logout_and_wrong_credentials() {
 
 #[test]
 fn corrupted_blob_is_refused_and_prune_collects_what_a_failed_pull_left() {
-    if !have_registry() {
+    let Some((reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     let base = layer(&[Entry::File("base.bin", &noise(300_000, 1))]);
     let top = layer(&[Entry::File("top.bin", &noise(300_000, 2))]);
     let name = format!("{}/corrupt:1", reg.host());
     load(&d, &archive(&name, "amd64", &[base, top.clone()]));
-    pouch_ok(&d, &["push", &name]);
-    pouch_ok(&d, &["rmi", &name]);
+    push_and_remove(&d, &name, &[]);
     assert!(entries(&d, "snapshots").is_empty());
 
     // Same length, different bytes: only the digest can tell.
@@ -497,45 +462,18 @@ fn corrupted_blob_is_refused_and_prune_collects_what_a_failed_pull_left() {
 
 #[test]
 fn registry_killed_mid_pull_then_restarted() {
-    if !have_registry() {
+    let Some((mut reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let mut reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     let layers: Vec<Vec<u8>> = (0..3)
         .map(|i| layer(&[Entry::File(&format!("big{i}.bin"), &noise(40 << 20, i + 7))]))
         .collect();
     let name = format!("{}/big:1", reg.host());
     load(&d, &archive(&name, "amd64", &layers));
-    pouch_ok(&d, &["push", &name]);
-    pouch_ok(&d, &["rmi", &name]);
+    push_and_remove(&d, &name, &[]);
 
-    let cfg = d.dir.path().join("docker-config");
-    let mut pull = Command::new(bin("pouch"))
-        .env("DOCKER_CONFIG", &cfg)
-        .args(["-H", &d.host(), "pull", &name])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Kill the registry as soon as a download is under way.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut caught = false;
-    while Instant::now() < deadline {
-        let ingest = d.root.join("content/ingest");
-        let busy = std::fs::read_dir(&ingest)
-            .map(|r| r.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
-            .unwrap_or(false);
-        if busy {
-            caught = true;
-            break;
-        }
-        if pull.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let (pull, caught) = pull_caught_downloading(&d, &name);
     reg.kill();
     reg.spawn();
     let o = pull.wait_with_output().unwrap();
@@ -566,16 +504,10 @@ fn registry_killed_mid_pull_then_restarted() {
 
 #[test]
 fn retries_server_errors_and_follows_redirects() {
-    if !have_registry() {
+    let Some((reg, d, name)) = registry_with_busybox("flaky/bb:1") else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
-    d.load_busybox();
-    let name = format!("{}/flaky/bb:1", reg.host());
-    pouch_ok(&d, &["tag", "busybox", &name]);
-    pouch_ok(&d, &["push", &name]);
-    pouch_ok(&d, &["rmi", "busybox", &name]);
+    };
+    push_and_remove(&d, &name, &["busybox"]);
     // The same repository through a front that fails the first two blob downloads with 503
     // and redirects every manifest request.
     let front = FlakyFront::start(reg.port, 2);
@@ -597,9 +529,8 @@ fn proxy_setting_tunnels_registry_connections() {
     let proxy = ConnectProxy::start();
     let cfg = format!(r#"{{"registry-proxy": "{}"}}"#, proxy.url());
     let d = Daemon::start_with_config(&cfg, &[]).unwrap();
-    d.load_busybox();
     let name = format!("{}/proxied/bb:1", reg.host());
-    pouch_ok(&d, &["tag", "busybox", &name]);
+    tag_busybox(&d, &name);
     pouch_ok(&d, &["push", &name]);
     let after_push = proxy.tunnels.load(Ordering::SeqCst);
     assert!(after_push >= 3, "push used {after_push} tunnels");
@@ -646,19 +577,16 @@ fn default_registry_serves_docker_hub_names() {
 
 #[test]
 fn concurrent_pulls_share_layers() {
-    if !have_registry() {
+    let Some((reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     let base = layer(&[Entry::File("shared.bin", &noise(8 << 20, 3))]);
     let base_digest = format!("sha256:{}", sha256_hex(&base));
     for i in 0..3 {
         let n = format!("{}/shared:{i}", reg.host());
         let own = layer(&[Entry::File("own.txt", format!("image {i}").as_bytes())]);
         load(&d, &archive(&n, "amd64", &[base.clone(), own]));
-        pouch_ok(&d, &["push", &n]);
-        pouch_ok(&d, &["rmi", &n]);
+        push_and_remove(&d, &n, &[]);
     }
     assert!(entries(&d, "snapshots").is_empty());
     // Pull through a front that counts blob downloads (and fails none).
@@ -666,13 +594,11 @@ fn concurrent_pulls_share_layers() {
     let names: Vec<String> = (0..3)
         .map(|i| format!("{}/shared:{i}", front.host()))
         .collect();
-    let cfg = d.dir.path().join("docker-config");
     let pulls: Vec<_> = names
         .iter()
         .map(|n| {
-            Command::new(bin("pouch"))
-                .env("DOCKER_CONFIG", &cfg)
-                .args(["-H", &d.host(), "pull", n])
+            pouch_command(&d)
+                .args(["pull", n])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -744,38 +670,19 @@ fn foreign_layers_are_refused_with_a_clear_message() {
 
 #[test]
 fn daemon_killed_mid_pull_leaves_nothing_half_made() {
-    if !have_registry() {
+    let Some((reg, mut d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let mut d = Daemon::start();
+    };
     let layers: Vec<Vec<u8>> = (0..2)
         .map(|i| layer(&[Entry::File(&format!("b{i}.bin"), &noise(48 << 20, i + 11))]))
         .collect();
     let name = format!("{}/crash:1", reg.host());
     load(&d, &archive(&name, "amd64", &layers));
-    pouch_ok(&d, &["push", &name]);
-    pouch_ok(&d, &["rmi", &name]);
+    push_and_remove(&d, &name, &[]);
 
-    let mut pull = Command::new(bin("pouch"))
-        .args(["-H", &d.host(), "pull", &name])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline && pull.try_wait().unwrap().is_none() {
-        let busy = std::fs::read_dir(d.root.join("content/ingest"))
-            .map(|r| r.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
-            .unwrap_or(false);
-        if busy {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let (pull, _) = pull_caught_downloading(&d, &name);
     d.kill9();
-    let _ = pull.wait();
+    let _ = pull.wait_with_output();
     d.spawn(&[]).unwrap();
     // The restart removed staging dirs, partial blobs and content no image references.
     assert_no_half_made_layers(&d);
@@ -801,9 +708,8 @@ fn bearer_token_challenge_gets_scoped_tokens() {
     let reg = Registry::start(RegistryOpts::default());
     let front = TokenFront::start(reg.port, "bob", "hunter2");
     let d = Daemon::start();
-    d.load_busybox();
     let name = format!("{}/tok/bb:1", front.host());
-    pouch_ok(&d, &["tag", "busybox", &name]);
+    tag_busybox(&d, &name);
     let err = pouch_err(&d, &["push", &name]);
     assert!(err.contains("unauthorized"), "{err}");
     let err = pouch_err(&d, &["login", &front.host(), "-u", "bob", "-p", "nope"]);
@@ -834,15 +740,10 @@ fn bearer_token_challenge_gets_scoped_tokens() {
 
 #[test]
 fn push_mounts_layers_from_another_repository() {
-    if !have_registry() {
+    let Some((reg, d, a)) = registry_with_busybox("team/a:1") else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
-    d.load_busybox();
-    let a = format!("{}/team/a:1", reg.host());
+    };
     let b = format!("{}/team/b:1", reg.host());
-    pouch_ok(&d, &["tag", "busybox", &a]);
     pouch_ok(&d, &["push", &a]);
     pouch_ok(&d, &["tag", "busybox", &b]);
     let pushed = pouch_ok(&d, &["push", &b]);
@@ -854,11 +755,9 @@ fn push_mounts_layers_from_another_repository() {
 
 #[test]
 fn pull_all_tags() {
-    if !have_registry() {
+    let Some((reg, d)) = registry_and_daemon() else {
         return;
-    }
-    let reg = Registry::start(RegistryOpts::default());
-    let d = Daemon::start();
+    };
     d.load_busybox();
     let repo = format!("{}/many/bb", reg.host());
     for t in ["1", "2", "3"] {
@@ -877,16 +776,8 @@ fn pull_all_tags() {
         ],
     );
     pouch_ok(&d, &["pull", "--all-tags", &repo]);
-    let tags = d.http("GET", &format!("/images/{repo}:2/json"), b"").json()["RepoTags"].clone();
-    let mut tags: Vec<String> = tags
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
-    tags.sort();
     assert_eq!(
-        tags,
+        d.repo_tags(&format!("{repo}:2")),
         vec![
             format!("{repo}:1"),
             format!("{repo}:2"),
@@ -897,28 +788,15 @@ fn pull_all_tags() {
 
 #[test]
 fn tls_client_certificate_from_certs_d() {
-    if !have_registry() {
+    let Some((certs, reg)) = tls_registry(true) else {
         return;
-    }
-    let certs = tempfile::tempdir().unwrap();
-    if make_certs(certs.path()).is_none() {
-        eprintln!("SKIP: the openssl CLI could not make test certificates");
-        return;
-    }
-    let reg = Registry::start(RegistryOpts {
-        tls: Some((certs.path().join("srv.crt"), certs.path().join("srv.key"))),
-        client_ca: Some(certs.path().join("ca.crt")),
-        ..Default::default()
-    });
-    let certs_d = tempfile::tempdir().unwrap();
+    };
+    let (certs_d, d) = daemon_with_certs_d();
     let host_dir = certs_d.path().join(reg.host());
     std::fs::create_dir_all(&host_dir).unwrap();
     std::fs::copy(certs.path().join("ca.crt"), host_dir.join("ca.crt")).unwrap();
-    let cfg = format!(r#"{{"certs-dir": "{}"}}"#, certs_d.path().display());
-    let d = Daemon::start_with_config(&cfg, &[]).unwrap();
-    d.load_busybox();
     let name = format!("{}/mtls/bb:1", reg.host());
-    pouch_ok(&d, &["tag", "busybox", &name]);
+    tag_busybox(&d, &name);
     // The registry wants a client certificate; none is configured yet.
     let err = pouch_err(&d, &["push", &name]);
     assert!(err.contains("https://"), "{err}");

@@ -1,6 +1,6 @@
 //! `docker run` flags that shape the OCI spec, checked from inside the container.
 
-use pouch_e2e::{Daemon, have_docker, out};
+use pouch_e2e::{Daemon, docker_daemon, out};
 
 fn sh(d: &Daemon, flags: &[&str], script: &str) -> String {
     let mut args = vec!["run", "--rm"];
@@ -13,11 +13,7 @@ fn sh(d: &Daemon, flags: &[&str], script: &str) -> String {
 
 #[test]
 fn spec_flags_take_effect_inside_the_container() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     assert_eq!(
         sh(
             &d,

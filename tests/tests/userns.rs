@@ -34,15 +34,8 @@ fn remapped_root_is_unprivileged_on_the_host() {
     let d = Daemon::start_with_config(runtimes, &["--userns-remap", "default"]).unwrap();
     d.load_busybox();
     let base = dockremap_start();
-    let info = d.http("GET", "/info", b"").json();
-    assert!(
-        info["SecurityOptions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o == "name=userns"),
-        "{info}"
-    );
+    let opts = d.security_options();
+    assert!(opts.iter().any(|o| o == "name=userns"), "{opts:?}");
 
     let mut rts = vec!["pouch"];
     if runtimes != "{}" {

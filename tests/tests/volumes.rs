@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use pouch_e2e::{Daemon, have_docker, out};
+use pouch_e2e::{Daemon, docker_daemon, have_docker, out};
 
 fn ok(d: &Daemon, args: &[&str]) -> String {
     d.pouch_ok(args)
@@ -639,11 +639,7 @@ fn volume_plugin_provides_a_mounted_volume() {
 
 #[test]
 fn docker_cli_volume_commands() {
-    if !have_docker() {
-        return;
-    }
-    let d = Daemon::start();
-    d.load_busybox();
+    let Some(d) = docker_daemon() else { return };
     assert_eq!(
         d.docker_ok(&["volume", "create", "--label", "x=1", "dv"]),
         "dv\n"

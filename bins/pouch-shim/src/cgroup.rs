@@ -9,6 +9,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 use pouch_sys::host::{CgroupVersion, cgroup_version};
 
@@ -51,22 +55,69 @@ impl Cgroup {
     /// Removes the container's (empty) leaf directory from every hierarchy. Used after a
     /// failed create, where the runtime may not have recorded enough state to clean up.
     pub fn remove_leftovers(&self) {
-        let Some(rel) = &self.rel else { return };
-        if let Ok(CgroupVersion::V2) = cgroup_version() {
-            let _ = fs::remove_dir(Path::new(ROOT).join(rel));
-            return;
-        }
-        // v1 or hybrid: one hierarchy per entry (cgroup2 included, at `unified`).
-        let Ok(entries) = fs::read_dir(ROOT) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let dir = e.path().join(rel);
-            if dir.is_dir() {
-                if let Err(err) = fs::remove_dir(&dir) {
+        for dir in self.dirs() {
+            // Hierarchies mounted together (`cpu` and `cpuacct`) list the same directory twice.
+            match fs::remove_dir(&dir) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
                     tracing::warn!("cannot remove cgroup {}: {err}", dir.display());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// SIGKILLs every process left in the container's cgroup, in every hierarchy, until none
+    /// is left or `timeout` passes (a process may fork meanwhile); returns how many remain.
+    /// For a container whose runtime lost track of it (its shim was killed mid-create).
+    pub fn kill_all(&self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        // A frozen process cannot die: thaw a paused container first (v1 freezer, v2 freeze).
+        for dir in self.dirs() {
+            for (file, thawed) in [("freezer.state", "THAWED"), ("cgroup.freeze", "0")] {
+                let f = dir.join(file);
+                if f.exists() {
+                    let _ = fs::write(f, thawed);
                 }
             }
         }
+        loop {
+            let pids: Vec<i32> = self
+                .dirs()
+                .iter()
+                .filter_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
+                .flat_map(|t| {
+                    t.lines()
+                        .filter_map(|l| l.trim().parse().ok())
+                        .collect::<Vec<i32>>()
+                })
+                .collect();
+            if pids.is_empty() || Instant::now() >= deadline {
+                return pids.len();
+            }
+            for pid in pids {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The container's directory in every hierarchy that has one.
+    fn dirs(&self) -> Vec<PathBuf> {
+        let Some(rel) = &self.rel else {
+            return Vec::new();
+        };
+        if let Ok(CgroupVersion::V2) = cgroup_version() {
+            let dir = Path::new(ROOT).join(rel);
+            return if dir.is_dir() { vec![dir] } else { Vec::new() };
+        }
+        // v1 or hybrid: one hierarchy per entry (cgroup2 included, at `unified`).
+        let Ok(entries) = fs::read_dir(ROOT) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .map(|e| e.path().join(rel))
+            .filter(|d| d.is_dir())
+            .collect()
     }
 }

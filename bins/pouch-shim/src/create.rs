@@ -18,6 +18,7 @@ use pouch_runtime::shim::proto::{
 use crate::backend::{self, CreateIo, Runtime};
 use crate::cgroup::Cgroup;
 use crate::console::ConsoleSocket;
+use crate::diagnose;
 use crate::logfile::JsonLog;
 use crate::stdio::{self, ShimSide};
 use crate::supervisor::Created;
@@ -47,8 +48,12 @@ pub fn create(launch: ShimLaunch, signals: SignalFd) -> Option<Created> {
             signals,
         }),
         Err(e) => {
-            let message = format!("{e:#}");
-            tracing::error!("create failed: {message}");
+            let raw = format!("{e:#}");
+            tracing::error!("create failed: {raw}");
+            let (kind, message) = match diagnose::explain(&launch.bundle) {
+                Some(why) => (CreateErrorKind::Other, why),
+                None => (CreateErrorKind::classify(&raw), raw),
+            };
             if let Err(e) = runtime.delete() {
                 tracing::warn!("cleaning up after failed create: {e:#}");
             }
@@ -56,7 +61,7 @@ pub fn create(launch: ShimLaunch, signals: SignalFd) -> Option<Created> {
             let dir = &launch.state_dir;
             let _ = fs::remove_file(dir.join(SOCKET_FILE));
             let _ = fs::remove_file(dir.join(PID_FILE));
-            report_failure(CreateErrorKind::classify(&message), message);
+            report_failure(kind, message);
             None
         }
     }

@@ -12,6 +12,7 @@ mod cleanup;
 mod conn;
 mod console;
 mod create;
+mod diagnose;
 mod exec;
 mod exit;
 mod logfile;

@@ -12,65 +12,16 @@ use nix::unistd::Pid;
 use pouch_runtime::shim::{self, RuntimeChoice, ShimStatus};
 use tokio::io::AsyncWriteExt;
 
-#[tokio::test]
-async fn logs_and_exit_code() {
-    require_env!();
-    bounded(cases::logs_and_exit_code(RuntimeChoice::Builtin)).await;
+/// The embedded runtime, where the host can run the tests at all.
+fn runtime() -> Option<RuntimeChoice> {
+    if let Some(reason) = common::skip_reason() {
+        eprintln!("skipped: {reason}");
+        return None;
+    }
+    Some(RuntimeChoice::Builtin)
 }
 
-#[tokio::test]
-async fn kill_signals() {
-    require_env!();
-    bounded(cases::kill_signals(RuntimeChoice::Builtin)).await;
-}
-
-#[tokio::test]
-async fn attach_stdin() {
-    require_env!();
-    bounded(cases::attach_stdin(RuntimeChoice::Builtin)).await;
-}
-
-#[tokio::test]
-async fn tty() {
-    require_env!();
-    bounded(cases::tty(RuntimeChoice::Builtin)).await;
-}
-
-#[tokio::test]
-async fn pause_resume() {
-    require_env!();
-    bounded(cases::pause_resume(RuntimeChoice::Builtin)).await;
-}
-
-#[tokio::test]
-async fn missing_executable() {
-    require_env!();
-    bounded(cases::missing_executable(RuntimeChoice::Builtin)).await;
-}
-
-#[tokio::test]
-async fn exec_basics() {
-    require_env!();
-    bounded(cases::exec_basics(RuntimeChoice::Builtin)).await;
-}
-
-#[tokio::test]
-async fn exec_tty() {
-    require_env!();
-    bounded(cases::exec_tty(RuntimeChoice::Builtin)).await;
-}
-
-#[tokio::test]
-async fn missing_rootfs() {
-    require_env!();
-    bounded(cases::missing_rootfs(RuntimeChoice::Builtin)).await;
-}
-
-#[tokio::test]
-async fn permission_denied() {
-    require_env!();
-    bounded(cases::permission_denied(RuntimeChoice::Builtin)).await;
-}
+crate::conformance_suite!();
 
 /// SIGTERM to the shim is forwarded to the container, whose exit is then recorded as usual.
 #[tokio::test]

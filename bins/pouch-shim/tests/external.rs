@@ -3,8 +3,6 @@
 
 mod common;
 
-use common::cases::{self, bounded};
-
 macro_rules! runtime_cases {
     ($module:ident, $binary:literal) => {
         mod $module {
@@ -20,75 +18,7 @@ macro_rules! runtime_cases {
                     .ok()
             }
 
-            #[tokio::test]
-            async fn logs_and_exit_code() {
-                if let Some(rt) = runtime() {
-                    bounded(cases::logs_and_exit_code(rt)).await;
-                }
-            }
-
-            #[tokio::test]
-            async fn kill_signals() {
-                if let Some(rt) = runtime() {
-                    bounded(cases::kill_signals(rt)).await;
-                }
-            }
-
-            #[tokio::test]
-            async fn attach_stdin() {
-                if let Some(rt) = runtime() {
-                    bounded(cases::attach_stdin(rt)).await;
-                }
-            }
-
-            #[tokio::test]
-            async fn tty() {
-                if let Some(rt) = runtime() {
-                    bounded(cases::tty(rt)).await;
-                }
-            }
-
-            #[tokio::test]
-            async fn pause_resume() {
-                if let Some(rt) = runtime() {
-                    bounded(cases::pause_resume(rt)).await;
-                }
-            }
-
-            #[tokio::test]
-            async fn permission_denied() {
-                if let Some(rt) = runtime() {
-                    bounded(cases::permission_denied(rt)).await;
-                }
-            }
-
-            #[tokio::test]
-            async fn missing_rootfs() {
-                if let Some(rt) = runtime() {
-                    bounded(cases::missing_rootfs(rt)).await;
-                }
-            }
-
-            #[tokio::test]
-            async fn exec_basics() {
-                if let Some(rt) = runtime() {
-                    bounded(cases::exec_basics(rt)).await;
-                }
-            }
-
-            #[tokio::test]
-            async fn exec_tty() {
-                if let Some(rt) = runtime() {
-                    bounded(cases::exec_tty(rt)).await;
-                }
-            }
-
-            #[tokio::test]
-            async fn missing_executable() {
-                if let Some(rt) = runtime() {
-                    bounded(cases::missing_executable(rt)).await;
-                }
-            }
+            crate::conformance_suite!();
         }
     };
 }

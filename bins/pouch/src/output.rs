@@ -94,6 +94,30 @@ where
     display_messages_on(messages, terminal, print).await
 }
 
+/// [`display_messages`] on stdout, or with `quiet` [`drain_messages`].
+pub async fn show_messages<S>(messages: S, quiet: bool) -> Result<()>
+where
+    S: Stream<Item = pouch_client::Result<Value>>,
+{
+    if quiet {
+        return drain_messages(messages).await;
+    }
+    display_messages(messages, stdout_is_terminal()).await
+}
+
+/// Reads a JSON message stream to its end without showing it (`--quiet`); an error message
+/// still ends it with that error.
+pub async fn drain_messages<S>(messages: S) -> Result<()>
+where
+    S: Stream<Item = pouch_client::Result<Value>>,
+{
+    let mut messages = std::pin::pin!(messages);
+    while let Some(msg) = messages.next().await {
+        msg?;
+    }
+    Ok(())
+}
+
 /// [`display_messages`] with a chosen writer (`print` or `eprint`).
 pub async fn display_messages_on<S>(
     messages: S,

@@ -120,6 +120,9 @@ fn init_logging(debug: bool, format: &str) {
 async fn run(cfg: config::DaemonConfig) -> Result<()> {
     let engine =
         pouch_engine::Engine::open(cfg.engine.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Only now, with the root lock held, can a pid file naming an exited pouchd be told stale;
+    // and a pid file another root's daemon holds is refused before restore touches anything.
+    let pidfile = listen::PidFile::create(&cfg.pidfile)?;
     // Adopt containers that kept running while no daemon was up; record those that exited.
     engine
         .restore()
@@ -129,10 +132,9 @@ async fn run(cfg: config::DaemonConfig) -> Result<()> {
         .start_lxcfs()
         .await
         .map_err(|e| anyhow::anyhow!("starting lxcfs: {e}"))?;
-    let pidfile = listen::PidFile::create(&cfg.pidfile)?;
     let listeners = listen::bind_all(&cfg.hosts).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let router = pouch_server::router(engine.clone());
+    let router = pouch_server::router(&engine);
     let mut tasks = Vec::new();
     for l in listeners {
         let mut rx = stop_rx.clone();

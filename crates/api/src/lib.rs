@@ -4,6 +4,7 @@
 //! SDKs decode what pouchd sends. The engine fills these; the server only serialises them.
 
 pub mod filters;
+pub mod signal;
 pub mod types;
 
 pub use filters::Filters;

@@ -203,34 +203,17 @@ impl Client {
         Ok(StreamResponse::from_response(resp))
     }
 
-    /// `POST` with a streamed upload (`/images/load`, `/images/create?fromSrc=-`), streaming the
-    /// response back.
-    pub async fn post_stream(
+    /// A streamed upload (`POST /images/load`, `POST /images/create?fromSrc=-`,
+    /// `PUT /containers/{id}/archive`), streaming the response back.
+    pub async fn upload(
         &self,
+        method: Method,
         path_and_query: &str,
         content_type: &str,
         body: impl Into<Body>,
     ) -> Result<StreamResponse> {
         let resp = self
-            .request(
-                Method::POST,
-                path_and_query,
-                Some(content_type),
-                body.into(),
-            )
-            .await?;
-        Ok(StreamResponse::from_response(resp))
-    }
-
-    /// `PUT` with a streamed upload (`/containers/{id}/archive`), streaming the response back.
-    pub async fn put_stream(
-        &self,
-        path_and_query: &str,
-        content_type: &str,
-        body: impl Into<Body>,
-    ) -> Result<StreamResponse> {
-        let resp = self
-            .request(Method::PUT, path_and_query, Some(content_type), body.into())
+            .request(method, path_and_query, Some(content_type), body.into())
             .await?;
         Ok(StreamResponse::from_response(resp))
     }
@@ -244,8 +227,29 @@ impl Client {
         content_type: Option<&str>,
         body: Body,
     ) -> Result<Response<Incoming>> {
+        self.request_with(
+            method,
+            path_and_query,
+            content_type,
+            body,
+            &HeaderMap::new(),
+        )
+        .await
+    }
+
+    /// [`Client::request`] with extra request headers.
+    async fn request_with(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        content_type: Option<&str>,
+        body: Body,
+        headers: &HeaderMap,
+    ) -> Result<Response<Incoming>> {
         let uri = self.versioned(path_and_query);
-        let resp = self.send(method, uri, content_type, body).await?;
+        let resp = self
+            .send_with(method, uri, content_type, body, headers)
+            .await?;
         let status = resp.status();
         if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
             return Ok(resp);
@@ -282,15 +286,9 @@ impl Client {
         path_and_query: &str,
         headers: &HeaderMap,
     ) -> Result<StreamResponse> {
-        let uri = self.versioned(path_and_query);
         let resp = self
-            .send_with(Method::POST, uri, None, Body::empty(), headers)
+            .request_with(Method::POST, path_and_query, None, Body::empty(), headers)
             .await?;
-        let status = resp.status();
-        if !status.is_success() {
-            let body = collect(resp.into_body()).await.unwrap_or_default();
-            return Err(api_error(status, &body));
-        }
         Ok(StreamResponse::from_response(resp))
     }
 

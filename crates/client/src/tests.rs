@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures_util::TryStreamExt;
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -175,7 +175,12 @@ async fn streams_uploads_and_downloads() {
 
     let file = tokio::fs::File::open(&file_path).await.unwrap();
     let resp = c
-        .post_stream("/images/load?quiet=1", "application/x-tar", file)
+        .upload(
+            Method::POST,
+            "/images/load?quiet=1",
+            "application/x-tar",
+            file,
+        )
         .await
         .unwrap();
     assert!(resp.is_json());
@@ -206,7 +211,12 @@ async fn message_stream_errors_surface() {
     let dir = tempfile::tempdir().unwrap();
     let c = client(&serve(dir.path()));
     let resp = c
-        .post_stream("/messages", "application/x-tar", Body::bytes("tar"))
+        .upload(
+            Method::POST,
+            "/messages",
+            "application/x-tar",
+            Body::bytes("tar"),
+        )
         .await
         .unwrap();
     let mut msgs = Box::pin(resp.json_messages());

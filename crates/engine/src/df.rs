@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use pouch_api::Filters;
 use pouch_api::types::SystemDf;
 
-use crate::Engine;
+use crate::System;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 
-impl Engine {
+impl System {
     /// `types` limits the sections computed (`container`, `image`, `volume`, `build-cache`);
     /// empty means all.
     pub async fn system_df(&self, types: Vec<String>) -> Result<SystemDf> {
@@ -23,16 +24,18 @@ impl Engine {
         let want = move |t: &str| types.is_empty() || types.iter().any(|x| x == t);
         self.blocking(move |e| {
             let mut df = SystemDf::default();
-            let containers = e.list_blocking(true, None, want("container"), &Filters::default())?;
+            let containers =
+                e.containers
+                    .list_blocking(true, None, want("container"), &Filters::default())?;
             if want("image") {
-                let store = &e.inner.store;
+                let store = &e.ctx.store;
                 let mut users: HashMap<String, i64> = HashMap::new();
                 for c in &containers {
                     *users.entry(c.image_id.clone()).or_insert(0) += 1;
                 }
                 let mut layers = HashMap::new();
                 let mut per_image = Vec::new();
-                for img in e.list_images_blocking(&Filters::default(), false)? {
+                for img in e.images.list_images_blocking(&Filters::default(), false)? {
                     let ls = store.layers(&img.id)?;
                     for l in &ls {
                         let entry = layers.entry(l.chain_id.clone()).or_insert((l.size, 0));
@@ -55,7 +58,7 @@ impl Engine {
                 df.containers = containers;
             }
             if want("volume") {
-                df.volumes = e.volumes_usage()?;
+                df.volumes = e.volumes.volumes_usage()?;
             }
             Ok(df)
         })

@@ -8,8 +8,9 @@ use pouch_api::Filters;
 use pouch_api::types::{EventActor, EventMessage};
 use tokio::sync::broadcast;
 
+use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::{Engine, now_nanos};
+use crate::{System, now_nanos};
 
 /// How many past events `since` can reach.
 const HISTORY: usize = 1024;
@@ -30,7 +31,7 @@ impl Default for Events {
 
 const FILTERS: &[&str] = &["type", "event", "container", "image", "label", "daemon"];
 
-impl Engine {
+impl Context {
     /// Records an event and hands it to live subscribers.
     pub(crate) fn emit(
         &self,
@@ -58,7 +59,7 @@ impl Engine {
             time: nanos / 1_000_000_000,
             time_nano: nanos,
         };
-        let ev = &self.inner.events;
+        let ev = &self.events;
         {
             let mut h = ev.history.lock().unwrap_or_else(|p| p.into_inner());
             if h.len() == HISTORY {
@@ -68,7 +69,9 @@ impl Engine {
         }
         let _ = ev.tx.send(msg);
     }
+}
 
+impl System {
     /// Past events since `since` (unix nanos, 0 = none) and a receiver of new ones.
     pub fn subscribe_events(
         &self,
@@ -76,7 +79,7 @@ impl Engine {
         filters: &Filters,
     ) -> Result<(Vec<EventMessage>, broadcast::Receiver<EventMessage>)> {
         filters.validate(FILTERS).map_err(Error::invalid)?;
-        let ev = &self.inner.events;
+        let ev = &self.ctx.events;
         let h = ev.history.lock().unwrap_or_else(|p| p.into_inner());
         let rx = ev.tx.subscribe();
         let past = if since > 0 {
@@ -110,7 +113,7 @@ pub fn event_matches(m: &EventMessage, f: &Filters) -> bool {
         && f.match_labels("label", &m.actor.attributes)
 }
 
-impl Engine {
+impl Context {
     /// A container event with docker's attributes: name, image and the container's labels.
     pub(crate) fn emit_container(
         &self,

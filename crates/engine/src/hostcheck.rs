@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use pouch_api::types::HostCheck;
 use pouch_sys::host;
 
-use crate::Engine;
+use crate::System;
 
 fn check(name: &str, ok: bool, detail: impl Into<String>, fix: &str) -> HostCheck {
     HostCheck {
@@ -51,9 +51,9 @@ fn cgroup_controllers(v2: bool) -> Vec<String> {
         .collect()
 }
 
-impl Engine {
+impl System {
     pub(crate) fn host_checks(&self) -> Vec<HostCheck> {
-        let cfg = &self.inner.config;
+        let cfg = &self.ctx.config;
         let mut out = Vec::new();
         out.push(check(
             "overlayfs",
@@ -92,6 +92,7 @@ impl Engine {
             },
         ));
         let swap = self
+            .ctx
             .cgroup_layout()
             .is_ok_and(|l| pouch_runtime::spec::swap_limit_supported(&l));
         out.push(check(

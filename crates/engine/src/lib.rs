@@ -1,9 +1,11 @@
-//! The core of pouchd: images (and, as they arrive, containers, networks, volumes), the metadata
-//! store and the reconciliation that makes a crash harmless. No HTTP and no gRPC here: the server
-//! and CRI crates translate wire requests into these typed calls.
+//! The core of pouchd: one service per resource (containers, exec, images, distribution,
+//! networks, volumes, system; see `services.rs`) over a shared context (store, content store,
+//! snapshotter, events), and the reconciliation that makes a crash harmless. No HTTP and no gRPC
+//! here: the server and CRI crates translate wire requests into these typed calls.
 
 pub mod config;
 mod containers;
+mod context;
 mod df;
 pub mod error;
 mod events;
@@ -11,12 +13,13 @@ mod hostcheck;
 mod images;
 mod lxcfs;
 mod networks;
+mod services;
 mod store;
 mod system;
 pub mod userns;
 mod volumes;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,41 +28,17 @@ use pouch_sys::lock::LockFile;
 
 pub use config::{Config, RuntimeConfig};
 pub use containers::{
-    AttachStream, CommitOptions, ExecStarted, LogLine, LogOptions, Started, WaitCondition,
+    AttachStream, CommitOptions, ContainerStatus, ExecStarted, LogLine, LogOptions, Started,
+    WaitCondition,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use events::event_matches;
 pub use images::SavePlan;
 pub use networks::NetworkConfig;
+pub use services::{Containers, Distribution, Engine, Exec, Images, Networks, System, Volumes};
 
+use context::Context;
 use store::Store;
-
-/// A cheap handle to the engine; clones share one state.
-#[derive(Clone)]
-pub struct Engine {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    config: Config,
-    id: String,
-    store: Store,
-    content: ContentStore,
-    snaps: Snapshotter,
-    unpack: UnpackOptions,
-    /// Serialises image mutations (load, import, tag, delete, prune) so that a delete never removes
-    /// a layer that a concurrent load has decided to reuse.
-    image_lock: tokio::sync::Mutex<()>,
-    live: containers::LiveMap,
-    execs: containers::Execs,
-    cgroup_layout: std::sync::OnceLock<pouch_runtime::spec::CgroupLayout>,
-    events: events::Events,
-    volumes: volumes::Volumes,
-    lxcfs: lxcfs::Lxcfs,
-    userns_fd: std::sync::OnceLock<std::os::fd::OwnedFd>,
-    networks: networks::NetState,
-    _root_lock: LockFile,
-}
 
 impl Engine {
     /// Opens (creating if needed) the root and exec-root, takes the root's lock, opens the store and
@@ -84,43 +63,32 @@ impl Engine {
         let content = ContentStore::open(&config.root)?;
         let snaps = Snapshotter::open(&config.root)?;
         let id = engine_id(&config.root)?;
-        let volumes = volumes::Volumes::open(config.root.join("volumes"))?;
+        let drivers = volumes::VolumeDrivers::open(config.root.join("volumes"))?;
         let unpack = UnpackOptions {
             allow_devices: config.allow_device_nodes,
         };
-        let networks = networks::NetState::new(&config.network);
-        let engine = Engine {
-            inner: Arc::new(Inner {
-                config,
-                id,
-                store,
-                content,
-                snaps,
-                unpack,
-                image_lock: tokio::sync::Mutex::new(()),
-                live: Default::default(),
-                execs: Default::default(),
-                cgroup_layout: std::sync::OnceLock::new(),
-                events: Default::default(),
-                volumes,
-                lxcfs: Default::default(),
-                userns_fd: std::sync::OnceLock::new(),
-                networks,
-                _root_lock: lock,
-            }),
-        };
+        let net = networks::NetState::new(&config.network);
+        let ctx = Arc::new(Context {
+            config,
+            id,
+            store,
+            content,
+            snaps,
+            unpack,
+            events: Default::default(),
+            cgroup_layout: std::sync::OnceLock::new(),
+            userns_fd: std::sync::OnceLock::new(),
+            _root_lock: lock,
+        });
+        let engine = Engine::assemble(ctx, net, drivers);
         engine.reconcile()?;
         Ok(engine)
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.inner.config
     }
 
     /// Drops what a crash left behind: staging dirs, partial blobs, and snapshots or blobs that no
     /// stored image references (written before their image's row was committed).
     fn reconcile(&self) -> Result<()> {
-        let i = &self.inner;
+        let i = &self.images().ctx;
         i.content.clean_ingest()?;
         i.snaps.clean_staging()?;
         let tmp = i.config.root.join("tmp");
@@ -130,7 +98,7 @@ impl Engine {
             }
         }
         // No pull runs yet, so content GC takes everything no stored image references.
-        let freed = self.gc_content()?;
+        let freed = self.images().gc_content()?;
         if freed > 0 {
             tracing::info!(
                 freed,
@@ -138,45 +106,6 @@ impl Engine {
             );
         }
         Ok(())
-    }
-
-    /// Runs blocking work (SQLite, file I/O) off the async workers.
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Engine) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let e = self.clone();
-        tokio::task::spawn_blocking(move || f(&e))
-            .await
-            .map_err(|e| Error::internal(format!("worker failed: {e}")))?
-    }
-
-    /// A fresh private directory under `<root>/tmp`, removed at the next start if a crash skips
-    /// the caller's cleanup.
-    fn temp_dir(&self, prefix: &str) -> Result<TempDir> {
-        let n = now_nanos();
-        let p = self
-            .inner
-            .config
-            .root
-            .join("tmp")
-            .join(format!("{prefix}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&p)?;
-        Ok(TempDir(p))
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use pouch_runtime::spec;
 
-use crate::Engine;
+use crate::containers::ContainerStatus;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
+use crate::services::Lxcfs;
 
 /// The `/proc` files lxcfs virtualises, bound over the container's.
 const PROC_FILES: [&str; 7] = [
@@ -27,7 +29,7 @@ const PROC_FILES: [&str; 7] = [
 ];
 
 #[derive(Default)]
-pub(crate) struct Lxcfs {
+pub(crate) struct LxcfsState {
     /// Serialises starts; holds the pid of the running lxcfs (ours or adopted).
     pid: Mutex<Option<u32>>,
     /// Set once something needs lxcfs: from then on the supervisor keeps it up.
@@ -39,32 +41,27 @@ fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "lxcfs")
 }
 
-impl Engine {
+impl Lxcfs {
     fn lxcfs_home(&self) -> &Path {
-        &self.inner.config.lxcfs_home
+        &self.ctx.config.lxcfs_home
     }
 
     fn lxcfs_pidfile(&self) -> PathBuf {
-        self.inner.config.exec_root.join("lxcfs.pid")
+        self.ctx.config.exec_root.join("lxcfs.pid")
     }
 
     /// lxcfs answers at its mount point (a dead FUSE connection fails the stat).
     fn lxcfs_healthy(&self) -> bool {
-        let pid = *self
-            .inner
-            .lxcfs
-            .pid
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let pid = *self.state.pid.lock().unwrap_or_else(|p| p.into_inner());
         pid.is_some_and(alive) && std::fs::metadata(self.lxcfs_home().join("proc/meminfo")).is_ok()
     }
 
     /// Starts lxcfs unless it already runs (a previous pouchd's lxcfs is adopted through its
     /// pid file). Blocks until it answers.
     pub(crate) fn ensure_lxcfs(&self) -> Result<()> {
-        self.inner.lxcfs.wanted.store(true, Ordering::SeqCst);
+        self.state.wanted.store(true, Ordering::SeqCst);
         self.supervise_lxcfs();
-        let lx = &self.inner.lxcfs;
+        let lx = &self.state;
         let mut pid = lx.pid.lock().unwrap_or_else(|p| p.into_inner());
         let home = self.lxcfs_home().to_path_buf();
         if pid.is_none() {
@@ -80,9 +77,9 @@ impl Engine {
         // A dead lxcfs leaves its FUSE mount behind: detach it before mounting a new one.
         let _ = pouch_sys::mount::unmount(&home);
         std::fs::create_dir_all(&home)?;
-        let log_path = self.inner.config.exec_root.join("lxcfs.log");
+        let log_path = self.ctx.config.exec_root.join("lxcfs.log");
         let log = std::fs::File::create(&log_path)?;
-        let bin = &self.inner.config.lxcfs_path;
+        let bin = &self.ctx.config.lxcfs_path;
         let mut child = Command::new(bin)
             .arg("--foreground")
             .arg("--enable-loadavg")
@@ -167,7 +164,7 @@ impl Engine {
 
     /// Puts lxcfs's current files back into every running container that uses it.
     fn repair_lxcfs_mounts(&self) {
-        let Ok(containers) = self.inner.store.containers() else {
+        let Ok(containers) = self.ctx.store.containers() else {
             return;
         };
         let binds = self.lxcfs_binds();
@@ -176,10 +173,7 @@ impl Engine {
             .map(|(s, d)| (s.as_path(), d.as_str()))
             .collect();
         for c in containers {
-            if !c.host_config.enable_lxcfs
-                || !matches!(c.state.status.as_str(), "running" | "paused")
-                || c.state.pid <= 0
-            {
+            if !c.host_config.enable_lxcfs || !c.state.status.is_running() || c.state.pid <= 0 {
                 continue;
             }
             match pouch_sys::nsmount::rebind_in_namespace(c.state.pid as u32, &refs) {
@@ -191,21 +185,26 @@ impl Engine {
 
     /// Keeps lxcfs up once wanted: restarts it when it dies and repairs the containers' mounts.
     fn supervise_lxcfs(&self) {
-        if self.inner.lxcfs.supervising.swap(true, Ordering::SeqCst) {
+        if self.state.supervising.swap(true, Ordering::SeqCst) {
             return;
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            self.inner.lxcfs.supervising.store(false, Ordering::SeqCst);
+            self.state.supervising.store(false, Ordering::SeqCst);
             return;
         };
-        let weak = std::sync::Arc::downgrade(&self.inner);
+        let weak = (
+            std::sync::Arc::downgrade(&self.ctx),
+            std::sync::Arc::downgrade(&self.state),
+        );
         handle.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
                 tick.tick().await;
-                let Some(inner) = weak.upgrade() else { return };
-                let e = Engine { inner };
-                if !e.inner.lxcfs.wanted.load(Ordering::SeqCst) || e.lxcfs_healthy() {
+                let (Some(ctx), Some(state)) = (weak.0.upgrade(), weak.1.upgrade()) else {
+                    return;
+                };
+                let e = Lxcfs { ctx, state };
+                if !e.state.wanted.load(Ordering::SeqCst) || e.lxcfs_healthy() {
                     continue;
                 }
                 tracing::warn!("lxcfs is gone; restarting it");
@@ -224,14 +223,14 @@ impl Engine {
 
     /// At daemon start: `--enable-lxcfs` starts it; running containers that use it need it too
     /// (and their mounts repaired when the lxcfs they had is gone).
-    pub async fn start_lxcfs(&self) -> Result<()> {
+    pub(crate) async fn start_lxcfs(&self) -> Result<()> {
         let users = self
-            .inner
+            .ctx
             .store
             .containers()?
             .into_iter()
-            .any(|c| c.host_config.enable_lxcfs && c.state.status == "running");
-        if !self.inner.config.enable_lxcfs && !users {
+            .any(|c| c.host_config.enable_lxcfs && c.state.status == ContainerStatus::Running);
+        if !self.ctx.config.enable_lxcfs && !users {
             return Ok(());
         }
         self.blocking(|e| {
@@ -247,15 +246,14 @@ impl Engine {
 
     /// At daemon stop: lxcfs stays up for running containers that use it; otherwise it is
     /// stopped and unmounted.
-    pub fn stop_lxcfs(&self) {
-        let users = self.inner.store.containers().is_ok_and(|cs| {
+    pub(crate) fn stop_lxcfs(&self) {
+        let users = self.ctx.store.containers().is_ok_and(|cs| {
             cs.iter()
-                .any(|c| c.host_config.enable_lxcfs && c.state.status == "running")
+                .any(|c| c.host_config.enable_lxcfs && c.state.status == ContainerStatus::Running)
         });
-        self.inner.lxcfs.wanted.store(false, Ordering::SeqCst);
+        self.state.wanted.store(false, Ordering::SeqCst);
         let pid = self
-            .inner
-            .lxcfs
+            .state
             .pid
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use pouch_api::types::{ComponentVersion, Info, Platform, RegistryConfig, Runtime, Version};
 use pouch_sys::host;
 
-use crate::Engine;
+use crate::System;
 use crate::config::BUILTIN_RUNTIME;
+use crate::context::Blocking;
 use crate::error::Result;
 
-impl Engine {
+impl System {
     pub fn version(&self) -> Version {
         let mut details = BTreeMap::new();
         details.insert("ApiVersion".to_string(), pouch_api::API_VERSION.to_string());
@@ -49,8 +50,8 @@ impl Engine {
     }
 
     fn info_blocking(&self) -> Result<Info> {
-        let cfg = &self.inner.config;
-        let images = self.inner.store.images()?.len() as i64;
+        let cfg = &self.ctx.config;
+        let images = self.ctx.store.images()?.len() as i64;
         let (os, os_version) = host::os_release();
         let cgroup = host::cgroup_version().ok();
         let mut runtimes = BTreeMap::new();
@@ -82,9 +83,9 @@ impl Engine {
             })
             .map(|c| format!("WARNING: {}: {} ({})", c.name, c.detail, c.fix))
             .collect();
-        let snapshots = self.inner.snaps.list().map(|l| l.len()).unwrap_or(0);
+        let snapshots = self.ctx.snaps.list().map(|l| l.len()).unwrap_or(0);
         Ok(Info {
-            id: self.inner.id.clone(),
+            id: self.ctx.id.clone(),
             images,
             driver: "overlay2".into(),
             driver_status: vec![
@@ -103,6 +104,7 @@ impl Engine {
             memory_limit: true,
             // Without swap accounting `--memory-swap` is refused.
             swap_limit: self
+                .ctx
                 .cgroup_layout()
                 .is_ok_and(|l| pouch_runtime::spec::swap_limit_supported(&l)),
             cpu_cfs_period: true,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use pouch_sys::userns::{IdMap, idmapped_bind, userns_fd};
 
-use crate::Engine;
+use crate::Context;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
 
@@ -122,11 +122,10 @@ pub fn resolve_remap(spec: &str, subuid: &Path, subgid: &Path) -> Result<Remap> 
     })
 }
 
-impl Engine {
+impl Context {
     /// The remap a container runs with: the daemon's, unless it asked for `--userns host`.
     pub(crate) fn remap_for(&self, c: &ContainerRecord) -> Option<&Remap> {
-        self.inner
-            .config
+        self.config
             .userns_remap
             .as_ref()
             .filter(|_| c.host_config.userns_mode != "host")
@@ -134,12 +133,11 @@ impl Engine {
 
     fn userns(&self) -> Result<&OwnedFd> {
         let remap = self
-            .inner
             .config
             .userns_remap
             .as_ref()
             .ok_or_else(|| Error::internal("no user namespace remapping configured"))?;
-        if let Some(fd) = self.inner.userns_fd.get() {
+        if let Some(fd) = self.userns_fd.get() {
             return Ok(fd);
         }
         let m = |(c, h, s): (u32, u32, u32)| IdMap {
@@ -151,7 +149,7 @@ impl Engine {
         let gids: Vec<IdMap> = remap.gid_maps().into_iter().map(m).collect();
         let fd = userns_fd(&uids, &gids)
             .map_err(|e| Error::internal(format!("user namespace for the remap: {e}")))?;
-        Ok(self.inner.userns_fd.get_or_init(|| fd))
+        Ok(self.userns_fd.get_or_init(|| fd))
     }
 
     /// Idmapped views of the image layers, for the overlay of a remapped container. They are
@@ -182,7 +180,7 @@ impl Engine {
     }
 
     fn userns_pin(&self, id: &str) -> PathBuf {
-        self.inner.config.exec_root.join("userns").join(id)
+        self.config.exec_root.join("userns").join(id)
     }
 
     /// Pins a user namespace for the container and makes its network namespace inside it (at

@@ -19,9 +19,9 @@ use tar::{Builder, EntryType, Header, HeaderMode};
 
 use crate::archive::{LoadedImage, LoadedLayer};
 use crate::content::ContentStore;
-use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::oci::{History, ImageConfig, MEDIA_TYPE_DOCKER_LAYER};
+use crate::new_image::{uncompressed_layer, with_undo};
+use crate::oci::{History, ImageConfig};
 use crate::snapshot::{Snapshotter, chain_id};
 use crate::unpack::{UnpackOptions, apply_layer};
 
@@ -66,23 +66,13 @@ pub fn commit(
     if let Some(e) = writer.write_error() {
         return Err(Error::io("write layer blob", e));
     }
-    let blob_size = writer.len();
     let layer = writer.commit_new(None)?;
     let diff_id = layer.digest.clone();
 
     let parent_chain = spec.parent_layers.last().map(|l| l.chain_id.clone());
     let chain = chain_id(parent_chain.as_ref(), &diff_id);
 
-    let mut undo = Undo {
-        content,
-        snaps,
-        blobs: Vec::new(),
-        snapshot: None,
-    };
-    if layer.created {
-        undo.blobs.push(diff_id.clone());
-    }
-    let result = (|| {
+    with_undo(content, snaps, "commit", &layer, |undo| {
         if !snaps.has(&chain) {
             let staged = snaps.prepare()?;
             let blob = content.open_blob(&diff_id)?;
@@ -106,33 +96,10 @@ pub fn commit(
         }
         config.history.push(history);
 
-        let bytes =
-            serde_json::to_vec(&config).map_err(|e| Error::json("encode image config", e))?;
-        let put = content.put_new(&bytes, None)?;
-        if put.created {
-            undo.blobs.push(put.digest.clone());
-        }
         let mut layers = spec.parent_layers;
-        layers.push(LoadedLayer {
-            blob: diff_id.clone(),
-            media_type: MEDIA_TYPE_DOCKER_LAYER.to_owned(),
-            blob_size,
-            diff_id: diff_id.clone(),
-            chain_id: chain.clone(),
-            size,
-        });
-        Ok(LoadedImage {
-            config_digest: put.digest,
-            config,
-            manifest_digest: None,
-            layers,
-            repo_tags: Vec::new(),
-        })
-    })();
-    if result.is_err() {
-        undo.run();
-    }
-    result
+        layers.push(uncompressed_layer(&layer, chain.clone(), size));
+        undo.image(config, layers)
+    })
 }
 
 /// Writes the tar of an overlay upper dir.
@@ -241,28 +208,5 @@ impl<W: Write> LayerWriter<'_, W> {
         }
         self.builder
             .append_pax_extensions(exts.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
-    }
-}
-
-/// What a commit created, removed again if a later step fails.
-struct Undo<'a> {
-    content: &'a ContentStore,
-    snaps: &'a Snapshotter,
-    blobs: Vec<Digest>,
-    snapshot: Option<Digest>,
-}
-
-impl Undo<'_> {
-    fn run(self) {
-        if let Some(chain) = &self.snapshot
-            && let Err(e) = self.snaps.remove(chain)
-        {
-            tracing::error!(%chain, error = %e, "cannot remove snapshot of failed commit");
-        }
-        for blob in &self.blobs {
-            if let Err(e) = self.content.remove(blob) {
-                tracing::error!(%blob, error = %e, "cannot remove blob of failed commit");
-            }
-        }
     }
 }

@@ -18,6 +18,7 @@ pub mod snapshot;
 pub mod unpack;
 
 mod hashio;
+mod new_image;
 #[cfg(test)]
 mod testutil;
 

@@ -6,7 +6,27 @@ use std::io::Write;
 use flate2::{Compression, write::GzEncoder};
 use tar::{EntryType, Header};
 
+use crate::digest::Digest;
+use crate::oci::{Descriptor, MEDIA_TYPE_OCI_MANIFEST, Platform};
+
 pub(crate) const MTIME: u64 = 1_600_000_000;
+
+/// An index entry: a manifest for linux/`arch` (and `variant`), with a digest made from `n`.
+pub(crate) fn platform_manifest(arch: &str, variant: Option<&str>, n: u8) -> Descriptor {
+    Descriptor {
+        media_type: MEDIA_TYPE_OCI_MANIFEST.into(),
+        digest: Digest::sha256_of(&[n]),
+        size: 1,
+        urls: None,
+        annotations: None,
+        platform: Some(Platform {
+            architecture: arch.into(),
+            os: "linux".into(),
+            variant: variant.map(Into::into),
+            ..Platform::default()
+        }),
+    }
+}
 
 /// An in-memory tar under construction.
 pub(crate) struct TarBuf {

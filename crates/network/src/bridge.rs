@@ -41,6 +41,26 @@ fn sys(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::Sys(format!("{what}: {e}"))
 }
 
+/// Refuses a bridge name the kernel would refuse (empty, longer than 15 bytes, `.`/`..`, with
+/// `/`, `:` or white space), and one starting with `@`, which nftables reads as a set
+/// reference and so could not match in the firewall.
+fn check_bridge_name(name: &str) -> Result<()> {
+    let bad = name.is_empty()
+        || name.len() > 15
+        || name == "."
+        || name == ".."
+        || name.starts_with('@')
+        || name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+    if bad {
+        return Err(Error::Invalid(format!(
+            "invalid bridge name {name:?}: up to 15 characters, none of / : @ (first) or white space"
+        )));
+    }
+    Ok(())
+}
+
 /// Creates the bridge if missing, puts the gateway address on it and brings it up. Published
 /// ports reach containers from the host's loopback, so `route_localnet` is on for the bridge.
 pub fn ensure_bridge(
@@ -49,6 +69,7 @@ pub fn ensure_bridge(
     gateway6: Option<crate::ipam::Cidr6>,
     mtu: Option<u32>,
 ) -> Result<()> {
+    check_bridge_name(name)?;
     let mut nl = nl()?;
     let idx = match nl.index(name).map_err(sys("list links"))? {
         Some(i) => i,
@@ -184,4 +205,30 @@ pub fn loopback_up(netns: &Path) -> Result<()> {
         Ok(())
     })
     .map_err(sys("bring loopback up"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bridge_names_the_kernel_or_nftables_cannot_take_are_refused() {
+        for ok in ["pouch0", "br-0123456789a", "x\";}{#", "pfw*"] {
+            check_bridge_name(ok).unwrap();
+        }
+        for bad in [
+            "",
+            "a-name-of-16-chr",
+            ".",
+            "..",
+            "a/b",
+            "a:b",
+            "a b",
+            "a\nb",
+            "@set",
+        ] {
+            let e = check_bridge_name(bad).unwrap_err();
+            assert!(matches!(e, Error::Invalid(_)), "{bad:?}: {e}");
+        }
+    }
 }

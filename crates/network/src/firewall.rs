@@ -1,6 +1,6 @@
 //! NAT, port publishing and isolation in one nftables table owned by this daemon. The whole table
-//! is rendered from the engine's state and replaced in one atomic batch, so applying it is
-//! idempotent and a restarted daemon simply renders it again.
+//! is rendered from the engine's state (as libnftables JSON, see `rules`) and replaced in one
+//! atomic batch, so applying it is idempotent and a restarted daemon simply renders it again.
 //!
 //! Coexistence with docker: docker's `FORWARD` policy is DROP, and an accept in our table cannot
 //! overrule a drop in another table's chain, so bridged and forwarded traffic of our bridges is
@@ -8,11 +8,10 @@
 //! comment naming our table, removed by that tag). Isolation between our networks is decided
 //! first, in our own forward chain, which runs before docker's.
 
-use std::fmt::Write;
 use std::net::Ipv4Addr;
 
 use crate::ipam::Cidr;
-use crate::{Error, Result};
+use crate::{Error, Result, rules};
 
 /// One network as the firewall sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,63 +67,70 @@ impl Firewall for NoFirewall {
     }
 }
 
-/// `table ip <name>` through libnftables.
+/// `table ip <name>` (and `ip6`) through libnftables' JSON interface.
 pub struct Nftables {
     pub table: String,
 }
 
+/// Runs one nftables JSON document, returning nft's JSON output.
+fn nft(doc: &nftables::schema::Nftables) -> std::io::Result<String> {
+    let json = serde_json::to_string(doc).map_err(std::io::Error::other)?;
+    pouch_sys::nft::run_json(&json)
+}
+
 impl Nftables {
+    /// The comment on our rules in chains that are not ours.
     fn tag(&self) -> String {
         format!("pouch:{}", self.table)
     }
 
+    /// Our accepts in docker's DOCKER-USER chain, or `None` when there is no such chain.
+    fn docker_user_rules(&self) -> Result<Option<Vec<rules::Tagged>>> {
+        match nft(&rules::list_docker_user()) {
+            // no docker (or not iptables-nft): nothing to coexist with
+            Err(_) => Ok(None),
+            Ok(listing) => rules::tagged(&listing, &self.tag()).map(Some),
+        }
+    }
+
     /// Our accept rules in docker's DOCKER-USER chain: dropped, then re-added for `bridges`.
     fn docker_user(&self, bridges: &[&str]) -> Result<()> {
-        let Ok(listing) = pouch_sys::nft::run_with(
-            "list chain ip filter DOCKER-USER",
-            pouch_sys::nft::OUTPUT_HANDLE,
-        ) else {
-            return Ok(()); // no docker (or not iptables-nft): nothing to coexist with
+        let Some(old) = self.docker_user_rules()? else {
+            return Ok(());
         };
-        let tag = self.tag();
-        let mut cmds = String::new();
-        for l in listing.lines() {
-            if l.contains(&format!("comment \"{tag}\""))
-                && let Some(h) = l.rsplit("# handle ").next()
-                && let Ok(h) = h.trim().parse::<u64>()
-            {
-                let _ = writeln!(cmds, "delete rule ip filter DOCKER-USER handle {h}");
-            }
-        }
-        for b in bridges {
-            for dir in ["iifname", "oifname"] {
-                let _ = writeln!(
-                    cmds,
-                    "insert rule ip filter DOCKER-USER {dir} \"{b}\" counter accept comment \"{tag}\""
-                );
-            }
-        }
-        if cmds.is_empty() {
+        if old.is_empty() && bridges.is_empty() {
             return Ok(());
         }
-        pouch_sys::nft::run(&cmds)
-            .map(|_| ())
-            .map_err(|e| Error::Sys(format!("docker's DOCKER-USER chain: {e}")))
+        let stale: Vec<u32> = old.iter().map(|r| r.handle).collect();
+        let tag = self.tag();
+        let echo = nft(&rules::docker_user(&tag, &stale, bridges)?)
+            .map_err(|e| Error::Sys(format!("docker's DOCKER-USER chain: {e}")))?;
+        // nft echoes each rule it inserted with its handle: all of them must be there.
+        let made = rules::tagged(&echo, &tag)?;
+        if !rules::accepts_cover(&made, bridges) {
+            return Err(Error::Sys(format!(
+                "docker's DOCKER-USER chain: nft confirmed {} of {} accepts",
+                made.len(),
+                2 * bridges.len()
+            )));
+        }
+        Ok(())
     }
 }
 
 impl Firewall for Nftables {
     fn in_place(&self, bridges: &[&str]) -> bool {
-        match pouch_sys::nft::run("list chain ip filter DOCKER-USER") {
-            Ok(l) => l.matches(&format!("comment \"{}\"", self.tag())).count() >= 2 * bridges.len(),
-            Err(_) => true,
+        match self.docker_user_rules() {
+            Ok(Some(ours)) => rules::accepts_cover(&ours, bridges),
+            Ok(None) => true,
+            Err(_) => false,
         }
     }
 
-    fn apply(&self, rules: &Ruleset) -> Result<()> {
-        pouch_sys::nft::run(&render(&self.table, rules))
+    fn apply(&self, ruleset: &Ruleset) -> Result<()> {
+        nft(&rules::render(&self.table, ruleset)?)
             .map_err(|e| Error::Sys(format!("nftables table {}: {e}", self.table)))?;
-        let bridges: Vec<&str> = rules.networks.iter().map(|n| n.bridge.as_str()).collect();
+        let bridges: Vec<&str> = ruleset.networks.iter().map(|n| n.bridge.as_str()).collect();
         self.docker_user(&bridges)
     }
 
@@ -133,11 +139,8 @@ impl Firewall for Nftables {
         if let Err(e) = self.docker_user(&[]) {
             errs.push(e.to_string());
         }
-        let t = &self.table;
-        if let Err(e) = pouch_sys::nft::run(&format!(
-            "table ip {t}\ndelete table ip {t}\ntable ip6 {t}\ndelete table ip6 {t}\n"
-        )) {
-            errs.push(e.to_string());
+        if let Err(e) = nft(&rules::remove(&self.table)) {
+            errs.push(format!("nftables table {}: {e}", self.table));
         }
         if errs.is_empty() {
             Ok(())
@@ -147,125 +150,54 @@ impl Firewall for Nftables {
     }
 }
 
-/// The batch that replaces the table: create-if-missing, delete, define anew.
-pub fn render(table: &str, r: &Ruleset) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "table ip {table}\ndelete table ip {table}\ntable ip {table} {{"
-    );
-    // Published ports: DNAT for traffic to a local address, from outside and from the host.
-    s.push_str("  chain ports {\n");
-    for p in &r.ports {
-        let daddr = p
-            .host_ip
-            .map(|ip| format!("ip daddr {ip} "))
-            .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "    {daddr}{proto} dport {hp} dnat to {cip}:{cp}",
-            proto = p.proto,
-            hp = p.host_port,
-            cip = p.container_ip,
-            cp = p.container_port
-        );
-    }
-    s.push_str("  }\n");
-    s.push_str(
-        "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    \
-         fib daddr type local jump ports\n  }\n",
-    );
-    s.push_str(
-        "  chain output {\n    type nat hook output priority -100; policy accept;\n    \
-         fib daddr type local jump ports\n  }\n",
-    );
-    s.push_str(
-        "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n",
-    );
-    for n in &r.networks {
-        let (b, sub) = (&n.bridge, n.subnet.network());
-        // Host loopback to a published port (route_localnet): the container must answer the
-        // bridge address, not 127.0.0.1.
-        let _ = writeln!(s, "    oifname \"{b}\" ip saddr 127.0.0.0/8 masquerade");
-        // A container reaching its own network's published port through the host: hairpin.
-        let _ = writeln!(
-            s,
-            "    oifname \"{b}\" ip saddr {sub} ct status dnat masquerade"
-        );
-        if n.masquerade && !n.internal {
-            let _ = writeln!(s, "    ip saddr {sub} oifname != \"{b}\" masquerade");
-        }
-    }
-    s.push_str("  }\n");
-    // route_localnet lets published ports answer on 127.0.0.1; it must not let a container send
-    // to the host's loopback services through its gateway (replies to DNATed loopback
-    // connections carry the dnat status and pass).
-    s.push_str("  chain input {\n    type filter hook input priority -10; policy accept;\n");
-    for n in &r.networks {
-        let _ = writeln!(
-            s,
-            "    iifname \"{}\" ip daddr 127.0.0.0/8 ct status ! dnat drop",
-            n.bridge
-        );
-    }
-    s.push_str("  }\n");
-    // Isolation runs before docker's filter chains (priority filter - 10).
-    s.push_str("  chain forward {\n    type filter hook forward priority -10; policy accept;\n");
-    for n in &r.networks {
-        let b = &n.bridge;
-        if n.internal {
-            let _ = writeln!(s, "    iifname \"{b}\" oifname != \"{b}\" drop");
-            let _ = writeln!(s, "    oifname \"{b}\" iifname != \"{b}\" drop");
-        }
-        for o in &r.networks {
-            if o.bridge != n.bridge {
-                let _ = writeln!(s, "    iifname \"{b}\" oifname \"{}\" drop", o.bridge);
-            }
-        }
-    }
-    s.push_str("  }\n}\n");
-    // IPv6: masquerade and isolation for dual-stack networks (ports are published on IPv4).
-    let _ = writeln!(
-        s,
-        "table ip6 {table}\ndelete table ip6 {table}\ntable ip6 {table} {{"
-    );
-    s.push_str(
-        "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n",
-    );
-    for n in &r.networks {
-        if let Some(sub) = n.subnet6
-            && n.masquerade
-            && !n.internal
-        {
-            let _ = writeln!(
-                s,
-                "    ip6 saddr {} oifname != \"{}\" masquerade",
-                sub.network(),
-                n.bridge
-            );
-        }
-    }
-    s.push_str("  }\n");
-    s.push_str("  chain forward {\n    type filter hook forward priority -10; policy accept;\n");
-    for n in r.networks.iter().filter(|n| n.subnet6.is_some()) {
-        let b = &n.bridge;
-        if n.internal {
-            let _ = writeln!(s, "    iifname \"{b}\" oifname != \"{b}\" drop");
-            let _ = writeln!(s, "    oifname \"{b}\" iifname != \"{b}\" drop");
-        }
-        for o in &r.networks {
-            if o.bridge != n.bridge {
-                let _ = writeln!(s, "    iifname \"{b}\" oifname \"{}\" drop", o.bridge);
-            }
-        }
-    }
-    s.push_str("  }\n}\n");
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bridge names that are nft syntax: one ends a string, a statement and a block; one would
+    /// turn every rule that names it into `… "x" accept` (the rest a comment); one would be a
+    /// wildcard matching every interface whose name starts with `pfw`.
+    const HOSTILE: [&str; 3] = ["q\"; }\n{drop", "x\" accept;#", "pfw*"];
+
+    fn ruleset(bridges: &[&str]) -> Ruleset {
+        Ruleset {
+            networks: bridges
+                .iter()
+                .enumerate()
+                .map(|(i, b)| FwNetwork {
+                    bridge: b.to_string(),
+                    subnet: format!("10.254.{}.0/24", 77 + i).parse().unwrap(),
+                    internal: false,
+                    masquerade: true,
+                    subnet6: None,
+                })
+                .collect(),
+            ports: vec![PortMap {
+                host_ip: None,
+                host_port: 40999,
+                proto: "tcp".into(),
+                container_ip: Ipv4Addr::new(10, 254, 77, 2),
+                container_port: 80,
+            }],
+        }
+    }
+
+    /// Our table's rules as nft lists them: (chain, expr) of each.
+    fn listed(table: &str) -> Vec<(String, serde_json::Value)> {
+        let out = pouch_sys::nft::run_with(
+            &format!("list table ip {table}"),
+            pouch_sys::nft::OUTPUT_JSON,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o.get("rule"))
+            .map(|r| (r["chain"].as_str().unwrap().to_string(), r["expr"].clone()))
+            .collect()
+    }
 
     /// Conformance: applying is idempotent and replaces the previous rules; removing twice is
     /// fine. Runs against real nftables when libnftables is there (root), always on the null one.
@@ -283,22 +215,8 @@ mod tests {
         } else {
             eprintln!("SKIP nftables conformance: libnftables unavailable or not root");
         }
-        let r = Ruleset {
-            networks: vec![FwNetwork {
-                bridge: format!("pfw{}", std::process::id() % 100000),
-                subnet: "10.254.77.0/24".parse().unwrap(),
-                internal: false,
-                masquerade: true,
-                subnet6: None,
-            }],
-            ports: vec![PortMap {
-                host_ip: None,
-                host_port: 40999,
-                proto: "tcp".into(),
-                container_ip: Ipv4Addr::new(10, 254, 77, 2),
-                container_port: 80,
-            }],
-        };
+        let bridge = format!("pfw{}", std::process::id() % 100000);
+        let r = ruleset(&[&bridge]);
         for (fw, real) in fws {
             fw.apply(&r).unwrap();
             fw.apply(&r).unwrap();
@@ -306,6 +224,7 @@ mod tests {
                 let l = pouch_sys::nft::run(&format!("list table ip {table}")).unwrap();
                 assert_eq!(l.matches("dport 40999").count(), 1, "{l}");
             }
+            assert!(fw.in_place(&[&bridge]));
             let mut r2 = r.clone();
             r2.ports.clear();
             fw.apply(&r2).unwrap();
@@ -319,62 +238,55 @@ mod tests {
                 assert!(pouch_sys::nft::run(&format!("list table ip {table}")).is_err());
                 if let Ok(l) = pouch_sys::nft::run("list chain ip filter DOCKER-USER") {
                     assert!(!l.contains(&format!("pouch:{table}")), "{l}");
+                    assert!(!fw.in_place(&[&bridge]), "no accepts after remove: {l}");
                 }
             }
         }
     }
 
+    /// Against real nftables: a bridge name full of nft syntax installs exactly the rules a
+    /// plain name does, with the name as the matched value, in our table and in DOCKER-USER.
     #[test]
-    fn renders_nat_ports_and_isolation() {
-        let r = Ruleset {
-            networks: vec![
-                FwNetwork {
-                    bridge: "pb0".into(),
-                    subnet: "10.5.0.1/24".parse().unwrap(),
-                    internal: false,
-                    masquerade: true,
-                    subnet6: None,
-                },
-                FwNetwork {
-                    bridge: "pb1".into(),
-                    subnet: "10.6.0.0/24".parse().unwrap(),
-                    internal: true,
-                    masquerade: true,
-                    subnet6: Some("fd00:6::/64".parse().unwrap()),
-                },
-            ],
-            ports: vec![PortMap {
-                host_ip: Some(Ipv4Addr::LOCALHOST),
-                host_port: 8080,
-                proto: "tcp".into(),
-                container_ip: Ipv4Addr::new(10, 5, 0, 2),
-                container_port: 80,
-            }],
+    fn a_hostile_bridge_name_is_only_a_matched_value() {
+        if !(pouch_sys::nft::available() && pouch_sys::nft::run("list tables").is_ok()) {
+            eprintln!("SKIP: libnftables unavailable or not root");
+            return;
+        }
+        let table = format!("pouch_fwhostile{}", std::process::id());
+        let fw = Nftables {
+            table: table.clone(),
         };
-        let s = render("pt", &r);
-        assert!(s.starts_with("table ip pt\ndelete table ip pt\n"), "{s}");
-        assert!(
-            s.contains("ip daddr 127.0.0.1 tcp dport 8080 dnat to 10.5.0.2:80"),
-            "{s}"
-        );
-        assert!(
-            s.contains("ip saddr 10.5.0.0/24 oifname != \"pb0\" masquerade"),
-            "{s}"
-        );
-        assert!(
-            !s.contains("ip saddr 10.6.0.0/24 oifname != \"pb1\" masquerade"),
-            "{s}"
-        );
-        assert!(s.contains("iifname \"pb0\" oifname \"pb1\" drop"), "{s}");
-        assert!(s.contains("iifname \"pb1\" oifname != \"pb1\" drop"), "{s}");
-        assert!(s.contains("table ip6 pt {"), "{s}");
-        assert!(
-            s.contains("iifname \"pb0\" ip daddr 127.0.0.0/8 ct status ! dnat drop"),
-            "{s}"
-        );
-        assert!(
-            !s.contains("ip6 saddr fd00:6::/64"),
-            "internal: no masquerade: {s}"
-        );
+        for name in HOSTILE {
+            fw.apply(&ruleset(&["pfwplain0", "pfwplain1"])).unwrap();
+            let plain = listed(&table);
+            let applied = fw.apply(&ruleset(&["pfwplain0", name]));
+            let hostile = listed(&table);
+            let docker_user = pouch_sys::nft::run("list chain ip filter DOCKER-USER").ok();
+            let in_place = fw.in_place(&["pfwplain0", name]);
+            fw.remove().unwrap();
+
+            applied.unwrap();
+            // nft lists an escaped `*` as it was given: escaped.
+            let matched = match name.strip_suffix('*') {
+                Some(stem) => format!("{stem}\\*"),
+                None => name.to_string(),
+            };
+            let as_text = |v: &[(String, serde_json::Value)]| {
+                serde_json::to_string(v)
+                    .unwrap()
+                    .replace(&serde_json::to_string(&matched).unwrap(), "\"pfwplain1\"")
+            };
+            assert_eq!(as_text(&plain), as_text(&hostile), "{name:?}");
+            assert!(
+                hostile
+                    .iter()
+                    .any(|(c, e)| c == "postrouting" && e[0]["match"]["right"] == *matched),
+                "{hostile:?}"
+            );
+            if let Some(l) = docker_user {
+                assert!(in_place, "{l}");
+                assert_eq!(l.matches(&format!("pouch:{table}")).count(), 4, "{l}");
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod firewall;
 pub mod ipam;
 pub mod macvlan;
 pub mod ports;
+mod rules;
 
 use std::path::Path;
 

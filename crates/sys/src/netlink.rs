@@ -1,283 +1,128 @@
 //! A small rtnetlink client: just the link, address and route requests a bridge network needs
-//! (bridges, veth pairs, moving a peer into a namespace, addresses, default routes). Requests are
-//! synchronous and acknowledged, so an error names the request that failed.
+//! (bridges, veth pairs, macvlan children, moving a peer into a namespace, addresses, default
+//! routes). Messages are `netlink-packet-route`'s typed ones, sent over a `netlink-sys` socket
+//! (the crates libcontainer already links). Requests are synchronous and acknowledged, so an
+//! error names the request that failed.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::RawFd;
 
-const NETLINK_ROUTE: i32 = 0;
-const RTM_NEWLINK: u16 = 16;
-const RTM_DELLINK: u16 = 17;
-const RTM_GETLINK: u16 = 18;
-const RTM_NEWADDR: u16 = 20;
-const RTM_NEWROUTE: u16 = 24;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_ACK: u16 = 4;
-const NLM_F_REPLACE: u16 = 0x100;
-const NLM_F_EXCL: u16 = 0x200;
-const NLM_F_CREATE: u16 = 0x400;
-const NLM_F_DUMP: u16 = 0x300;
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkHeader,
+    NetlinkMessage, NetlinkPayload,
+};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope,
+};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoMacVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    MacVlanMode,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::Socket;
+use netlink_sys::protocols::NETLINK_ROUTE;
 
-const IFLA_ADDRESS: u16 = 1;
-const IFLA_IFNAME: u16 = 3;
-const IFLA_MTU: u16 = 4;
-const IFLA_LINK: u16 = 5;
-const IFLA_MASTER: u16 = 10;
-const IFLA_LINKINFO: u16 = 18;
-const IFLA_NET_NS_FD: u16 = 28;
-const IFLA_INFO_KIND: u16 = 1;
-const IFLA_INFO_DATA: u16 = 2;
-const VETH_INFO_PEER: u16 = 1;
-const IFLA_MACVLAN_MODE: u16 = 1;
-const IFA_ADDRESS: u16 = 1;
-const IFA_LOCAL: u16 = 2;
-const IFA_BROADCAST: u16 = 4;
-const RTA_DST: u16 = 1;
-const RTA_OIF: u16 = 4;
-const RTA_GATEWAY: u16 = 5;
-const IFF_UP: u32 = 1;
-const NLA_F_NESTED: u16 = 0x8000;
+/// The longest interface name the kernel takes (`IFNAMSIZ` less the NUL).
+const IFNAME_MAX: usize = 15;
 
 /// An open rtnetlink socket, bound to the network namespace of the thread that opened it.
 pub struct Netlink {
-    fd: OwnedFd,
+    socket: Socket,
     seq: u32,
-}
-
-/// One link from a dump.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    pub index: i32,
-    pub name: String,
-    pub master: Option<i32>,
-}
-
-/// Builds one request: header, fixed part, attributes (nested ones through `nest`).
-struct Msg {
-    buf: Vec<u8>,
-    nests: Vec<usize>,
-}
-
-impl Msg {
-    fn new(kind: u16, flags: u16) -> Msg {
-        let mut buf = vec![0u8; 16];
-        buf[4..6].copy_from_slice(&kind.to_ne_bytes());
-        buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
-        Msg {
-            buf,
-            nests: Vec::new(),
-        }
-    }
-
-    fn raw(&mut self, b: &[u8]) -> &mut Msg {
-        self.buf.extend_from_slice(b);
-        self.pad();
-        self
-    }
-
-    fn pad(&mut self) {
-        while self.buf.len() % 4 != 0 {
-            self.buf.push(0);
-        }
-    }
-
-    /// ifinfomsg
-    fn ifinfo(&mut self, index: i32, flags: u32, change: u32) -> &mut Msg {
-        let mut b = [0u8; 16];
-        b[4..8].copy_from_slice(&index.to_ne_bytes());
-        b[8..12].copy_from_slice(&flags.to_ne_bytes());
-        b[12..16].copy_from_slice(&change.to_ne_bytes());
-        self.raw(&b)
-    }
-
-    fn attr(&mut self, kind: u16, data: &[u8]) -> &mut Msg {
-        let len = (4 + data.len()) as u16;
-        self.buf.extend_from_slice(&len.to_ne_bytes());
-        self.buf.extend_from_slice(&kind.to_ne_bytes());
-        self.buf.extend_from_slice(data);
-        self.pad();
-        self
-    }
-
-    fn str_attr(&mut self, kind: u16, s: &str) -> &mut Msg {
-        let mut d = s.as_bytes().to_vec();
-        d.push(0);
-        self.attr(kind, &d)
-    }
-
-    fn nest(&mut self, kind: u16) -> &mut Msg {
-        self.nests.push(self.buf.len());
-        self.buf.extend_from_slice(&[0, 0]);
-        self.buf
-            .extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
-        self
-    }
-
-    fn end(&mut self) -> &mut Msg {
-        if let Some(start) = self.nests.pop() {
-            let len = (self.buf.len() - start) as u16;
-            self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
-        }
-        self
-    }
-
-    fn finish(&mut self, seq: u32) -> &[u8] {
-        let len = self.buf.len() as u32;
-        self.buf[0..4].copy_from_slice(&len.to_ne_bytes());
-        self.buf[8..12].copy_from_slice(&seq.to_ne_bytes());
-        &self.buf
-    }
 }
 
 impl Netlink {
     /// Opens a socket in the calling thread's network namespace.
     pub fn open() -> io::Result<Netlink> {
-        // SAFETY: plain socket(2) call; the returned descriptor is checked and owned below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_ROUTE,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: a zeroed sockaddr_nl is valid (pid 0: the kernel assigns one).
-        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        sa.nl_family = libc::AF_NETLINK as u16;
-        // SAFETY: sa is a valid sockaddr_nl and its size is passed with it.
-        let r = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                &sa as *const libc::sockaddr_nl as *const libc::sockaddr,
-                std::mem::size_of::<libc::sockaddr_nl>() as u32,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Netlink { fd, seq: 1 })
+        let mut socket = Socket::new(NETLINK_ROUTE)?;
+        socket.bind_auto()?;
+        Ok(Netlink { socket, seq: 1 })
     }
 
-    fn send(&mut self, m: &mut Msg) -> io::Result<u32> {
-        self.seq += 1;
-        let seq = self.seq;
-        let b = m.finish(seq);
-        // SAFETY: b is a valid buffer of b.len() bytes for the duration of the call.
-        let n = unsafe { libc::send(self.fd.as_raw_fd(), b.as_ptr().cast(), b.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(seq)
+    fn send(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<u32> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | flags;
+        header.sequence_number = self.seq;
+        let mut req = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+        req.finalize();
+        let mut buf = vec![0u8; req.buffer_len()];
+        req.serialize(&mut buf);
+        self.socket.send(&buf, 0)?;
+        Ok(self.seq)
     }
 
-    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: buf is a valid writable buffer of buf.len() bytes.
-        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
-    }
-
-    /// Sends a request and waits for its acknowledgement.
-    fn request(&mut self, mut m: Msg) -> io::Result<()> {
-        let seq = self.send(&mut m)?;
-        let mut buf = vec![0u8; 16384];
-        loop {
-            let n = self.recv(&mut buf)?;
-            for (kind, mseq, payload) in messages(&buf[..n]) {
-                if mseq != seq {
-                    continue;
-                }
-                if kind == NLMSG_ERROR {
-                    let code = i32::from_ne_bytes(payload[0..4].try_into().unwrap_or([0; 4]));
-                    return if code == 0 {
-                        Ok(())
-                    } else {
-                        Err(io::Error::from_raw_os_error(-code))
-                    };
-                }
-            }
-        }
-    }
-
-    /// All links of this namespace.
-    pub fn links(&mut self) -> io::Result<Vec<Link>> {
-        let mut m = Msg::new(RTM_GETLINK, NLM_F_DUMP);
-        m.ifinfo(0, 0, 0);
-        let seq = self.send(&mut m)?;
-        let mut out = Vec::new();
+    /// Receives until the reply to `seq` arrives: `Ok(Some(msg))` for a message, `Ok(None)` for
+    /// an acknowledgement, the kernel's error otherwise.
+    fn reply(&mut self, seq: u32) -> io::Result<Option<RouteNetlinkMessage>> {
         let mut buf = vec![0u8; 65536];
         loop {
-            let n = self.recv(&mut buf)?;
-            for (kind, mseq, payload) in messages(&buf[..n]) {
-                if mseq != seq {
+            let n = self.socket.recv(&mut &mut buf[..], 0)?;
+            let mut at = 0;
+            while at < n {
+                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[at..n])
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                let len = msg.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                at += (len + 3) & !3;
+                if msg.header.sequence_number != seq {
                     continue;
                 }
-                match kind {
-                    NLMSG_DONE => return Ok(out),
-                    NLMSG_ERROR => {
-                        let code = i32::from_ne_bytes(payload[0..4].try_into().unwrap_or([0; 4]));
-                        return Err(io::Error::from_raw_os_error(-code));
-                    }
-                    RTM_NEWLINK if payload.len() >= 16 => {
-                        let index = i32::from_ne_bytes(payload[4..8].try_into().unwrap_or([0; 4]));
-                        let mut link = Link {
-                            index,
-                            name: String::new(),
-                            master: None,
+                match msg.payload {
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(None),
+                            Some(_) => Err(e.to_io()),
                         };
-                        for (k, v) in attrs(&payload[16..]) {
-                            match k {
-                                IFLA_IFNAME => {
-                                    link.name = String::from_utf8_lossy(
-                                        v.split(|b| *b == 0).next().unwrap_or(&[]),
-                                    )
-                                    .into_owned()
-                                }
-                                IFLA_MASTER if v.len() >= 4 => {
-                                    link.master = Some(i32::from_ne_bytes(
-                                        v[0..4].try_into().unwrap_or([0; 4]),
-                                    ))
-                                }
-                                _ => {}
-                            }
-                        }
-                        out.push(link);
                     }
+                    NetlinkPayload::InnerMessage(m) => return Ok(Some(m)),
+                    NetlinkPayload::Done(_) => return Ok(None),
                     _ => {}
                 }
             }
         }
     }
 
+    /// Sends a request and waits for its acknowledgement.
+    fn request(&mut self, msg: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
+        let seq = self.send(msg, flags | NLM_F_ACK)?;
+        self.reply(seq).map(|_| ())
+    }
+
     /// The index of the link called `name`, if there is one.
-    pub fn index(&mut self, name: &str) -> io::Result<Option<i32>> {
-        Ok(self
-            .links()?
-            .into_iter()
-            .find(|l| l.name == name)
-            .map(|l| l.index))
+    pub fn index(&mut self, name: &str) -> io::Result<Option<u32>> {
+        if name.is_empty() || name.len() > IFNAME_MAX {
+            return Ok(None); // no link can carry it; the kernel would truncate it
+        }
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        let seq = self.send(RouteNetlinkMessage::GetLink(m), 0)?;
+        match self.reply(seq) {
+            Ok(Some(RouteNetlinkMessage::NewLink(l))) => Ok(Some(l.header.index)),
+            Ok(_) => Err(io::Error::other(format!(
+                "no link message in the reply for {name}"
+            ))),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates a bridge; an existing link of that name is an `AlreadyExists` error.
     pub fn add_bridge(&mut self, name: &str, mtu: Option<u32>) -> io::Result<()> {
-        let mut m = Msg::new(RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
-        m.ifinfo(0, 0, 0).str_attr(IFLA_IFNAME, name);
-        if let Some(mtu) = mtu {
-            m.attr(IFLA_MTU, &mtu.to_ne_bytes());
-        }
-        m.nest(IFLA_LINKINFO)
-            .str_attr(IFLA_INFO_KIND, "bridge")
-            .end();
-        self.request(m)
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        m.attributes.extend(mtu.map(LinkAttribute::Mtu));
+        m.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                InfoKind::Bridge,
+            )]));
+        self.create(m)
     }
 
     /// Creates a veth pair whose peer `peer` lands in the namespace `peer_ns` (an open nsfs file)
@@ -290,26 +135,20 @@ impl Netlink {
         peer_mac: Option<[u8; 6]>,
         mtu: Option<u32>,
     ) -> io::Result<()> {
-        let mut m = Msg::new(RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
-        m.ifinfo(0, 0, 0).str_attr(IFLA_IFNAME, name);
-        if let Some(mtu) = mtu {
-            m.attr(IFLA_MTU, &mtu.to_ne_bytes());
-        }
-        m.nest(IFLA_LINKINFO)
-            .str_attr(IFLA_INFO_KIND, "veth")
-            .nest(IFLA_INFO_DATA)
-            .nest(VETH_INFO_PEER)
-            .ifinfo(0, 0, 0)
-            .str_attr(IFLA_IFNAME, peer)
-            .attr(IFLA_NET_NS_FD, &peer_ns.to_ne_bytes());
-        if let Some(mac) = peer_mac {
-            m.attr(IFLA_ADDRESS, &mac);
-        }
-        if let Some(mtu) = mtu {
-            m.attr(IFLA_MTU, &mtu.to_ne_bytes());
-        }
-        m.end().end().end();
-        self.request(m)
+        let mut p = LinkMessage::default();
+        p.attributes.push(LinkAttribute::IfName(peer.to_string()));
+        p.attributes.push(LinkAttribute::NetNsFd(peer_ns));
+        p.attributes
+            .extend(peer_mac.map(|m| LinkAttribute::Address(m.to_vec())));
+        p.attributes.extend(mtu.map(LinkAttribute::Mtu));
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        m.attributes.extend(mtu.map(LinkAttribute::Mtu));
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
+        ]));
+        self.create(m)
     }
 
     /// Creates a macvlan child of link `parent` (an index in this namespace) directly inside the
@@ -318,176 +157,171 @@ impl Netlink {
     pub fn add_macvlan(
         &mut self,
         name: &str,
-        parent: i32,
+        parent: u32,
         mode: u32,
         ns: RawFd,
         mac: Option<[u8; 6]>,
         mtu: Option<u32>,
     ) -> io::Result<()> {
-        let mut m = Msg::new(RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
-        m.ifinfo(0, 0, 0)
-            .str_attr(IFLA_IFNAME, name)
-            .attr(IFLA_LINK, &parent.to_ne_bytes())
-            .attr(IFLA_NET_NS_FD, &ns.to_ne_bytes());
-        if let Some(mac) = mac {
-            m.attr(IFLA_ADDRESS, &mac);
-        }
-        if let Some(mtu) = mtu {
-            m.attr(IFLA_MTU, &mtu.to_ne_bytes());
-        }
-        m.nest(IFLA_LINKINFO)
-            .str_attr(IFLA_INFO_KIND, "macvlan")
-            .nest(IFLA_INFO_DATA)
-            .attr(IFLA_MACVLAN_MODE, &mode.to_ne_bytes())
-            .end()
-            .end();
-        self.request(m)
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        m.attributes.push(LinkAttribute::Link(parent));
+        m.attributes.push(LinkAttribute::NetNsFd(ns));
+        m.attributes
+            .extend(mac.map(|m| LinkAttribute::Address(m.to_vec())));
+        m.attributes.extend(mtu.map(LinkAttribute::Mtu));
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::MacVlan),
+            LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+                MacVlanMode::from(mode),
+            )])),
+        ]));
+        self.create(m)
+    }
+
+    fn create(&mut self, link: LinkMessage) -> io::Result<()> {
+        self.request(
+            RouteNetlinkMessage::NewLink(link),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
     }
 
     /// Sets a link up, and optionally its master (a bridge) and MTU.
     pub fn set_link(
         &mut self,
-        index: i32,
-        master: Option<i32>,
+        index: u32,
+        master: Option<u32>,
         mtu: Option<u32>,
     ) -> io::Result<()> {
-        let mut m = Msg::new(RTM_NEWLINK, NLM_F_ACK);
-        m.ifinfo(index, IFF_UP, IFF_UP);
-        if let Some(master) = master {
-            m.attr(IFLA_MASTER, &master.to_ne_bytes());
-        }
-        if let Some(mtu) = mtu {
-            m.attr(IFLA_MTU, &mtu.to_ne_bytes());
-        }
-        self.request(m)
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.header.flags = LinkFlags::Up;
+        m.header.change_mask = LinkFlags::Up;
+        m.attributes.extend(master.map(LinkAttribute::Controller));
+        m.attributes.extend(mtu.map(LinkAttribute::Mtu));
+        self.request(RouteNetlinkMessage::NewLink(m), 0)
     }
 
     /// Deletes a link by name; a missing link is not an error (teardown is idempotent).
     pub fn del_link(&mut self, name: &str) -> io::Result<()> {
-        let mut m = Msg::new(RTM_DELLINK, NLM_F_ACK);
-        m.ifinfo(0, 0, 0).str_attr(IFLA_IFNAME, name);
-        match self.request(m) {
+        if name.is_empty() || name.len() > IFNAME_MAX {
+            return Ok(()); // no link can carry it
+        }
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        match self.request(RouteNetlinkMessage::DelLink(m), 0) {
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
             r => r,
         }
     }
 
     /// Adds (or keeps) an IPv4 address with its prefix length on a link.
-    pub fn add_addr(&mut self, index: i32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
-        let mut m = Msg::new(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
-        let mut h = [0u8; 8];
-        h[0] = libc::AF_INET as u8;
-        h[1] = prefix;
-        h[4..8].copy_from_slice(&(index as u32).to_ne_bytes());
+    pub fn add_addr(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
         let bits = u32::from(addr);
         let bcast = if prefix >= 31 {
             bits
         } else {
             bits | (u32::MAX >> prefix)
         };
-        m.raw(&h)
-            .attr(IFA_LOCAL, &addr.octets())
-            .attr(IFA_ADDRESS, &addr.octets())
-            .attr(IFA_BROADCAST, &Ipv4Addr::from(bcast).octets());
-        self.request(m)
-    }
-
-    /// Adds the default route through `gateway` on link `index`.
-    pub fn add_default_route(&mut self, index: i32, gateway: Ipv4Addr) -> io::Result<()> {
-        let mut m = Msg::new(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
-        // family, dst_len, src_len, tos, table main, protocol boot, scope universe, unicast
-        let h = [libc::AF_INET as u8, 0, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0];
-        m.raw(&h)
-            .attr(RTA_DST, &[0, 0, 0, 0])
-            .attr(RTA_GATEWAY, &gateway.octets())
-            .attr(RTA_OIF, &(index as u32).to_ne_bytes());
-        self.request(m)
+        let mut m = address(AddressFamily::Inet, index, prefix);
+        m.attributes.push(AddressAttribute::Local(addr.into()));
+        m.attributes.push(AddressAttribute::Address(addr.into()));
+        m.attributes
+            .push(AddressAttribute::Broadcast(Ipv4Addr::from(bcast)));
+        self.replace(RouteNetlinkMessage::NewAddress(m))
     }
 
     /// Adds an IPv6 address, usable at once (no duplicate address detection: the addresses
     /// come from our own IPAM).
-    pub fn add_addr6(&mut self, index: i32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
-        const IFA_F_NODAD: u8 = 0x02;
-        let mut m = Msg::new(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
-        let mut h = [0u8; 8];
-        h[0] = libc::AF_INET6 as u8;
-        h[1] = prefix;
-        h[2] = IFA_F_NODAD;
-        h[4..8].copy_from_slice(&(index as u32).to_ne_bytes());
-        m.raw(&h)
-            .attr(IFA_LOCAL, &addr.octets())
-            .attr(IFA_ADDRESS, &addr.octets());
-        self.request(m)
+    pub fn add_addr6(&mut self, index: u32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+        let mut m = address(AddressFamily::Inet6, index, prefix);
+        m.header.flags = AddressHeaderFlags::Nodad;
+        m.attributes.push(AddressAttribute::Local(addr.into()));
+        m.attributes.push(AddressAttribute::Address(addr.into()));
+        self.replace(RouteNetlinkMessage::NewAddress(m))
+    }
+
+    /// Adds the default route through `gateway` on link `index`.
+    pub fn add_default_route(&mut self, index: u32, gateway: Ipv4Addr) -> io::Result<()> {
+        let mut m = default_route(AddressFamily::Inet, index, gateway.into());
+        m.attributes.insert(
+            0,
+            RouteAttribute::Destination(RouteAddress::Inet(Ipv4Addr::UNSPECIFIED)),
+        );
+        self.replace(RouteNetlinkMessage::NewRoute(m))
     }
 
     /// Adds the IPv6 default route through `gateway` on link `index`.
-    pub fn add_default_route6(&mut self, index: i32, gateway: Ipv6Addr) -> io::Result<()> {
-        let mut m = Msg::new(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
-        let h = [libc::AF_INET6 as u8, 0, 0, 0, 254, 3, 0, 1, 0, 0, 0, 0];
-        m.raw(&h)
-            .attr(RTA_GATEWAY, &gateway.octets())
-            .attr(RTA_OIF, &(index as u32).to_ne_bytes());
-        self.request(m)
+    pub fn add_default_route6(&mut self, index: u32, gateway: Ipv6Addr) -> io::Result<()> {
+        let m = default_route(AddressFamily::Inet6, index, gateway.into());
+        self.replace(RouteNetlinkMessage::NewRoute(m))
+    }
+
+    fn replace(&mut self, msg: RouteNetlinkMessage) -> io::Result<()> {
+        self.request(msg, NLM_F_CREATE | NLM_F_REPLACE)
     }
 }
 
-/// Splits a receive buffer into (type, seq, payload) messages.
-fn messages(mut b: &[u8]) -> Vec<(u16, u32, &[u8])> {
-    let mut out = Vec::new();
-    while b.len() >= 16 {
-        let len = u32::from_ne_bytes(b[0..4].try_into().unwrap_or([0; 4])) as usize;
-        if len < 16 || len > b.len() {
-            break;
-        }
-        let kind = u16::from_ne_bytes([b[4], b[5]]);
-        let seq = u32::from_ne_bytes(b[8..12].try_into().unwrap_or([0; 4]));
-        out.push((kind, seq, &b[16..len]));
-        let adv = (len + 3) & !3;
-        b = &b[adv.min(b.len())..];
-    }
-    out
+fn address(family: AddressFamily, index: u32, prefix: u8) -> AddressMessage {
+    let mut m = AddressMessage::default();
+    m.header.family = family;
+    m.header.prefix_len = prefix;
+    m.header.scope = AddressScope::Universe;
+    m.header.index = index;
+    m
 }
 
-/// Splits attributes into (type, value).
-fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
-    let mut out = Vec::new();
-    while b.len() >= 4 {
-        let len = u16::from_ne_bytes([b[0], b[1]]) as usize;
-        if len < 4 || len > b.len() {
-            break;
-        }
-        out.push((u16::from_ne_bytes([b[2], b[3]]) & 0x3fff, &b[4..len]));
-        let adv = (len + 3) & !3;
-        b = &b[adv.min(b.len())..];
-    }
-    out
+/// A unicast route to everything in the main table through `gateway` on link `index`.
+fn default_route(family: AddressFamily, index: u32, gateway: IpAddr) -> RouteMessage {
+    let mut m = RouteMessage::default();
+    m.header.address_family = family;
+    m.header.table = RouteHeader::RT_TABLE_MAIN;
+    m.header.protocol = RouteProtocol::Boot;
+    m.header.scope = RouteScope::Universe;
+    m.header.kind = RouteType::Unicast;
+    m.attributes
+        .push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
+    m.attributes.push(RouteAttribute::Oif(index));
+    m
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netlink_packet_core::Emitable;
 
+    /// The veth request nests the peer's link message, with its name and namespace, inside
+    /// IFLA_LINKINFO/IFLA_INFO_DATA/VETH_INFO_PEER, and decodes back to the same message.
     #[test]
-    fn nested_attributes_carry_their_length() {
-        let mut m = Msg::new(RTM_NEWLINK, NLM_F_ACK);
-        m.ifinfo(0, 0, 0)
-            .nest(IFLA_LINKINFO)
-            .str_attr(IFLA_INFO_KIND, "veth")
-            .end();
-        let b = m.finish(7).to_vec();
+    fn veth_request_round_trips() {
+        let mut p = LinkMessage::default();
+        p.attributes.push(LinkAttribute::IfName("eth0".into()));
+        p.attributes.push(LinkAttribute::NetNsFd(7));
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName("vp0".into()));
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
+        ]));
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewLink(m.clone()));
+        req.finalize();
+        let mut buf = vec![0u8; req.buffer_len()];
+        req.serialize(&mut buf);
+        assert_eq!(req.header.length as usize, buf.len());
+        assert_eq!(m.buffer_len() + 16, buf.len());
+        let back = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf).unwrap();
         assert_eq!(
-            u32::from_ne_bytes(b[0..4].try_into().unwrap()) as usize,
-            b.len()
+            back.payload,
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(m))
         );
-        let a = attrs(&b[32..]);
-        assert_eq!(a.len(), 1);
-        assert_eq!(a[0].0, IFLA_LINKINFO);
-        assert_eq!(attrs(a[0].1), vec![(IFLA_INFO_KIND, &b"veth\0"[..])]);
     }
 
     #[test]
-    fn lists_loopback() {
+    fn finds_loopback_and_not_a_missing_link() {
         let mut nl = Netlink::open().unwrap();
-        assert!(nl.index("lo").unwrap().is_some());
+        assert_eq!(nl.index("lo").unwrap(), Some(1));
+        assert_eq!(nl.index("pouchnosuch0").unwrap(), None);
+        assert_eq!(nl.index("a-name-longer-than-ifnamsiz").unwrap(), None);
+        nl.del_link("pouchnosuch0").unwrap();
     }
 }

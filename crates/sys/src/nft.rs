@@ -1,6 +1,7 @@
 //! nftables through libnftables (Debian's `libnftables1`), loaded at run time with `dlopen` so
-//! that neither building pouch nor running a host without it needs the library: commands in
-//! nft's text syntax go in, its output or error text comes back.
+//! that neither building pouch nor running a host without it needs the library. Rules go in as
+//! libnftables JSON ([`run_json`]) and come back as JSON with their handles; the text interface
+//! ([`run`]) remains for fixed commands and for tests that read listings.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::io;
@@ -15,6 +16,11 @@ type SetFlags = unsafe extern "C" fn(*mut c_void, u32);
 
 /// `NFT_CTX_OUTPUT_HANDLE`: listings show each rule's `# handle N`.
 pub const OUTPUT_HANDLE: u32 = 1 << 3;
+/// `NFT_CTX_OUTPUT_JSON`: output is JSON, and so is input (libnftables parses a command buffer
+/// as JSON when this flag is set).
+pub const OUTPUT_JSON: u32 = 1 << 4;
+/// `NFT_CTX_OUTPUT_ECHO`: what a command added is printed back, with its handle.
+pub const OUTPUT_ECHO: u32 = 1 << 5;
 
 struct Lib {
     ctx_new: CtxNew,
@@ -91,6 +97,20 @@ pub fn run(commands: &str) -> io::Result<String> {
     run_with(commands, 0)
 }
 
+/// Runs a libnftables JSON document (`{"nftables": [...]}`, one batch: all or nothing) and
+/// returns nft's JSON output: listings, and the echo of added rules with their handles.
+pub fn run_json(document: &str) -> io::Result<String> {
+    // libnftables falls back to its text parser when the buffer is not loadable JSON, and
+    // jansson refuses a NUL escape: refuse it here so that JSON is never read as nft text.
+    if !document.trim_start().starts_with('{') || document.contains("\\u0000") {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a libnftables JSON document (or one with a NUL character)",
+        ));
+    }
+    run_with(document, OUTPUT_JSON | OUTPUT_ECHO | OUTPUT_HANDLE)
+}
+
 /// As [`run`], with nft output flags (for example [`OUTPUT_HANDLE`]).
 pub fn run_with(commands: &str, output_flags: u32) -> io::Result<String> {
     // libnftables contexts are not meant to be shared; one call at a time keeps it simple.
@@ -126,5 +146,23 @@ pub fn run_with(commands: &str, output_flags: u32) -> io::Result<String> {
             return Err(io::Error::other(format!("nft: {}", err.trim())));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text, or JSON that libnftables could not load, never reaches its text parser.
+    #[test]
+    fn run_json_takes_only_json_documents() {
+        for bad in [
+            "flush ruleset",
+            "  add table ip x { }",
+            r#"{"nftables": [{"add": {"table": {"family": "ip", "name": "a\u0000b"}}}]}"#,
+        ] {
+            let e = run_json(bad).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad}");
+        }
     }
 }

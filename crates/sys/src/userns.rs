@@ -100,10 +100,16 @@ pub fn pin_userns(uids: &[IdMap], gids: &[IdMap], path: &Path) -> io::Result<()>
         return Ok(());
     }
     let fd = userns_fd(uids, gids)?;
-    std::fs::File::create(path)?;
     let src = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    pin_ns(&src, path, "user namespace")
+}
+
+/// Pins the namespace whose nsfs file is `ns` at `path` (a file created here) with a bind
+/// mount; `what` names the namespace in the error. A failed mount removes the file again.
+fn pin_ns(ns: &str, path: &Path, what: &str) -> io::Result<()> {
+    std::fs::File::create(path)?;
     nix::mount::mount(
-        Some(src.as_str()),
+        Some(ns),
         path,
         None::<&str>,
         nix::mount::MsFlags::MS_BIND,
@@ -111,7 +117,7 @@ pub fn pin_userns(uids: &[IdMap], gids: &[IdMap], path: &Path) -> io::Result<()>
     )
     .map_err(|e| {
         let _ = std::fs::remove_file(path);
-        io::Error::other(format!("pin user namespace at {}: {e}", path.display()))
+        io::Error::other(format!("pin {what} at {}: {e}", path.display()))
     })
 }
 
@@ -131,18 +137,7 @@ pub fn create_netns_in(userns: &Path, path: &Path) -> io::Result<()> {
                 && libc::unshare(libc::CLONE_NEWNET) == 0
         },
         "cannot make a network namespace in the container's user namespace",
-        |pid| {
-            std::fs::File::create(path)?;
-            let src = format!("/proc/{pid}/ns/net");
-            nix::mount::mount(
-                Some(src.as_str()),
-                path,
-                None::<&str>,
-                nix::mount::MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(|e| io::Error::other(format!("pin netns at {}: {e}", path.display())))
-        },
+        |pid| pin_ns(&format!("/proc/{pid}/ns/net"), path, "netns"),
     );
     if res.is_err() {
         let _ = std::fs::remove_file(path);

@@ -2,19 +2,26 @@
 //! archives made on the fly, store checks, and test certificates and password hashes.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
+use super::{Registry, RegistryOpts, have_registry};
 use crate::archives::{sha256_hex, tarball};
 use crate::{Daemon, bin, out};
 
-/// Runs the pouch CLI with a private credentials dir (shared with the harness' docker CLI).
-pub fn pouch(d: &Daemon, args: &[&str]) -> Output {
+/// The pouch CLI aimed at `d`, with a private credentials dir (shared with the harness' docker
+/// CLI).
+pub fn pouch_command(d: &Daemon) -> Command {
     let cfg = d.dir.path().join("docker-config");
     std::fs::create_dir_all(&cfg).unwrap();
-    Command::new(bin("pouch"))
-        .env("DOCKER_CONFIG", &cfg)
-        .arg("-H")
-        .arg(d.host())
+    let mut cmd = Command::new(bin("pouch"));
+    cmd.env("DOCKER_CONFIG", &cfg).arg("-H").arg(d.host());
+    cmd
+}
+
+/// Runs the pouch CLI with a private credentials dir (see [`pouch_command`]).
+pub fn pouch(d: &Daemon, args: &[&str]) -> Output {
+    pouch_command(d)
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -33,6 +40,91 @@ pub fn pouch_err(d: &Daemon, args: &[&str]) -> String {
     let (so, se, code) = out(&o);
     assert_ne!(code, Some(0), "pouch {args:?} should fail\nstdout: {so}");
     se
+}
+
+/// Loads busybox and tags it as `name`, for a test to push.
+pub fn tag_busybox(d: &Daemon, name: &str) {
+    d.load_busybox();
+    pouch_ok(d, &["tag", "busybox", name]);
+}
+
+/// A registry and a fresh daemon; None, after saying why, where docker-registry is not
+/// installed.
+pub fn registry_and_daemon() -> Option<(Registry, Daemon)> {
+    if !have_registry() {
+        return None;
+    }
+    Some((Registry::start(RegistryOpts::default()), Daemon::start()))
+}
+
+/// A registry, and a daemon whose busybox is tagged `<registry>/<path>` (the returned name):
+/// where most distribution tests start. None, after saying why, where docker-registry is not
+/// installed.
+pub fn registry_with_busybox(path: &str) -> Option<(Registry, Daemon, String)> {
+    let (reg, d) = registry_and_daemon()?;
+    let name = format!("{}/{path}", reg.host());
+    tag_busybox(&d, &name);
+    Some((reg, d, name))
+}
+
+/// Pushes `name`, then removes it and `also` (the names it was tagged from) locally, so that
+/// whatever uses it next must fetch it from the registry.
+pub fn push_and_remove(d: &Daemon, name: &str, also: &[&str]) {
+    pouch_ok(d, &["push", name]);
+    pouch_ok(d, &[&["rmi"], also, &[name]].concat());
+}
+
+/// A registry serving TLS with a certificate from a throwaway CA; the returned dir holds the
+/// CA and a client certificate (`ca.crt`, `client.cert`, `client.key`). With `client_auth` the
+/// registry asks for a client certificate from that CA. None, after saying why, where
+/// docker-registry or the openssl CLI is missing.
+pub fn tls_registry(client_auth: bool) -> Option<(tempfile::TempDir, Registry)> {
+    if !have_registry() {
+        return None;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    if make_certs(certs.path()).is_none() {
+        eprintln!("SKIP: the openssl CLI could not make test certificates");
+        return None;
+    }
+    let reg = Registry::start(RegistryOpts {
+        tls: Some((certs.path().join("srv.crt"), certs.path().join("srv.key"))),
+        client_ca: client_auth.then(|| certs.path().join("ca.crt")),
+        ..Default::default()
+    });
+    Some((certs, reg))
+}
+
+/// A daemon whose `certs-dir` (docker's /etc/docker/certs.d) is the returned empty dir.
+pub fn daemon_with_certs_d() -> (tempfile::TempDir, Daemon) {
+    let certs_d = tempfile::tempdir().unwrap();
+    let cfg = format!(r#"{{"certs-dir": "{}"}}"#, certs_d.path().display());
+    let d = Daemon::start_with_config(&cfg, &[]).unwrap();
+    (certs_d, d)
+}
+
+/// Starts `pouch pull name` and waits (up to a minute) until a layer download is under way: a
+/// non-empty file in the content store's ingest dir. Returns the running pull (stdout and
+/// stderr piped) and whether a download was seen before the pull ended.
+pub fn pull_caught_downloading(d: &Daemon, name: &str) -> (Child, bool) {
+    let mut pull = pouch_command(d)
+        .args(["pull", name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && pull.try_wait().unwrap().is_none() {
+        let busy = std::fs::read_dir(d.root.join("content/ingest"))
+            .map(|r| r.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
+            .unwrap_or(false);
+        if busy {
+            return (pull, true);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    (pull, false)
 }
 
 /// The digest a push reports (`tag: digest: sha256:… size: N`).
@@ -144,6 +236,33 @@ pub fn make_certs(dir: &Path) -> Option<()> {
         "ec_paramgen_curve:prime256v1",
         "-nodes",
     ];
+    // A key and a signing request for `subj`, then `cert` signed by the CA with `ext`.
+    let issue = |name: &str, subj: &str, cert: &str, ext: &str| {
+        let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
+        run(&[
+            &["req"][..],
+            &ec[..],
+            &["-keyout", &key, "-out", &csr, "-subj", subj][..],
+        ]
+        .concat())
+            && run(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                cert,
+                "-days",
+                "2",
+                "-extfile",
+                ext,
+            ])
+    };
     let ok = run(&[
         &["req", "-x509"][..],
         &ec[..],
@@ -159,61 +278,10 @@ pub fn make_certs(dir: &Path) -> Option<()> {
         ][..],
     ]
     .concat())
-        && run(&[
-            &["req"][..],
-            &ec[..],
-            &[
-                "-keyout",
-                "srv.key",
-                "-out",
-                "srv.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ][..],
-        ]
-        .concat())
-        && run(&[
-            "x509",
-            "-req",
-            "-in",
-            "srv.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "srv.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "ext",
-        ])
+        && issue("srv", "/CN=127.0.0.1", "srv.crt", "ext")
         // A client certificate (docker's certs.d names: client.cert, client.key).
         && std::fs::write(dir.join("client-ext"), "extendedKeyUsage=clientAuth\n").is_ok()
-        && run(&[
-            &["req"][..],
-            &ec[..],
-            &["-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=pouch-client"][..],
-        ]
-        .concat())
-        && run(&[
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "client.cert",
-            "-days",
-            "2",
-            "-extfile",
-            "client-ext",
-        ]);
+        && issue("client", "/CN=pouch-client", "client.cert", "client-ext");
     ok.then_some(())
 }
 

@@ -8,6 +8,37 @@ use tokio::net::UnixStream;
 
 use super::{Env, Opts};
 
+/// One `#[tokio::test]` per conformance case, each run (bounded) with the runtime the calling
+/// module's `runtime()` gives, and skipped (`runtime()` has said why) when it gives none. Every
+/// runtime's test file expands this, so a case added here runs on every backend.
+#[macro_export]
+macro_rules! conformance_suite {
+    () => {
+        $crate::conformance_suite!(
+            logs_and_exit_code,
+            kill_signals,
+            attach_stdin,
+            tty,
+            pause_resume,
+            missing_executable,
+            permission_denied,
+            missing_rootfs,
+            exec_basics,
+            exec_tty,
+        );
+    };
+    ($($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                if let Some(rt) = runtime() {
+                    $crate::common::cases::bounded($crate::common::cases::$case(rt)).await;
+                }
+            }
+        )+
+    };
+}
+
 /// Bounds every case so a broken shim fails the test instead of hanging it.
 pub async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
     tokio::time::timeout(Duration::from_secs(60), f)
@@ -147,12 +178,7 @@ pub async fn tty(rt: RuntimeChoice) {
     client.resize(30, 100).await.unwrap();
     let mut s = client.attach(false, true, true).await.unwrap();
     client.start().await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8_lossy(&out);
-    assert!(text.starts_with("30 100\r\n"), "{text:?}");
-    assert!(text.contains("/dev/pts/"), "{text:?}");
-    assert!(text.ends_with("hi\r\n"), "{text:?}");
+    assert_resized_tty_says_hi(&mut s).await;
     assert_eq!(client.wait().await.unwrap().exit_code, 0);
     let lines = env.log_lines();
     assert!(
@@ -187,48 +213,51 @@ pub async fn pause_resume(rt: RuntimeChoice) {
 /// A missing executable fails create with `NotFound`, leaving no process, cgroup or state.
 pub async fn missing_executable(rt: RuntimeChoice) {
     let env = Env::new(rt, &["/nonexistent"], Opts::default());
-    match env.launch().await {
-        Err(Error::Create { kind, message }) => {
-            assert_eq!(kind, CreateErrorKind::NotFound, "{message}");
-            eprintln!("create error: {message}");
-        }
-        Err(e) => panic!("unexpected error: {e:?}"),
-        Ok(_) => panic!("create succeeded"),
-    }
-    env.wait_shim_gone();
-    env.assert_cleaned_up();
+    create_fails(&env, CreateErrorKind::NotFound).await;
     assert!(!env.state_dir().join("exit.json").exists());
 }
 
 /// An executable without execute permission fails create with `PermissionDenied`.
 pub async fn permission_denied(rt: RuntimeChoice) {
     let env = Env::new(rt, &["/etc/passwd"], Opts::default());
-    match env.launch().await {
-        Err(Error::Create { kind, message }) => {
-            assert_eq!(kind, CreateErrorKind::PermissionDenied, "{message}");
-            eprintln!("create error: {message}");
-        }
-        Err(e) => panic!("unexpected error: {e:?}"),
-        Ok(_) => panic!("create succeeded"),
-    }
-    env.wait_shim_gone();
-    env.assert_cleaned_up();
+    create_fails(&env, CreateErrorKind::PermissionDenied).await;
 }
 
 /// A bundle whose rootfs is missing fails create as `Other`, leaving nothing behind.
 pub async fn missing_rootfs(rt: RuntimeChoice) {
     let env = Env::new(rt, &["true"], Opts::default());
     std::fs::remove_dir_all(env.launch.bundle.join("rootfs")).unwrap();
-    match env.launch().await {
+    create_fails(&env, CreateErrorKind::Other).await;
+}
+
+/// Asserts that `res` is a create error of kind `want`; `what` names the call in messages.
+fn assert_create_error<T>(res: Result<T, Error>, want: CreateErrorKind, what: &str) {
+    match res {
         Err(Error::Create { kind, message }) => {
-            assert_eq!(kind, CreateErrorKind::Other, "{message}");
-            eprintln!("create error: {message}");
+            assert_eq!(kind, want, "{message}");
+            eprintln!("{what} error: {message}");
         }
         Err(e) => panic!("unexpected error: {e:?}"),
-        Ok(_) => panic!("create succeeded"),
+        Ok(_) => panic!("{what} succeeded"),
     }
+}
+
+/// Launching `env` fails create with `want`, and the shim leaves nothing behind.
+async fn create_fails(env: &Env, want: CreateErrorKind) {
+    assert_create_error(env.launch().await, want, "create");
     env.wait_shim_gone();
     env.assert_cleaned_up();
+}
+
+/// Reads a tty session of `stty size; tty; echo hi` resized to 30x100 to its end and checks
+/// it: the size, a pty, and the pty's line endings.
+async fn assert_resized_tty_says_hi(s: &mut UnixStream) {
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("30 100\r\n"), "{text:?}");
+    assert!(text.contains("/dev/pts/"), "{text:?}");
+    assert!(text.ends_with("hi\r\n"), "{text:?}");
 }
 
 /// An exec request with the defaults of `docker exec` (root, no tty, no stdin).
@@ -350,14 +379,8 @@ pub async fn exec_basics(rt: RuntimeChoice) {
         (&["nope-not-here"][..], CreateErrorKind::NotFound),
         (&["/etc/passwd"][..], CreateErrorKind::PermissionDenied),
     ] {
-        match client.exec(&exec_req("bad", args)).await {
-            Err(Error::Create { kind, message }) => {
-                assert_eq!(kind, want, "{message}");
-                eprintln!("exec error: {message}");
-            }
-            Err(e) => panic!("unexpected error: {e:?}"),
-            Ok(_) => panic!("exec of {args:?} succeeded"),
-        }
+        let res = client.exec(&exec_req("bad", args)).await;
+        assert_create_error(res, want, &format!("exec of {args:?}"));
     }
     assert!(matches!(
         client.exec_state("unknown").await,
@@ -400,12 +423,7 @@ pub async fn exec_tty(rt: RuntimeChoice) {
     req.tty = true;
     let (_, mut s) = client.exec(&req).await.unwrap();
     client.exec_resize("t1", 30, 100).await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8_lossy(&out);
-    assert!(text.starts_with("30 100\r\n"), "{text:?}");
-    assert!(text.contains("/dev/pts/"), "{text:?}");
-    assert!(text.ends_with("hi\r\n"), "{text:?}");
+    assert_resized_tty_says_hi(&mut s).await;
     assert_eq!(client.exec_state("t1").await.unwrap(), Some(0));
 
     let mut req = exec_req("t2", &["sh"]);

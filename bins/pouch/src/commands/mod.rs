@@ -10,6 +10,7 @@ mod info;
 mod inspect;
 mod login;
 mod network;
+mod prune;
 mod system;
 mod version;
 mod volume;

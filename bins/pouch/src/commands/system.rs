@@ -2,10 +2,9 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use pouch_client::Query;
 use serde_json::{Value, json};
 
-use super::Ctx;
+use super::{Ctx, prune};
 use crate::filters::Filters;
 use crate::format::{Format, Headers};
 use crate::output;
@@ -138,64 +137,43 @@ async fn df(ctx: &mut Ctx, a: DfArgs) -> Result<()> {
 }
 
 async fn prune(ctx: &mut Ctx, a: PruneArgs) -> Result<()> {
-    if !a.force {
-        let mut w = String::from("WARNING! This will remove:\n  - all stopped containers\n");
-        if a.volumes {
-            w.push_str("  - all anonymous volumes not used by at least one container\n");
-        }
-        w.push_str(if a.all {
-            "  - all images without at least one container associated to them\n"
-        } else {
-            "  - all dangling images\n"
-        });
-        if !output::confirm(&format!("{w}\nAre you sure you want to continue?"))? {
-            return Ok(());
-        }
+    let mut w = String::from("WARNING! This will remove:\n  - all stopped containers\n");
+    if a.volumes {
+        w.push_str("  - all anonymous volumes not used by at least one container\n");
+    }
+    w.push_str(if a.all {
+        "  - all images without at least one container associated to them\n"
+    } else {
+        "  - all dangling images\n"
+    });
+    if !prune::confirmed(a.force, &w)? {
+        return Ok(());
     }
     let client = ctx.client().await?;
     let filters = Filters::parse(&a.filter)?;
-    let q = |f: &Filters| {
-        let mut q = Query::new();
-        q.push("filters", f.to_json());
-        q.to_query_string()
-    };
+    let mut images = filters.clone();
+    images.add("dangling", if a.all { "false" } else { "true" });
+    let mut steps = vec![(
+        "containers",
+        &filters,
+        "Deleted Containers",
+        "ContainersDeleted",
+    )];
+    if a.volumes {
+        steps.push(("volumes", &filters, "Deleted Volumes", "VolumesDeleted"));
+    }
+    steps.push(("images", &images, "Deleted Images", "ImagesDeleted"));
     let mut total = 0.0;
     let mut out = String::new();
-    let mut section = |title: &str, report: &Value, key: &str, total: &mut f64| {
-        let items = report[key].as_array().cloned().unwrap_or_default();
-        if !items.is_empty() {
-            out.push_str(&format!("{title}:\n"));
-            for i in items {
-                let line = match &i {
-                    Value::String(s) => s.clone(),
-                    v if !v["Untagged"].is_null() => {
-                        format!("untagged: {}", v["Untagged"].as_str().unwrap_or_default())
-                    }
-                    v => format!("deleted: {}", v["Deleted"].as_str().unwrap_or_default()),
-                };
-                out.push_str(&line);
-                out.push('\n');
-            }
+    for (resource, filters, title, key) in steps {
+        let report = prune::post(client, resource, filters).await?;
+        let deleted = prune::deleted(title, &report[key]);
+        if !deleted.is_empty() {
+            out.push_str(&deleted);
             out.push('\n');
         }
-        *total += report["SpaceReclaimed"].as_f64().unwrap_or(0.0);
-    };
-    let r = client
-        .post_json(&format!("/containers/prune{}", q(&filters)), None)
-        .await?;
-    section("Deleted Containers", &r, "ContainersDeleted", &mut total);
-    if a.volumes {
-        let r = client
-            .post_json(&format!("/volumes/prune{}", q(&filters)), None)
-            .await?;
-        section("Deleted Volumes", &r, "VolumesDeleted", &mut total);
+        total += report["SpaceReclaimed"].as_f64().unwrap_or(0.0);
     }
-    let mut f = filters.clone();
-    f.add("dangling", if a.all { "false" } else { "true" });
-    let r = client
-        .post_json(&format!("/images/prune{}", q(&f)), None)
-        .await?;
-    section("Deleted Images", &r, "ImagesDeleted", &mut total);
     out.push_str(&units::reclaimed_space(&json!({"SpaceReclaimed": total})));
     output::print(&out)
 }

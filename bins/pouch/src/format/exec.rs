@@ -311,91 +311,102 @@ mod tests {
         })
     }
 
+    /// Runs each template on `v` and checks its output.
+    fn check(v: &Value, cases: &[(&str, &str)]) {
+        for (src, want) in cases {
+            assert_eq!(run(src, v), *want, "{src}");
+        }
+    }
+
     #[test]
     fn fields_nested_and_values() {
-        let v = image();
-        assert_eq!(run("{{.Id}}", &v), "sha256:abc");
-        assert_eq!(
-            run("id={{ .Id }} cmd={{.Config.Cmd}}", &v),
-            "id=sha256:abc cmd=[sh]"
+        check(
+            &image(),
+            &[
+                ("{{.Id}}", "sha256:abc"),
+                ("id={{ .Id }} cmd={{.Config.Cmd}}", "id=sha256:abc cmd=[sh]"),
+                ("{{.Config.Env}}", "<no value>"),
+                ("{{.Size}}", "4264000"),
+                ("{{.Config.Labels}}", "map[a.b:c maintainer:me]"),
+            ],
         );
-        assert_eq!(run("{{.Config.Env}}", &v), "<no value>");
-        assert_eq!(run("{{.Size}}", &v), "4264000");
-        assert_eq!(run("{{.Config.Labels}}", &v), "map[a.b:c maintainer:me]");
         assert_eq!(run("{{.}}", &json!("plain")), "plain");
     }
 
     #[test]
     fn json_index_and_pipes() {
-        let v = image();
-        assert_eq!(
-            run("{{json .RootFS}}", &v),
-            r#"{"Layers":["sha256:1"],"Type":"layers"}"#
+        check(
+            &image(),
+            &[
+                (
+                    "{{json .RootFS}}",
+                    r#"{"Layers":["sha256:1"],"Type":"layers"}"#,
+                ),
+                (r#"{{index .Config.Labels "a.b"}}"#, "c"),
+                (r#"{{index .RepoTags 1 | upper}}"#, "BB:1"),
+                (r#"{{.Id | printf "%s!"}}"#, "sha256:abc!"),
+                (r#"{{(index .RepoTags 0)}}"#, "busybox:latest"),
+                ("{{lower .RootFS.Type}}", "layers"),
+            ],
         );
         assert_eq!(run("{{json .}}", &json!({"a": [1]})), r#"{"a":[1]}"#);
-        assert_eq!(run(r#"{{index .Config.Labels "a.b"}}"#, &v), "c");
-        assert_eq!(run(r#"{{index .RepoTags 1 | upper}}"#, &v), "BB:1");
-        assert_eq!(run(r#"{{.Id | printf "%s!"}}"#, &v), "sha256:abc!");
-        assert_eq!(run(r#"{{(index .RepoTags 0)}}"#, &v), "busybox:latest");
-        assert_eq!(run("{{lower .RootFS.Type}}", &v), "layers");
     }
 
     #[test]
     fn control_flow_and_variables() {
-        let v = image();
-        assert_eq!(
-            run("{{range .RepoTags}}[{{.}}]{{end}}", &v),
-            "[busybox:latest][bb:1]"
+        check(
+            &image(),
+            &[
+                (
+                    "{{range .RepoTags}}[{{.}}]{{end}}",
+                    "[busybox:latest][bb:1]",
+                ),
+                (
+                    "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}",
+                    "a.b=c;maintainer=me;",
+                ),
+                (
+                    "{{range $i, $t := .RepoTags}}{{$i}}{{$.Id}} {{end}}",
+                    "0sha256:abc 1sha256:abc ",
+                ),
+                ("{{range .Config.Env}}x{{else}}none{{end}}", "none"),
+                ("{{if .Config.Env}}a{{else if .Id}}b{{else}}c{{end}}", "b"),
+                ("{{with .RootFS}}{{.Type}}{{end}}", "layers"),
+                ("{{$x := .Id}}{{$x}}", "sha256:abc"),
+                ("{{if eq .RootFS.Type \"layers\"}}yes{{end}}", "yes"),
+                ("{{if and .Id (not .Config.Env)}}ok{{end}}", "ok"),
+                ("{{len .RepoTags}}", "2"),
+            ],
         );
-        assert_eq!(
-            run(
-                "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}",
-                &v
-            ),
-            "a.b=c;maintainer=me;"
-        );
-        assert_eq!(
-            run("{{range $i, $t := .RepoTags}}{{$i}}{{$.Id}} {{end}}", &v),
-            "0sha256:abc 1sha256:abc "
-        );
-        assert_eq!(run("{{range .Config.Env}}x{{else}}none{{end}}", &v), "none");
-        assert_eq!(
-            run("{{if .Config.Env}}a{{else if .Id}}b{{else}}c{{end}}", &v),
-            "b"
-        );
-        assert_eq!(run("{{with .RootFS}}{{.Type}}{{end}}", &v), "layers");
-        assert_eq!(run("{{$x := .Id}}{{$x}}", &v), "sha256:abc");
-        assert_eq!(
-            run("{{if eq .RootFS.Type \"layers\"}}yes{{end}}", &v),
-            "yes"
-        );
-        assert_eq!(run("{{if and .Id (not .Config.Env)}}ok{{end}}", &v), "ok");
-        assert_eq!(run("{{len .RepoTags}}", &v), "2");
     }
 
     #[test]
     fn errors_match_go() {
         let v = image();
-        assert_eq!(
-            run_err("{{.Foo}}", &v),
-            "template: :1:2: executing \"\" at <.Foo>: map has no entry for key \"Foo\""
-        );
-        assert_eq!(
-            run_err("x\n  {{ .Config.Nope }}", &v),
-            "template: :2:5: executing \"\" at <.Config.Nope>: map has no entry for key \"Nope\""
-        );
-        assert_eq!(
-            run_err("{{.Config.Env.X}}", &v),
-            "template: :1:2: executing \"\" at <.Config.Env.X>: nil pointer evaluating interface {}.X"
-        );
-        assert_eq!(
-            run_err("{{.Id.X}}", &v),
-            "template: :1:2: executing \"\" at <.Id.X>: can't evaluate field X in type string"
-        );
-        assert_eq!(
-            run_err("{{index .RepoTags 5}}", &v),
-            "template: :1:2: executing \"\" at <index .RepoTags 5>: error calling index: index out of range: 5"
-        );
+        for (src, want) in [
+            (
+                "{{.Foo}}",
+                "template: :1:2: executing \"\" at <.Foo>: map has no entry for key \"Foo\"",
+            ),
+            (
+                "x\n  {{ .Config.Nope }}",
+                "template: :2:5: executing \"\" at <.Config.Nope>: map has no entry for key \"Nope\"",
+            ),
+            (
+                "{{.Config.Env.X}}",
+                "template: :1:2: executing \"\" at <.Config.Env.X>: nil pointer evaluating interface {}.X",
+            ),
+            (
+                "{{.Id.X}}",
+                "template: :1:2: executing \"\" at <.Id.X>: can't evaluate field X in type string",
+            ),
+            (
+                "{{index .RepoTags 5}}",
+                "template: :1:2: executing \"\" at <index .RepoTags 5>: error calling index: index out of range: 5",
+            ),
+        ] {
+            assert_eq!(run_err(src, &v), want, "{src}");
+        }
         assert!(run_err("{{$nope}}", &v).contains("undefined variable \"$nope\""));
         assert!(run_err("{{.Id | .Id}}", &v).contains("can't give argument to non-function"));
     }

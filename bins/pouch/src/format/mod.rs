@@ -30,6 +30,18 @@ pub enum Format {
     Raw(Template),
 }
 
+/// A `Labels` object as docker's list rows show it: `key=value` strings, in the object's order.
+pub fn label_pairs(labels: &Value) -> Vec<String> {
+    labels
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Column headers for a row type: `(field, HEADER)`, e.g. `("ID", "IMAGE ID")`.
 pub type Headers = &'static [(&'static str, &'static str)];
 

@@ -25,14 +25,32 @@ pub struct JsonMessage {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub progress_detail: Option<serde_json::Value>,
-    /// Structured results (push: `{"Tag","Digest","Size"}`).
+    pub progress_detail: Option<ProgressDetail>,
+    /// Structured results (push: `{"Digest","Size","Tag"}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aux: Option<serde_json::Value>,
+    pub aux: Option<PushResult>,
     #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<ErrorDetail>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A transfer's progress; both absent (`{}`) on a state change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProgressDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+/// The `aux` of push's last message: what was pushed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct PushResult {
+    pub digest: String,
+    pub size: u64,
+    pub tag: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

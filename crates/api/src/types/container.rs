@@ -258,7 +258,7 @@ pub struct ContainerInspect {
     pub graph_driver: super::GraphDriver,
     pub mounts: Vec<super::MountPoint>,
     pub config: ContainerConfig,
-    pub network_settings: Value,
+    pub network_settings: super::NetworkSettings,
 }
 
 /// One row of `GET /containers/json`.
@@ -272,7 +272,7 @@ pub struct ContainerSummary {
     pub image_id: String,
     pub command: String,
     pub created: i64,
-    pub ports: Vec<Value>,
+    pub ports: Vec<super::Port>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_rw: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,7 +281,7 @@ pub struct ContainerSummary {
     pub state: String,
     pub status: String,
     pub host_config: BTreeMap<String, String>,
-    pub network_settings: Value,
+    pub network_settings: super::SummaryNetworkSettings,
     pub mounts: Vec<super::MountPoint>,
 }
 

@@ -90,6 +90,14 @@ pub enum DeleteItem {
     Deleted(String),
 }
 
+/// `POST /build/prune`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BuildCachePruneReport {
+    pub caches_deleted: Option<Vec<String>>,
+    pub space_reclaimed: u64,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ImagePruneReport {

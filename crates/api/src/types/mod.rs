@@ -2,6 +2,7 @@
 
 pub mod common;
 pub mod container;
+pub mod container_net;
 pub mod df;
 pub mod image;
 pub mod network;
@@ -11,6 +12,7 @@ pub mod volume;
 
 pub use common::*;
 pub use container::*;
+pub use container_net::*;
 pub use df::*;
 pub use image::*;
 pub use network::*;

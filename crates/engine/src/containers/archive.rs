@@ -15,37 +15,31 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
-
 use pouch_image::unpack::tar_name_components as components;
 use pouch_sys::at::*;
 
-use crate::Engine;
+use crate::Containers;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
 
-/// What `HEAD /containers/{id}/archive` reports (`X-Docker-Container-Path-Stat`).
-#[derive(Debug, Clone)]
+/// What `HEAD /containers/{id}/archive` reports (`X-Docker-Container-Path-Stat`). Fields in
+/// wire order (sorted, as docker's header has them).
+#[derive(Debug, Clone, serde::Serialize)]
 struct PathStat {
-    name: String,
-    size: i64,
+    #[serde(rename = "linkTarget")]
+    link_target: String,
     /// Go `os.FileMode` bits.
     mode: u32,
     mtime: String,
-    link_target: String,
+    name: String,
+    size: i64,
 }
 
 impl PathStat {
     /// The header value: base64 of the JSON docker sends.
     fn header_value(&self) -> String {
-        let j = json!({
-            "name": self.name,
-            "size": self.size,
-            "mode": self.mode,
-            "mtime": self.mtime,
-            "linkTarget": self.link_target,
-        });
-        base64(j.to_string().as_bytes())
+        let j = serde_json::to_vec(self).unwrap_or_default();
+        base64(&j)
     }
 }
 
@@ -56,7 +50,7 @@ struct ExtractOptions {
     copy_uid_gid: bool,
 }
 
-impl Engine {
+impl Containers {
     /// `HEAD /containers/{id}/archive?path=P`: the `X-Docker-Container-Path-Stat` value.
     pub async fn container_path_stat(&self, name: &str, path: &str) -> Result<String> {
         let path = path.to_string();
@@ -138,7 +132,7 @@ impl Engine {
     async fn with_rootfs<T: Send + 'static>(
         &self,
         name: &str,
-        f: impl FnOnce(&Engine, &ContainerRecord, BorrowedFd<'_>) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Containers, &ContainerRecord, BorrowedFd<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         self.with_mounted_rootfs(name, move |e, c, rootfs| {
             let root = open_path(rootfs, libc::O_PATH | libc::O_DIRECTORY)

@@ -14,9 +14,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use pouch_runtime::shim::ShimClient;
 
+use super::ContainerStatus;
 use super::Live;
 use super::logs::{LogLine, LogOptions, LogSnapshot};
-use crate::Engine;
+use crate::Containers;
 use crate::error::{Error, Result};
 
 /// The shim's side of an attach: output frames out, stdin bytes in.
@@ -41,7 +42,7 @@ pub struct Attachment {
     pub live: Option<oneshot::Receiver<AttachStream>>,
 }
 
-impl Engine {
+impl Containers {
     /// docker's attach: `logs` replays the log of `stdout`/`stderr`, `stream` attaches to the
     /// live output (and `stdin`, if the container keeps it open); neither just checks that the
     /// container can be attached to.
@@ -52,15 +53,15 @@ impl Engine {
         logs: bool,
         stream: bool,
     ) -> Result<Attachment> {
-        let c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
         let stdin = stdin && c.config.open_stdin;
         // Taken before the live stream is asked for, so that no line falls between the two.
         let mut history =
-            (logs && (stdout || stderr)).then(|| LogSnapshot::take(&self.log_path(&c.id)));
+            (logs && (stdout || stderr)).then(|| LogSnapshot::take(&self.ctx.log_path(&c.id)));
         let mut rx = None;
-        match (c.state.status.as_str(), live.shim()) {
-            ("running" | "paused", Some(shim)) => {
+        match (c.state.status, live.shim()) {
+            (ContainerStatus::Running | ContainerStatus::Paused, Some(shim)) => {
                 if stream {
                     let s = shim
                         .attach(stdin, stdout, stderr)
@@ -75,7 +76,7 @@ impl Engine {
                     rx = Some(r);
                 }
             }
-            ("created" | "exited", _) => {
+            (ContainerStatus::Created | ContainerStatus::Exited, _) => {
                 if stream {
                     let (tx, r) = oneshot::channel();
                     live.pending
@@ -92,7 +93,7 @@ impl Engine {
             }
             (s, _) => return Err(Error::conflict(format!("cannot attach to a {s} container"))),
         }
-        self.emit_container(&c, "attach", &[]);
+        self.ctx.emit_container(&c, "attach", &[]);
         let history = history.map(|h| {
             h.replay(LogOptions {
                 stdout,

@@ -5,7 +5,9 @@ use pouch_image::oci::{History, RunConfig};
 use pouch_image::{Digest, LoadedLayer};
 use serde_json::{Map, Value};
 
-use crate::Engine;
+use super::ContainerStatus;
+use crate::Containers;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 use crate::images::rfc3339_now;
 use crate::images::tag::parse_tag_target;
@@ -40,10 +42,10 @@ const OVERRIDABLE: &[&str] = &[
     "Healthcheck",
 ];
 
-impl Engine {
+impl Containers {
     /// Commits the container `name` and returns the new image id (`sha256:…`).
     pub async fn commit_container(&self, name: &str, opts: CommitOptions) -> Result<String> {
-        let c = self.resolve_container(name)?;
+        let c = self.ctx.resolve_container(name)?;
         let target = match opts.repo.as_deref().filter(|r| !r.is_empty()) {
             Some(r) => Some(parse_tag_target(r, opts.tag.as_deref().unwrap_or(""))?),
             None if opts.tag.as_deref().is_some_and(|t| !t.is_empty()) => {
@@ -51,7 +53,7 @@ impl Engine {
             }
             None => None,
         };
-        let paused = opts.pause && c.state.status == "running" && {
+        let paused = opts.pause && c.state.status == ContainerStatus::Running && {
             match self.pause_container(&c.id, true).await {
                 Ok(()) => true,
                 Err(e) => {
@@ -61,7 +63,7 @@ impl Engine {
             }
         };
         let result = {
-            let _guard = self.inner.image_lock.lock().await;
+            let _guard = self.images.lock.lock().await;
             self.blocking(move |e| e.commit_blocking(c, opts, target))
                 .await
         };
@@ -77,8 +79,8 @@ impl Engine {
         opts: CommitOptions,
         target: Option<pouch_image::Reference>,
     ) -> Result<String> {
-        let i = &self.inner;
-        let mut config = self.image_config(&c.image_id)?;
+        let i = &self.ctx;
+        let mut config = self.images.image_config(&c.image_id)?;
         let parent_layers: Vec<LoadedLayer> = i
             .store
             .layers(&c.image_id)?
@@ -129,11 +131,11 @@ impl Engine {
                 empty_layer: None,
             },
         };
-        let upper = self.container_dir(&c.id).join("rw/upper");
+        let upper = self.ctx.container_dir(&c.id).join("rw/upper");
         let mut img = pouch_image::commit::commit(&upper, spec, &i.content, &i.snaps, &i.unpack)
             .map_err(|err| Error::from(err).context("committing container"))?;
         img.repo_tags = target.into_iter().collect();
-        self.record_loaded(std::slice::from_ref(&img))?;
+        self.images.record_loaded(std::slice::from_ref(&img))?;
         Ok(img.config_digest.to_string())
     }
 }
@@ -204,7 +206,9 @@ mod tests {
             user: Some("1".into()),
             ..RunConfig::default()
         };
-        let body = serde_json::json!({"Cmd": "true", "User": "", "Env": ["A=1"], "Labels": null});
+        let body: Value =
+            serde_json::from_str(r#"{"Cmd": "true", "User": "", "Env": ["A=1"], "Labels": null}"#)
+                .unwrap();
         let out = override_run(run, &body).unwrap();
         assert_eq!(out.cmd, Some(vec!["true".to_owned()]));
         assert_eq!(out.user.as_deref(), Some("1"));

@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 
 use pouch_api::types::{ContainerCreateBody, ContainerCreateResponse};
 
+use super::ContainerStatus;
 use super::random_hex;
 use crate::config::BUILTIN_RUNTIME;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 use crate::store::{ContainerRecord, StoredState};
-use crate::{Engine, now_nanos};
+use crate::{Containers, now_nanos};
 
-impl Engine {
+impl Containers {
     pub async fn create_container(
         &self,
         name: Option<String>,
@@ -36,16 +38,14 @@ impl Engine {
                 "no image given: set Image in the request body",
             ));
         }
-        let image = self.resolve_image(&config.image)?.image;
+        let image = self.images.resolve_image(&config.image)?.image;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => validate_name(&n)?,
             None => self.generate_name()?,
         };
         let runtime = match host_config.runtime.as_str() {
-            "" => self.inner.config.default_runtime.clone(),
-            r if r == BUILTIN_RUNTIME || self.inner.config.runtimes.contains_key(r) => {
-                r.to_string()
-            }
+            "" => self.ctx.config.default_runtime.clone(),
+            r if r == BUILTIN_RUNTIME || self.ctx.config.runtimes.contains_key(r) => r.to_string(),
             r => {
                 return Err(Error::invalid(format!(
                     "unknown or invalid runtime name: {r}"
@@ -53,13 +53,13 @@ impl Engine {
             }
         };
         host_config.runtime = runtime.clone();
-        self.check_network_mode(&mut host_config)?;
+        self.networks.check_network_mode(&mut host_config)?;
         for (mode, what) in [
             (&host_config.ipc_mode, "ipc"),
             (&host_config.pid_mode, "pid"),
         ] {
             if let Some(other) = mode.strip_prefix("container:") {
-                self.resolve_container(other)?;
+                self.ctx.resolve_container(other)?;
             } else if !matches!(mode.as_str(), "" | "host" | "private" | "shareable") {
                 return Err(Error::invalid(format!("invalid {what} mode: {mode}")));
             }
@@ -72,7 +72,7 @@ impl Engine {
         }
         if host_config.privileged
             && host_config.userns_mode != "host"
-            && self.inner.config.userns_remap.is_some()
+            && self.ctx.config.userns_remap.is_some()
         {
             return Err(Error::invalid(
                 "privileged mode is incompatible with user namespaces; run the container with \
@@ -114,7 +114,7 @@ impl Engine {
         logs_opts(&host_config.log_config.config)?;
 
         // Image defaults, as docker merges them.
-        let img = serde_json::to_value(self.image_config(&image.id)?)?;
+        let img = serde_json::to_value(self.images.image_config(&image.id)?)?;
         let icfg = img.get("config").cloned().unwrap_or_default();
         let strs = |v: &serde_json::Value| -> Option<Vec<String>> {
             v.as_array().map(|a| {
@@ -171,11 +171,12 @@ impl Engine {
             .as_object()
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
-        self.allocate_endpoints(&id, &config, &host_config, networking_config.as_ref())?;
+        self.networks
+            .allocate_endpoints(&id, &config, &host_config, networking_config.as_ref())?;
         let mounts = match self.plan_mounts(&config, &host_config, &image_volumes) {
             Ok(m) => m,
             Err(e) => {
-                let _ = self.inner.store.delete_endpoints_of_container(&id);
+                let _ = self.ctx.store.delete_endpoints_of_container(&id);
                 return Err(e);
             }
         };
@@ -188,7 +189,7 @@ impl Engine {
             config,
             host_config,
             state: StoredState {
-                status: "created".into(),
+                status: ContainerStatus::Created,
                 runtime,
                 ..Default::default()
             },
@@ -196,21 +197,21 @@ impl Engine {
         let inserted = self
             .prepare_dirs(&rec)
             .and_then(|()| self.apply_disk_quota(&mut rec))
-            .and_then(|()| self.inner.store.insert_container(&rec));
+            .and_then(|()| self.ctx.store.insert_container(&rec));
         if let Err(e) = inserted {
-            let _ = std::fs::remove_dir_all(self.container_dir(&id));
-            let _ = self.inner.store.delete_endpoints_of_container(&id);
+            let _ = std::fs::remove_dir_all(self.ctx.container_dir(&id));
+            let _ = self.ctx.store.delete_endpoints_of_container(&id);
             self.remove_anonymous_volumes(&rec);
             return Err(e);
         }
-        self.emit_container(&rec, "create", &[]);
+        self.ctx.emit_container(&rec, "create", &[]);
         Ok(ContainerCreateResponse { id, warnings })
     }
 
     /// `<root>/containers/<id>/`: the writable layer, the rootfs mount point, and the files
     /// bind-mounted over /etc/hostname, /etc/hosts and /etc/resolv.conf.
     fn prepare_dirs(&self, c: &ContainerRecord) -> Result<()> {
-        let dir = self.container_dir(&c.id);
+        let dir = self.ctx.container_dir(&c.id);
         for d in ["rw/upper", "rw/work", "rootfs"] {
             std::fs::create_dir_all(dir.join(d))?;
         }
@@ -224,13 +225,13 @@ impl Engine {
         let hosts = if host_net {
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
         } else {
-            self.hosts_file(c, &hostname)?
+            self.networks.hosts_file(c, &hostname)?
         };
         std::fs::write(dir.join("hosts"), hosts)?;
         let resolv = if host_net {
             resolv_conf(true)
         } else {
-            self.resolv_file(c, &resolv_conf(false))?
+            self.networks.resolv_file(c, &resolv_conf(false))?
         };
         std::fs::write(dir.join("resolv.conf"), resolv)?;
         Ok(())
@@ -271,7 +272,7 @@ impl Engine {
                 LEFT[n % LEFT.len()],
                 RIGHT[(n / LEFT.len()) % RIGHT.len()]
             );
-            if self.inner.store.container_by_name(&name)?.is_none() {
+            if self.ctx.store.container_by_name(&name)?.is_none() {
                 return Ok(name);
             }
         }

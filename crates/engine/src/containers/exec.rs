@@ -7,8 +7,9 @@ use std::sync::Mutex;
 use pouch_api::types::{ExecCreateBody, ExecInspect, ExecProcessConfig};
 use pouch_runtime::shim::{self, ExecRequest};
 
+use super::ContainerStatus;
 use super::random_hex;
-use crate::Engine;
+use crate::Exec;
 use crate::error::{Error, Result};
 
 #[derive(Clone)]
@@ -50,12 +51,12 @@ pub enum ExecStarted {
     },
 }
 
-impl Engine {
+impl Exec {
     pub async fn create_exec(&self, name: &str, body: ExecCreateBody) -> Result<String> {
-        let c = self.resolve_container(name)?;
-        match c.state.status.as_str() {
-            "running" => {}
-            "paused" => {
+        let c = self.ctx.resolve_container(name)?;
+        match c.state.status {
+            ContainerStatus::Running => {}
+            ContainerStatus::Paused => {
                 return Err(Error::conflict(format!(
                     "Container {} is paused, unpause the container before exec",
                     c.id
@@ -79,8 +80,7 @@ impl Engine {
             pid: 0,
             exit_code: None,
         };
-        self.inner
-            .execs
+        self.execs
             .0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -89,8 +89,7 @@ impl Engine {
     }
 
     fn exec_instance(&self, id: &str) -> Result<ExecInstance> {
-        self.inner
-            .execs
+        self.execs
             .get(id)
             .ok_or_else(|| Error::not_found(format!("No such exec instance: {id}")))
     }
@@ -103,15 +102,15 @@ impl Engine {
             )));
         }
         let c = self
-            .inner
+            .ctx
             .store
             .container(&inst.container_id)?
-            .filter(|c| c.state.status == "running")
+            .filter(|c| c.state.status == ContainerStatus::Running)
             .ok_or_else(|| {
                 Error::conflict(format!("Container {} is not running", inst.container_id))
             })?;
         let shim = self
-            .inner
+            .containers
             .live
             .get(&c.id)
             .shim()
@@ -122,7 +121,7 @@ impl Engine {
         } else {
             b.user.clone()
         };
-        let rootfs = self.container_rootfs(&c.id);
+        let rootfs = self.ctx.container_rootfs(&c.id);
         let user =
             tokio::task::spawn_blocking(move || super::start::resolve_user(&rootfs, &user_spec))
                 .await
@@ -149,7 +148,7 @@ impl Engine {
             stdin: b.attach_stdin && !detach,
             privileged: b.privileged,
         };
-        self.inner.execs.update(id, |e| e.started = true);
+        self.execs.update(id, |e| e.started = true);
         let started = shim.exec(&req).await;
         if let Err(err) = &started {
             // As docker: the exec instance keeps 127 (not found) or 126 (cannot run).
@@ -160,7 +159,7 @@ impl Engine {
                 } => 127,
                 _ => 126,
             };
-            self.inner.execs.update(id, |e| e.exit_code = Some(code));
+            self.execs.update(id, |e| e.exit_code = Some(code));
         }
         let (pid, stream) = started.map_err(|err| match err {
             shim::Error::Create { kind: shim::CreateErrorKind::NotFound, message } => Error::invalid(format!(
@@ -173,7 +172,7 @@ impl Engine {
             )),
             other => Error::internal(format!("exec failed: {other}")),
         })?;
-        self.inner.execs.update(id, |e| e.pid = pid as i64);
+        self.execs.update(id, |e| e.pid = pid as i64);
         if detach {
             // Nobody reads the output: drain it so the process never blocks on a full pipe.
             tokio::spawn(async move {
@@ -193,15 +192,18 @@ impl Engine {
         let mut inst = self.exec_instance(id)?;
         if inst.started
             && inst.exit_code.is_none()
-            && let Some(shim) = self.inner.live.get(&inst.container_id).shim()
+            && let Some(shim) = self.containers.live.get(&inst.container_id).shim()
             && let Ok(Some(code)) = shim.exec_state(id).await
         {
             inst.exit_code = Some(code as i64);
-            self.inner
-                .execs
-                .update(id, |e| e.exit_code = Some(code as i64));
+            self.execs.update(id, |e| e.exit_code = Some(code as i64));
         }
-        let container_gone = self.inner.live.get(&inst.container_id).shim().is_none();
+        let container_gone = self
+            .containers
+            .live
+            .get(&inst.container_id)
+            .shim()
+            .is_none();
         let running = inst.started && inst.exit_code.is_none() && !container_gone;
         let b = &inst.body;
         Ok(ExecInspect {
@@ -228,7 +230,7 @@ impl Engine {
     pub async fn resize_exec(&self, id: &str, h: u16, w: u16) -> Result<()> {
         let inst = self.exec_instance(id)?;
         let shim = self
-            .inner
+            .containers
             .live
             .get(&inst.container_id)
             .shim()

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use pouch_runtime::shim::{self, ExitInfo, ShimClient, ShimStatus};
 
-use crate::Engine;
+use super::ContainerStatus;
+use crate::Containers;
+use crate::context::Blocking;
 use crate::error::Result;
 use crate::now_nanos;
 
-impl Engine {
+impl Containers {
     /// Waits for the container's exit in the background and records it.
     pub(crate) fn watch_exit(&self, id: String, client: ShimClient) {
         let e = self.clone();
@@ -18,7 +20,7 @@ impl Engine {
                 Ok(x) => x,
                 Err(err) => {
                     // The shim went away without answering: trust its exit file if it wrote one.
-                    let dir = e.container_state_dir(&id);
+                    let dir = e.ctx.container_state_dir(&id);
                     shim::read_exit_file(&dir).unwrap_or_else(|| ExitInfo {
                         exit_code: 255,
                         exited_at: now_nanos(),
@@ -28,16 +30,23 @@ impl Engine {
                 }
             };
             let _ = client.shutdown().await;
+            let live = e.live.get(&id);
+            live.post_exit(exit);
+            let _op = live.op.lock().await;
+            let Some(exit) = live.take_exit() else {
+                return; // a stop holding the lock recorded it
+            };
             if let Err(err) = e.on_exit(&id, exit).await {
                 tracing::error!(container = %id, error = %err, "recording container exit failed");
             }
         });
     }
 
-    async fn on_exit(&self, id: &str, exit: ExitInfo) -> Result<()> {
-        let live = self.inner.live.get(id);
+    /// Records an exit. Call with the container's operation lock held.
+    pub(super) async fn on_exit(&self, id: &str, exit: ExitInfo) -> Result<()> {
+        let live = self.live.get(id);
         live.set_shim(None);
-        let Some(mut c) = self.inner.store.container(id)? else {
+        let Some(mut c) = self.ctx.store.container(id)? else {
             return Ok(());
         };
         c.state.pid = 0;
@@ -48,25 +57,26 @@ impl Engine {
                 c.host_config.restart_policy.maximum_retry_count,
                 &c.state,
             );
-        c.state.status = if restart {
-            "restarting".into()
+        c.state.status = c.state.status.transition(if restart {
+            ContainerStatus::Restarting
         } else {
-            "exited".into()
-        };
+            ContainerStatus::Exited
+        })?;
         c.state.oom_killed = exit.oom_killed;
         c.state.error = exit.error.unwrap_or_default();
         c.state.finished_at = exit.exited_at;
         self.save_state(&c)?;
         if c.state.oom_killed {
-            self.emit_container(&c, "oom", &[]);
+            self.ctx.emit_container(&c, "oom", &[]);
         }
-        self.emit_container(&c, "die", &[("exitCode", c.state.exit_code.to_string())]);
-        let _ = pouch_sys::mount::unmount(&self.container_rootfs(id));
+        self.ctx
+            .emit_container(&c, "die", &[("exitCode", c.state.exit_code.to_string())]);
+        let _ = pouch_sys::mount::unmount(&self.ctx.container_rootfs(id));
         self.release_mounts(&c);
         {
             let c = c.clone();
             if let Err(e) = self
-                .blocking(move |e| e.teardown_container_network(&c))
+                .blocking(move |e| e.networks.teardown_container_network(&c))
                 .await
             {
                 tracing::warn!(container = %id, error = %e, "network teardown");
@@ -95,13 +105,13 @@ impl Engine {
             let id = id.to_string();
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
-                let live = e.inner.live.get(&id);
+                let live = e.live.get(&id);
                 let _op = live.op.lock().await;
-                let Ok(Some(mut c)) = e.inner.store.container(&id) else {
+                let Ok(Some(mut c)) = e.ctx.store.container(&id) else {
                     return;
                 };
                 // A stop, rm or manual start meanwhile wins over the policy.
-                if c.state.status != "restarting" || c.state.manually_stopped {
+                if c.state.status != ContainerStatus::Restarting || c.state.manually_stopped {
                     return;
                 }
                 c.state.restart_count += 1;
@@ -114,34 +124,36 @@ impl Engine {
         Ok(())
     }
 
-    /// After a daemon start: adopt shims whose containers still run, record exits that happened
-    /// while the daemon was down, and apply restart policies to those.
-    pub async fn restore(&self) -> Result<()> {
-        self.init_networks().await;
-        for c in self.inner.store.containers()? {
-            if c.state.status == "restarting" {
+    /// After a daemon start: adopt shims whose containers still run (also those whose start was
+    /// not recorded), end every other shim, record exits that happened while the daemon was
+    /// down, and apply restart policies to those.
+    pub(crate) async fn restore(&self) -> Result<()> {
+        self.networks.init_networks().await;
+        self.reconcile_shims().await;
+        for c in self.ctx.store.containers()? {
+            if c.state.status == ContainerStatus::Restarting {
                 // The daemon went down during a restart back-off: finish the restart now.
                 if let Err(err) = self.start_container(&c.id).await {
                     tracing::warn!(container = %c.id, error = %err, "restart by policy failed");
                 }
                 continue;
             }
-            if c.state.status != "running" && c.state.status != "paused" {
+            if !c.state.status.is_running() {
                 continue;
             }
-            let dir = self.container_state_dir(&c.id);
+            let dir = self.ctx.container_state_dir(&c.id);
             let client = ShimClient::connect_path(&dir);
             match client.state().await {
                 Ok(st) if !matches!(st.status, ShimStatus::Stopped) => {
-                    let live = self.inner.live.get(&c.id);
+                    let live = self.live.get(&c.id);
                     live.set_shim(Some(client.clone()));
                     let paused = matches!(st.status, ShimStatus::Paused);
-                    if paused != (c.state.status == "paused") {
+                    if paused != (c.state.status == ContainerStatus::Paused) {
                         let mut c = c.clone();
                         c.state.status = if paused {
-                            "paused".into()
+                            ContainerStatus::Paused
                         } else {
-                            "running".into()
+                            ContainerStatus::Running
                         };
                         self.save_state(&c)?;
                     }
@@ -155,15 +167,17 @@ impl Engine {
                         .or_else(|| shim::read_exit_file(&dir))
                         .unwrap_or_else(lost);
                     let _ = client.shutdown().await;
+                    let _op = self.live.get(&c.id).op.clone().lock_owned().await;
                     self.on_exit(&c.id, exit).await?;
                 }
                 Err(_) => {
                     let exit = shim::read_exit_file(&dir).unwrap_or_else(lost);
+                    let _op = self.live.get(&c.id).op.clone().lock_owned().await;
                     self.on_exit(&c.id, exit).await?;
                 }
             }
         }
-        self.reconcile_networks().await;
+        self.networks.reconcile_networks().await;
         Ok(())
     }
 }

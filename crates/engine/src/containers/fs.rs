@@ -4,13 +4,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use pouch_api::types::{ContainerChange, TopResponse};
 use pouch_image::Digest;
-use serde_json::{Value, json};
 
-use crate::Engine;
+use crate::Containers;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 
-impl Engine {
+impl Containers {
     /// Writes the container's rootfs as a tar stream, mounting it for the duration when stopped.
     pub async fn export_container(&self, name: &str, out: Box<dyn Write + Send>) -> Result<()> {
         self.with_mounted_rootfs(name, move |_, _, rootfs| {
@@ -28,13 +29,13 @@ impl Engine {
     pub(crate) async fn with_mounted_rootfs<T: Send + 'static>(
         &self,
         name: &str,
-        f: impl FnOnce(&Engine, &crate::store::ContainerRecord, &Path) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Containers, &crate::store::ContainerRecord, &Path) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
         let _op = live.op.lock().await;
         self.blocking(move |e| {
-            let rootfs = e.container_rootfs(&c.id);
+            let rootfs = e.ctx.container_rootfs(&c.id);
             let mounted_here = !pouch_sys::mount::is_mounted(&rootfs);
             if mounted_here {
                 e.mount_container_rootfs(&c)?;
@@ -49,17 +50,17 @@ impl Engine {
     }
 
     /// `GET /containers/{id}/changes`: `Kind` 0 = modified, 1 = added, 2 = deleted.
-    pub async fn container_changes(&self, name: &str) -> Result<Vec<Value>> {
-        let c = self.resolve_container(name)?;
+    pub async fn container_changes(&self, name: &str) -> Result<Vec<ContainerChange>> {
+        let c = self.ctx.resolve_container(name)?;
         self.blocking(move |e| {
-            let upper = e.container_dir(&c.id).join("rw/upper");
+            let upper = e.ctx.container_dir(&c.id).join("rw/upper");
             let lowers: Vec<PathBuf> = e
-                .inner
+                .ctx
                 .store
                 .layers(&c.image_id)?
                 .iter()
                 .filter_map(|l| Digest::parse(&l.chain_id).ok())
-                .map(|d| e.inner.snaps.dir(&d))
+                .map(|d| e.ctx.snaps.dir(&d))
                 .collect();
             let mut out = Vec::new();
             walk_changes(&upper, Path::new("/"), &lowers, &mut out);
@@ -69,9 +70,9 @@ impl Engine {
     }
 
     /// `GET /containers/{id}/top`: `ps` output for the container's processes only.
-    pub async fn container_top(&self, name: &str, ps_args: &str) -> Result<Value> {
-        let c = self.resolve_container(name)?;
-        if c.state.status != "running" && c.state.status != "paused" {
+    pub async fn container_top(&self, name: &str, ps_args: &str) -> Result<TopResponse> {
+        let c = self.ctx.resolve_container(name)?;
+        if !c.state.status.is_running() {
             return Err(Error::conflict(format!(
                 "container {} is not running",
                 c.id
@@ -122,7 +123,10 @@ impl Engine {
                 Some(row)
             })
             .collect();
-        Ok(json!({"Titles": titles, "Processes": procs}))
+        Ok(TopResponse {
+            processes: procs,
+            titles,
+        })
     }
 }
 
@@ -141,7 +145,7 @@ fn container_pids(id: &str) -> Vec<i64> {
     Vec::new()
 }
 
-fn walk_changes(dir: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<Value>) {
+fn walk_changes(dir: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<ContainerChange>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
@@ -165,7 +169,10 @@ fn walk_changes(dir: &Path, rel: &Path, lowers: &[PathBuf], out: &mut Vec<Value>
         } else {
             1
         };
-        out.push(json!({"Path": path.display().to_string(), "Kind": kind}));
+        out.push(ContainerChange {
+            kind,
+            path: path.display().to_string(),
+        });
         if meta.is_dir() {
             walk_changes(&e.path(), &path, lowers, out);
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::Engine;
+use crate::Containers;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Default)]
@@ -43,7 +43,7 @@ struct Record {
     time: String,
 }
 
-impl Engine {
+impl Containers {
     /// Returns whether the container has a TTY (the server then sends raw bytes, not frames) and
     /// the lines.
     pub fn container_logs(
@@ -51,14 +51,14 @@ impl Engine {
         name: &str,
         opts: LogOptions,
     ) -> Result<(bool, mpsc::Receiver<LogLine>)> {
-        let c = self.resolve_container(name)?;
+        let c = self.ctx.resolve_container(name)?;
         if !opts.stdout && !opts.stderr {
             return Err(Error::invalid(
                 "Bad parameters: you must choose at least one stream",
             ));
         }
         let (tx, rx) = mpsc::channel(256);
-        let path = self.log_path(&c.id);
+        let path = self.ctx.log_path(&c.id);
         let engine = self.clone();
         let id = c.id.clone();
         tokio::task::spawn_blocking(move || {
@@ -184,7 +184,7 @@ fn parse(line: &str, opts: &LogOptions) -> Option<LogLine> {
 }
 
 fn stream_logs(
-    engine: &Engine,
+    engine: &Containers,
     id: &str,
     path: &Path,
     opts: &LogOptions,
@@ -230,10 +230,10 @@ fn stream_logs(
     // Follow: poll the live file until the container is no longer running and nothing is left.
     loop {
         let running = engine
-            .inner
+            .ctx
             .store
             .container(id)?
-            .is_some_and(|c| matches!(c.state.status.as_str(), "running" | "paused"));
+            .is_some_and(|c| c.state.status.is_running());
         let mut progressed = false;
         if let Ok(mut file) = File::open(path) {
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);

@@ -13,10 +13,12 @@ mod logs;
 mod mounts;
 mod query;
 mod quota;
+mod reconcile;
 mod remove;
 mod security;
 mod signal;
 mod start;
+mod state;
 mod stats;
 mod update;
 mod wait;
@@ -25,7 +27,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use pouch_runtime::shim::ShimClient;
+use pouch_runtime::shim::{ExitInfo, ShimClient};
 use tokio::sync::watch;
 
 pub use attach::AttachStream;
@@ -35,16 +37,24 @@ pub(crate) use exec::Execs;
 pub use logs::{LogLine, LogOptions};
 pub use start::Started;
 pub(crate) use start::find_init;
+pub use state::ContainerStatus;
 pub use wait::WaitCondition;
 
-use crate::Engine;
+use crate::Containers;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
 
 /// Runtime-only state of one container.
 pub(crate) struct Live {
-    /// Serialises start, stop, restart and remove of this container.
-    pub op: tokio::sync::Mutex<()>,
+    /// The container's operation lock. Every change of its state holds it: start, stop, kill,
+    /// restart, pause, unpause, update, rename, remove, network connect/disconnect, and the
+    /// recording of an exit.
+    pub op: Arc<tokio::sync::Mutex<()>>,
+    /// An exit the shim reported that is not recorded yet. The exit watcher posts it here, then
+    /// takes the operation lock and records it; an operation that holds the lock and waits for
+    /// the exit (stop) takes it from here and records it itself, so neither waits for the other.
+    pub posted: watch::Sender<Option<ExitInfo>>,
     pub shim: Mutex<Option<ShimClient>>,
     /// Replaced after every recorded exit; waiters watch it.
     pub exits: watch::Sender<ExitMark>,
@@ -57,7 +67,8 @@ pub(crate) struct Live {
 impl Live {
     fn new() -> Live {
         Live {
-            op: tokio::sync::Mutex::new(()),
+            op: Arc::new(tokio::sync::Mutex::new(())),
+            posted: watch::channel(None).0,
             shim: Mutex::new(None),
             exits: watch::channel(ExitMark::default()).0,
             removed: watch::channel(false).0,
@@ -71,6 +82,16 @@ impl Live {
 
     pub fn set_shim(&self, s: Option<ShimClient>) {
         *self.shim.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    /// Hands over an exit to be recorded by whoever holds the operation lock next.
+    pub fn post_exit(&self, exit: ExitInfo) {
+        self.posted.send_replace(Some(exit));
+    }
+
+    /// The posted exit, if nobody recorded it yet. Call with the operation lock held.
+    pub fn take_exit(&self) -> Option<ExitInfo> {
+        self.posted.send_replace(None)
     }
 }
 
@@ -98,10 +119,23 @@ impl LiveMap {
     }
 }
 
-impl Engine {
+/// The per-container operation lock, for services other than `Containers` that change a
+/// container (network connect/disconnect). Every operation on a container takes it.
+#[derive(Clone)]
+pub(crate) struct ContainerLocks(pub(crate) Arc<LiveMap>);
+
+impl ContainerLocks {
+    pub async fn lock(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        self.0.get(id).op.clone().lock_owned().await
+    }
+}
+
+/// Paths and lookups every service uses for containers: they depend only on the config and the
+/// store, so networks and volumes reach them without holding `Containers`.
+impl Context {
     /// Finds a container by full id, name (with or without `/`) or unique id prefix.
     pub(crate) fn resolve_container(&self, name: &str) -> Result<ContainerRecord> {
-        let store = &self.inner.store;
+        let store = &self.store;
         let no_such = || Error::not_found(format!("No such container: {name}"));
         if name.is_empty() {
             return Err(no_such());
@@ -128,12 +162,12 @@ impl Engine {
     }
 
     pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
-        self.inner.config.root.join("containers").join(id)
+        self.config.root.join("containers").join(id)
     }
 
     /// Where the shim keeps its socket, pid and exit files, and the OCI bundle.
     pub(crate) fn container_state_dir(&self, id: &str) -> PathBuf {
-        self.inner.config.exec_root.join("containers").join(id)
+        self.config.exec_root.join("containers").join(id)
     }
 
     pub(crate) fn container_rootfs(&self, id: &str) -> PathBuf {
@@ -143,9 +177,32 @@ impl Engine {
     pub(crate) fn log_path(&self, id: &str) -> PathBuf {
         self.container_dir(id).join(format!("{id}-json.log"))
     }
+}
+
+/// A container's record read under its operation lock; the lock is held while this lives.
+pub(crate) struct Locked {
+    pub c: ContainerRecord,
+    pub live: Arc<Live>,
+    _op: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Containers {
+    /// Resolves `name`, takes the container's operation lock and reads its record again under
+    /// it: what the caller sees cannot change until it drops the result.
+    pub(crate) async fn lock_container(&self, name: &str) -> Result<Locked> {
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
+        let op = live.op.clone().lock_owned().await;
+        let c = self
+            .ctx
+            .store
+            .container(&c.id)?
+            .ok_or_else(|| Error::not_found(format!("No such container: {name}")))?;
+        Ok(Locked { c, live, _op: op })
+    }
 
     pub(crate) fn save_state(&self, c: &ContainerRecord) -> Result<()> {
-        self.inner.store.update_container_state(&c.id, &c.state)
+        self.ctx.store.update_container_state(&c.id, &c.state)
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Component, Path};
 use pouch_api::types::{ContainerConfig, HostConfig, MountPoint, MountSpec};
 use pouch_runtime::spec;
 
-use crate::Engine;
+use crate::Containers;
 use crate::error::{Error, Result};
 use crate::store::{ContainerRecord, MountRecord};
 use crate::volumes::NewVolume;
@@ -121,7 +121,7 @@ fn clean(p: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
-impl Engine {
+impl Containers {
     /// Decides every mount of a new container and creates the volumes it needs. On error, the
     /// anonymous volumes made so far are removed again.
     pub(crate) fn plan_mounts(
@@ -134,7 +134,7 @@ impl Engine {
         let res = self.plan_mounts_inner(config, hc, image_volumes, &mut made);
         if res.is_err() {
             for name in made {
-                let _ = self.remove_volume_blocking(&name, true);
+                let _ = self.volumes.remove_volume_blocking(&name, true);
             }
         }
         res
@@ -244,7 +244,7 @@ impl Engine {
                 }
                 None => (from.as_str(), None),
             };
-            let other = self.resolve_container(id)?;
+            let other = self.ctx.resolve_container(id)?;
             for m in other.mounts.iter().filter(|m| m.kind != "tmpfs") {
                 if out.iter().any(|o| o.destination == m.destination) {
                     continue;
@@ -420,11 +420,11 @@ impl Engine {
         made: &mut Vec<String>,
     ) -> Result<crate::store::VolumeRecord> {
         if !name.is_empty() {
-            if let Some(v) = self.inner.store.volume(name)? {
+            if let Some(v) = self.ctx.store.volume(name)? {
                 return Ok(v);
             }
         }
-        let v = self.create_volume_blocking(NewVolume {
+        let v = self.volumes.create_volume_blocking(NewVolume {
             name: name.to_string(),
             driver: driver.to_string(),
             options,
@@ -454,7 +454,7 @@ impl Engine {
                 let access = if m.rw { "rw" } else { "ro" };
                 match m.kind.as_str() {
                     "volume" => {
-                        let driver = self.volume_driver(&m.driver)?;
+                        let driver = self.volumes.volume_driver(&m.driver)?;
                         let path = driver.mount(&m.name, &c.id)?;
                         mounted.push((m.driver.clone(), m.name.clone()));
                         if m.copy_data {
@@ -535,23 +535,23 @@ impl Engine {
         })();
         if let Err(e) = res {
             for (driver, name) in mounted {
-                if let Ok(d) = self.volume_driver(&driver) {
+                if let Ok(d) = self.volumes.volume_driver(&driver) {
                     let _ = d.unmount(&name, &c.id);
                 }
             }
             return Err(e);
         }
         if changed {
-            self.inner.store.update_container_mounts(&c.id, &c.mounts)?;
+            self.ctx.store.update_container_mounts(&c.id, &c.mounts)?;
         }
         Ok((out, propagation))
     }
 
     /// Tells each volume's driver the container no longer uses it (after an exit or failed start).
     pub(crate) fn release_mounts(&self, c: &ContainerRecord) {
-        self.release_userns(&c.id);
+        self.ctx.release_userns(&c.id);
         for m in c.mounts.iter().filter(|m| m.kind == "volume") {
-            match self.volume_driver(&m.driver) {
+            match self.volumes.volume_driver(&m.driver) {
                 Ok(d) => {
                     if let Err(e) = d.unmount(&m.name, &c.id) {
                         tracing::warn!(container = %c.id, volume = m.name, "unmount: {e}");
@@ -571,7 +571,7 @@ impl Engine {
             .iter()
             .filter(|m| m.kind == "volume" && m.driver == "local")
         {
-            if let Err(e) = self.inner.volumes.local.mount(&m.name, &c.id) {
+            if let Err(e) = self.volumes.drivers.local.mount(&m.name, &c.id) {
                 tracing::warn!(container = %c.id, volume = m.name, "re-adopt: {e}");
             }
         }
@@ -584,7 +584,7 @@ impl Engine {
             .iter()
             .filter(|m| m.kind == "volume" && m.anonymous)
         {
-            if let Err(e) = self.remove_volume_blocking(&m.name, true) {
+            if let Err(e) = self.volumes.remove_volume_blocking(&m.name, true) {
                 tracing::warn!(container = %c.id, volume = m.name, "not removed: {}", e.message);
             }
         }
@@ -599,9 +599,13 @@ impl Engine {
                 kind: m.kind.clone(),
                 name: m.name.clone(),
                 source: match m.kind.as_str() {
-                    "volume" if m.driver == "local" => {
-                        self.inner.volumes.local.data(&m.name).display().to_string()
-                    }
+                    "volume" if m.driver == "local" => self
+                        .volumes
+                        .drivers
+                        .local
+                        .data(&m.name)
+                        .display()
+                        .to_string(),
                     "bind" => m.source.clone(),
                     _ => String::new(),
                 },

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use pouch_api::Filters;
 use pouch_api::types::{ContainerInspect, ContainerState, ContainerSummary, GraphDriver};
 
-use crate::Engine;
+use super::ContainerStatus;
+use crate::Containers;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 use crate::images::{familiar, rfc3339_nanos};
 use crate::now_nanos;
@@ -15,17 +17,17 @@ const PS_FILTERS: &[&str] = &[
     "status", "name", "label", "ancestor", "exited", "id", "before", "since", "volume",
 ];
 
-impl Engine {
+impl Containers {
     pub async fn inspect_container(&self, name: String) -> Result<ContainerInspect> {
         self.blocking(move |e| {
-            let c = e.resolve_container(&name)?;
+            let c = e.ctx.resolve_container(&name)?;
             Ok(e.inspect_record(&c))
         })
         .await
     }
 
     fn inspect_record(&self, c: &ContainerRecord) -> ContainerInspect {
-        let dir = self.container_dir(&c.id);
+        let dir = self.ctx.container_dir(&c.id);
         let s = &c.state;
         let mut data = BTreeMap::new();
         data.insert(
@@ -38,7 +40,7 @@ impl Engine {
         );
         data.insert(
             "MergedDir".to_string(),
-            self.container_rootfs(&c.id).display().to_string(),
+            self.ctx.container_rootfs(&c.id).display().to_string(),
         );
         let mut args = c.config.entrypoint.clone().unwrap_or_default();
         args.extend(c.config.cmd.clone().unwrap_or_default());
@@ -53,12 +55,12 @@ impl Engine {
             path,
             args,
             state: ContainerState {
-                status: s.status.clone(),
-                running: s.status == "running" || s.status == "paused",
-                paused: s.status == "paused",
-                restarting: s.status == "restarting",
+                status: s.status.as_str().into(),
+                running: s.status.is_running(),
+                paused: s.status == ContainerStatus::Paused,
+                restarting: s.status == ContainerStatus::Restarting,
                 oom_killed: s.oom_killed,
-                dead: s.status == "dead",
+                dead: s.status == ContainerStatus::Dead,
                 pid: s.pid,
                 exit_code: s.exit_code,
                 error: s.error.clone(),
@@ -69,7 +71,7 @@ impl Engine {
             resolv_conf_path: dir.join("resolv.conf").display().to_string(),
             hostname_path: dir.join("hostname").display().to_string(),
             hosts_path: dir.join("hosts").display().to_string(),
-            log_path: self.log_path(&c.id).display().to_string(),
+            log_path: self.ctx.log_path(&c.id).display().to_string(),
             name: format!("/{}", c.name),
             restart_count: s.restart_count,
             driver: "overlay2".into(),
@@ -82,7 +84,7 @@ impl Engine {
             },
             mounts: self.mount_points(c),
             config: c.config.clone(),
-            network_settings: self.network_settings(c),
+            network_settings: self.networks.network_settings(c),
             ..Default::default()
         }
     }
@@ -106,35 +108,27 @@ impl Engine {
         size: bool,
         f: &Filters,
     ) -> Result<Vec<ContainerSummary>> {
-        let statuses = f.get("status");
-        for s in statuses {
-            if ![
-                "created",
-                "restarting",
-                "running",
-                "removing",
-                "paused",
-                "exited",
-                "dead",
-            ]
-            .contains(&s.as_str())
-            {
-                return Err(Error::invalid(format!("invalid filter 'status={s}'")));
-            }
-        }
+        let statuses = f
+            .get("status")
+            .iter()
+            .map(|s| {
+                s.parse::<ContainerStatus>()
+                    .map_err(|_| Error::invalid(format!("invalid filter 'status={s}'")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let ancestors: Vec<String> = f
             .get("ancestor")
             .iter()
-            .filter_map(|a| self.resolve_image(a).ok().map(|r| r.image.id))
+            .filter_map(|a| self.images.resolve_image(a).ok().map(|r| r.image.id))
             .collect();
         if !f.get("ancestor").is_empty() && ancestors.is_empty() {
             return Ok(Vec::new());
         }
-        let tags = self.inner.store.refs()?;
+        let tags = self.ctx.store.refs()?;
         let now = now_nanos();
         let mut out = Vec::new();
-        for c in self.inner.store.containers()? {
-            let running = matches!(c.state.status.as_str(), "running" | "paused");
+        for c in self.ctx.store.containers()? {
+            let running = c.state.status.is_running();
             let explicit = !statuses.is_empty() || f.contains("exited");
             if !all && !running && !explicit && limit.is_none() {
                 continue;
@@ -143,7 +137,7 @@ impl Engine {
                 continue;
             }
             if !f.get("exited").is_empty()
-                && (c.state.status != "exited"
+                && (c.state.status != ContainerStatus::Exited
                     || !f
                         .get("exited")
                         .iter()
@@ -194,12 +188,12 @@ impl Engine {
                 image_id: c.image_id.clone(),
                 command: args.join(" "),
                 created: c.created / 1_000_000_000,
-                ports: self.summary_ports(&c),
+                ports: self.networks.summary_ports(&c),
                 size_rw: size.then(|| {
-                    super::remove::dir_size(&self.container_dir(&c.id).join("rw/upper")) as i64
+                    super::remove::dir_size(&self.ctx.container_dir(&c.id).join("rw/upper")) as i64
                 }),
                 size_root_fs: size.then(|| {
-                    self.inner
+                    self.ctx
                         .store
                         .image(&c.image_id)
                         .ok()
@@ -208,10 +202,10 @@ impl Engine {
                         .unwrap_or(0)
                 }),
                 labels: c.config.labels.clone(),
-                state: c.state.status.clone(),
+                state: c.state.status.as_str().into(),
                 status: status_text(&c, now),
                 host_config: hc,
-                network_settings: self.summary_networks(&c),
+                network_settings: self.networks.summary_networks(&c),
                 mounts: self.mount_points(&c),
             });
         }
@@ -233,21 +227,21 @@ fn time_or_zero(nanos: i64) -> String {
 /// docker's `Status` column text.
 fn status_text(c: &ContainerRecord, now: i64) -> String {
     let s = &c.state;
-    match s.status.as_str() {
-        "running" => format!("Up {}", human_duration(now - s.started_at)),
-        "paused" => format!("Up {} (Paused)", human_duration(now - s.started_at)),
-        "exited" => format!(
+    match s.status {
+        ContainerStatus::Running => format!("Up {}", human_duration(now - s.started_at)),
+        ContainerStatus::Paused => format!("Up {} (Paused)", human_duration(now - s.started_at)),
+        ContainerStatus::Exited => format!(
             "Exited ({}) {} ago",
             s.exit_code,
             human_duration(now - s.finished_at)
         ),
-        "created" => "Created".to_string(),
-        "restarting" => format!(
+        ContainerStatus::Created => "Created".to_string(),
+        ContainerStatus::Restarting => format!(
             "Restarting ({}) {} ago",
             s.exit_code,
             human_duration(now - s.finished_at)
         ),
-        other => other.to_string(),
+        other => other.as_str().to_string(),
     }
 }
 

@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::Engine;
+use crate::Containers;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
 
-impl Engine {
+impl Containers {
     /// The directories each rule limits, with the size in bytes.
     fn quota_targets(&self, c: &ContainerRecord) -> Result<Vec<(String, Vec<PathBuf>, u64)>> {
         let mut out = Vec::new();
@@ -18,7 +18,7 @@ impl Engine {
             let bytes = pouch_volume::quota::parse_size(size)
                 .map_err(|e| Error::invalid(format!("disk quota for {path}: {e}")))?;
             let dirs = if path == "/" {
-                let d = self.container_dir(&c.id).join("rw");
+                let d = self.ctx.container_dir(&c.id).join("rw");
                 vec![d.join("upper"), d.join("work")]
             } else {
                 let m = c
@@ -31,7 +31,7 @@ impl Engine {
                              to / and to the destinations of local volumes)"
                         ))
                     })?;
-                vec![self.inner.volumes.local.data(&m.name)]
+                vec![self.volumes.drivers.local.data(&m.name)]
             };
             out.push((path.clone(), dirs, bytes));
         }
@@ -67,6 +67,6 @@ impl Engine {
             c.config = old;
             return Err(e);
         }
-        self.inner.store.update_container_config(&c.id, &c.config)
+        self.ctx.store.update_container_config(&c.id, &c.config)
     }
 }

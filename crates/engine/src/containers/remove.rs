@@ -3,26 +3,23 @@
 use pouch_api::Filters;
 use pouch_api::types::ContainerPruneReport;
 
-use crate::Engine;
+use crate::Containers;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 
-impl Engine {
+impl Containers {
     /// Removes a container; a running one only with `force` (it is killed first). With `volumes`,
     /// its anonymous volumes go too (`rm -v`, `run --rm`).
     pub async fn remove_container(&self, name: &str, force: bool, volumes: bool) -> Result<()> {
-        let c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
         let _op = live.op.lock().await;
-        let Some(c) = self.inner.store.container(&c.id)? else {
+        let Some(c) = self.ctx.store.container(&c.id)? else {
             return Ok(());
         };
-        if c.state.status == "running" || c.state.status == "paused" {
+        if c.state.status.is_running() {
             if !force {
-                let verb = if c.state.status == "paused" {
-                    "paused"
-                } else {
-                    "running"
-                };
+                let verb = c.state.status;
                 return Err(Error::conflict(format!(
                     "cannot remove container \"/{}\": container is {verb}: stop the container before \
                      removing or force remove",
@@ -32,20 +29,26 @@ impl Engine {
             self.stop_locked(&c.id, Some("KILL".into()), Some(-1))
                 .await?;
         }
-        let mut errors = Vec::new();
+        // Whatever the record says (a start cut short leaves it "created" with a live shim),
+        // the shim and every process of the container end before anything else goes.
+        let mut errors = self.end_container(&c.id, &[]).await;
+        live.set_shim(None);
         {
             let c = c.clone();
             if let Err(e) = self
-                .blocking(move |e| e.release_container_network(&c))
+                .blocking(move |e| e.networks.release_container_network(&c))
                 .await
             {
                 errors.push(e.to_string());
             }
         }
-        if let Err(e) = pouch_sys::mount::unmount(&self.container_rootfs(&c.id)) {
+        if let Err(e) = pouch_sys::mount::unmount(&self.ctx.container_rootfs(&c.id)) {
             errors.push(e.to_string());
         }
-        for dir in [self.container_state_dir(&c.id), self.container_dir(&c.id)] {
+        for dir in [
+            self.ctx.container_state_dir(&c.id),
+            self.ctx.container_dir(&c.id),
+        ] {
             if let Err(e) = std::fs::remove_dir_all(&dir)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
@@ -59,8 +62,8 @@ impl Engine {
                 errors.join("; ")
             )));
         }
-        self.inner.store.delete_container(&c.id)?;
-        self.emit_container(&c, "destroy", &[]);
+        self.ctx.store.delete_container(&c.id)?;
+        self.ctx.emit_container(&c, "destroy", &[]);
         if volumes {
             let c = c.clone();
             self.blocking(move |e| {
@@ -70,7 +73,7 @@ impl Engine {
             .await?;
         }
         live.removed.send_replace(true);
-        self.inner.live.forget(&c.id);
+        self.live.forget(&c.id);
         tracing::info!(container = %c.id, "removed");
         Ok(())
     }
@@ -85,13 +88,11 @@ impl Engine {
             ));
         }
         let mut report = ContainerPruneReport::default();
-        for c in self.inner.store.containers()? {
-            if matches!(c.state.status.as_str(), "running" | "paused")
-                || !filters.match_labels("label", &c.config.labels)
-            {
+        for c in self.ctx.store.containers()? {
+            if c.state.status.is_running() || !filters.match_labels("label", &c.config.labels) {
                 continue;
             }
-            let size = dir_size(&self.container_dir(&c.id).join("rw/upper"));
+            let size = dir_size(&self.ctx.container_dir(&c.id).join("rw/upper"));
             self.remove_container(&c.id, false, false).await?;
             report.containers_deleted.push(c.id);
             report.space_reclaimed += size;

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use pouch_image::Digest;
-use pouch_runtime::shim::{self, RuntimeChoice, ShimLaunch};
+use pouch_runtime::shim::{self, ShimLaunch};
 use pouch_runtime::spec::{self, ContainerSpec, Namespaces, NsMode};
 
-use crate::config::BUILTIN_RUNTIME;
+use super::ContainerStatus;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
-use crate::{Engine, now_nanos};
+use crate::{Containers, now_nanos};
 
 /// What `start` did.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,10 +20,10 @@ pub enum Started {
     Already,
 }
 
-impl Engine {
+impl Containers {
     pub async fn start_container(&self, name: &str) -> Result<Started> {
-        let c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
         let op = live.op.lock().await;
         let res = self.start_locked(&c.id).await;
         drop(op);
@@ -37,19 +37,20 @@ impl Engine {
     /// Starts a container whose op lock the caller holds.
     pub(crate) async fn start_locked(&self, id: &str) -> Result<Started> {
         let mut c = self
-            .inner
+            .ctx
             .store
             .container(id)?
             .ok_or_else(|| Error::not_found(format!("No such container: {id}")))?;
-        match c.state.status.as_str() {
-            "running" => return Ok(Started::Already),
-            "paused" => {
+        match c.state.status {
+            ContainerStatus::Running => return Ok(Started::Already),
+            ContainerStatus::Paused => {
                 return Err(Error::conflict(
                     "cannot start a paused container, try unpause instead",
                 ));
             }
             _ => {}
         }
+        let running = c.state.status.transition(ContainerStatus::Running)?;
         let launch = {
             let e = self.clone();
             let c = c.clone();
@@ -59,23 +60,24 @@ impl Engine {
         };
         let launch = match launch {
             Ok(l) => l,
-            Err(err) => return Err(self.start_failed(&mut c, err)),
+            Err(err) => return Err(self.start_failed(&mut c, err, EXIT_UNKNOWN)),
         };
         let client = match shim::launch(&launch).await {
             Ok(client) => client,
             Err(err) => {
+                let code = create_exit_code(&err);
                 let err = create_error(err, &c);
-                return Err(self.start_failed(&mut c, err));
+                return Err(self.start_failed(&mut c, err, code));
             }
         };
-        let live = self.inner.live.get(id);
+        let live = self.live.get(id);
         live.set_shim(Some(client.clone()));
         self.connect_pending(&live, &client).await;
         if let Err(err) = self.apply_post_create(&c) {
             let _ = client.kill(9, true).await;
             let _ = client.shutdown().await;
             live.set_shim(None);
-            return Err(self.start_failed(&mut c, err));
+            return Err(self.start_failed(&mut c, err, EXIT_UNKNOWN));
         }
         let pid = match client.start().await {
             Ok(pid) => pid,
@@ -86,10 +88,11 @@ impl Engine {
                 return Err(self.start_failed(
                     &mut c,
                     Error::internal(format!("failed to start container: {err}")),
+                    EXIT_UNKNOWN,
                 ));
             }
         };
-        c.state.status = "running".into();
+        c.state.status = running;
         c.state.pid = pid as i64;
         c.state.exit_code = 0;
         c.state.oom_killed = false;
@@ -97,39 +100,34 @@ impl Engine {
         c.state.started_at = now_nanos();
         c.state.manually_stopped = false;
         self.save_state(&c)?;
-        self.emit_container(&c, "start", &[]);
+        self.ctx.emit_container(&c, "start", &[]);
         self.watch_exit(c.id.clone(), client);
         tracing::info!(container = %c.id, pid, "started");
         Ok(Started::Now)
     }
 
-    /// Records a failed start like docker: the container stays created, with an exit code and the
-    /// error; the rootfs is unmounted again.
-    fn start_failed(&self, c: &mut ContainerRecord, err: Error) -> Error {
-        let m = &err.message;
-        c.state.exit_code = if m.contains("executable file not found")
-            || m.contains("no such file or directory")
-            || m.contains("not found")
-        {
-            127
-        } else if m.contains("permission denied") {
-            126
-        } else {
-            128
-        };
+    /// Records a failed start like docker: the container stays created, with `exit_code` (see
+    /// [`create_exit_code`]) and the error, published to waiters as the end of this start; the
+    /// rootfs is unmounted again.
+    fn start_failed(&self, c: &mut ContainerRecord, err: Error, exit_code: i64) -> Error {
+        c.state.exit_code = exit_code;
         c.state.error = err.message.clone();
         let _ = self.save_state(c);
+        // A `--rm` container is removed next: its waiters answer with this code.
+        let live = self.live.get(&c.id);
+        live.exits.send_modify(|m| {
+            m.seq += 1;
+            m.code = exit_code;
+            m.error = c.state.error.clone();
+        });
         // Early attaches will never get a stream: release them so their clients see the end.
-        self.inner
-            .live
-            .get(&c.id)
-            .pending
+        live.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         self.release_mounts(c);
-        let _ = pouch_sys::mount::unmount(&self.container_rootfs(&c.id));
-        if let Err(e) = self.teardown_container_network(c) {
+        let _ = pouch_sys::mount::unmount(&self.ctx.container_rootfs(&c.id));
+        if let Err(e) = self.networks.teardown_container_network(c) {
             tracing::warn!(container = %c.id, error = %e, "network teardown after a failed start");
         }
         err
@@ -137,13 +135,13 @@ impl Engine {
 
     /// Everything before the shim: mount, resolve the user, generate and write the spec.
     fn prepare_start(&self, c: &ContainerRecord) -> Result<ShimLaunch> {
-        let rootfs = self.container_rootfs(&c.id);
+        let rootfs = self.ctx.container_rootfs(&c.id);
         if !pouch_sys::mount::is_mounted(&rootfs) {
             self.mount_rootfs(c, &rootfs)?;
         }
         let user = resolve_user(&rootfs, &c.config.user)?;
         let hc = &c.host_config;
-        let dir = self.container_dir(&c.id);
+        let dir = self.ctx.container_dir(&c.id);
         let ro = if hc.readonly_rootfs {
             vec!["ro".to_string()]
         } else {
@@ -167,12 +165,12 @@ impl Engine {
             mounts.push(bind("hostname", "/etc/hostname"));
         }
         if hc.enable_lxcfs {
-            mounts.extend(self.lxcfs_mounts()?);
+            mounts.extend(self.lxcfs.lxcfs_mounts()?);
         }
-        let remap = self.remap_for(c);
+        let remap = self.ctx.remap_for(c);
         if let Some(r) = remap {
             let files = ["hosts", "resolv.conf", "hostname"].map(|f| dir.join(f));
-            self.chown_for_remap(r, &files);
+            self.ctx.chown_for_remap(r, &files);
         }
         let mut rec = c.clone();
         if !rec.config.disk_quota.is_empty() {
@@ -194,7 +192,7 @@ impl Engine {
         // the runtime could not join it from inside: pin both before the network is set up.
         let userns_path = match (remap, pouch_network::Mode::parse(&hc.network_mode)) {
             (Some(r), pouch_network::Mode::Network(_) | pouch_network::Mode::None) => {
-                Some(self.pin_container_userns(c, r)?)
+                Some(self.ctx.pin_container_userns(c, r)?)
             }
             _ => None,
         };
@@ -203,16 +201,16 @@ impl Engine {
             pouch_network::Mode::Container(other) => {
                 // Join the other container's pinned namespace when it has one (it outlives
                 // that container's restarts); its process's otherwise.
-                let o = self.resolve_container(&other)?;
-                let pinned = self.netns_path(&o.id);
-                if pinned.exists() && matches!(o.state.status.as_str(), "running" | "paused") {
+                let o = self.ctx.resolve_container(&other)?;
+                let pinned = self.ctx.netns_path(&o.id);
+                if pinned.exists() && o.state.status.is_running() {
                     NsMode::Path(pinned)
                 } else {
                     NsMode::Path(self.ns_path(&other, "net")?)
                 }
             }
             pouch_network::Mode::Network(_) | pouch_network::Mode::None => {
-                match self.setup_container_network(c)? {
+                match self.networks.setup_container_network(c)? {
                     Some(p) => NsMode::Owned(p),
                     None => NsMode::Private,
                 }
@@ -290,7 +288,7 @@ impl Engine {
                 net,
             },
             cgroups_path: super::update::cgroups_path(hc, &c.id),
-            cgroup_layout: self.cgroup_layout()?,
+            cgroup_layout: self.ctx.cgroup_layout()?,
             resources: super::update::resources_from(hc)?,
             oom_score_adj: (hc.oom_score_adj != 0).then_some(hc.oom_score_adj as i32),
             init_path,
@@ -300,83 +298,50 @@ impl Engine {
             seccomp: super::security::seccomp_mode(&hc.security_opt),
         };
         let spec = spec::generate(&cs).map_err(|e| Error::invalid(e.to_string()))?;
-        let state_dir = self.container_state_dir(&c.id);
+        let state_dir = self.ctx.container_state_dir(&c.id);
         std::fs::create_dir_all(&state_dir)?;
         spec::write_bundle(&state_dir, &spec).map_err(|e| Error::internal(e.to_string()))?;
         let (log_max_size, log_max_files) = super::create::logs_opts(&hc.log_config.config)?;
-        let runtime_name = c.state.runtime.clone();
-        let runtime = if runtime_name == BUILTIN_RUNTIME || runtime_name.is_empty() {
-            RuntimeChoice::Builtin
-        } else {
-            let r = self
-                .inner
-                .config
-                .runtimes
-                .get(&runtime_name)
-                .ok_or_else(|| {
-                    Error::invalid(format!("runtime {runtime_name:?} is no longer configured"))
-                })?;
-            RuntimeChoice::External {
-                name: runtime_name.clone(),
-                path: r.path.clone().into(),
-                args: r.args.clone(),
-            }
-        };
+        let (runtime, runtime_root) = self.runtime_for(&c.state.runtime)?;
         Ok(ShimLaunch {
             shim_binary: shim_binary(),
             id: c.id.clone(),
             bundle: state_dir.clone(),
             state_dir,
-            log_path: self.log_path(&c.id),
+            log_path: self.ctx.log_path(&c.id),
             log_max_size,
             log_max_files,
             runtime,
-            runtime_root: self.inner.config.exec_root.join("runtime").join(
-                if runtime_name.is_empty() {
-                    BUILTIN_RUNTIME
-                } else {
-                    &runtime_name
-                },
-            ),
+            runtime_root,
             stdin: c.config.open_stdin,
             tty: c.config.tty,
         })
     }
 
-    /// The host's cgroup layout, read from mountinfo on first use and kept: hierarchies do not
-    /// change under a running engine, and every start needs it.
-    pub(crate) fn cgroup_layout(&self) -> Result<spec::CgroupLayout> {
-        if let Some(l) = self.inner.cgroup_layout.get() {
-            return Ok(l.clone());
-        }
-        let l = spec::detect_cgroup_layout()?;
-        Ok(self.inner.cgroup_layout.get_or_init(|| l).clone())
-    }
-
     /// Mounts the rootfs at its usual place (for export of a stopped container).
     pub(crate) fn mount_container_rootfs(&self, c: &ContainerRecord) -> Result<()> {
-        self.mount_rootfs(c, &self.container_rootfs(&c.id))
+        self.mount_rootfs(c, &self.ctx.container_rootfs(&c.id))
     }
 
     fn mount_rootfs(&self, c: &ContainerRecord, target: &Path) -> Result<()> {
-        let layers = self.inner.store.layers(&c.image_id)?;
+        let layers = self.ctx.store.layers(&c.image_id)?;
         let mut lower: Vec<PathBuf> = layers
             .iter()
             .rev()
-            .map(|l| Digest::parse(&l.chain_id).map(|d| self.inner.snaps.dir(&d)))
+            .map(|l| Digest::parse(&l.chain_id).map(|d| self.ctx.snaps.dir(&d)))
             .collect::<std::result::Result<_, _>>()?;
         if lower.is_empty() {
             // overlayfs needs a lower layer: an image without layers gets an empty one.
-            let empty = self.container_dir(&c.id).join("rw/empty");
+            let empty = self.ctx.container_dir(&c.id).join("rw/empty");
             std::fs::create_dir_all(&empty)?;
             lower.push(empty);
         }
-        let dir = self.container_dir(&c.id);
-        if let Some(r) = self.remap_for(c) {
+        let dir = self.ctx.container_dir(&c.id);
+        if let Some(r) = self.ctx.remap_for(c) {
             // The remapped root owns the image layers through idmapped mounts (held by the
             // overlay); the writable layer is in the remapped id space on disk.
-            let idm = self.idmapped_layers(&c.id, &lower)?;
-            self.chown_for_remap(r, &[dir.join("rw/upper")]);
+            let idm = self.ctx.idmapped_layers(&c.id, &lower)?;
+            self.ctx.chown_for_remap(r, &[dir.join("rw/upper")]);
             return pouch_sys::mount::mount_overlay(
                 &idm.lower,
                 &dir.join("rw/upper"),
@@ -391,14 +356,33 @@ impl Engine {
 
     /// `/proc/<pid>/ns/<kind>` of a running container, for `--network container:x` and friends.
     fn ns_path(&self, other: &str, kind: &str) -> Result<PathBuf> {
-        let o = self.resolve_container(other)?;
-        if o.state.status != "running" && o.state.status != "paused" {
+        let o = self.ctx.resolve_container(other)?;
+        if !o.state.status.is_running() {
             return Err(Error::conflict(format!(
                 "cannot join namespace of a non running container: {}",
                 o.name
             )));
         }
         Ok(PathBuf::from(format!("/proc/{}/ns/{kind}", o.state.pid)))
+    }
+}
+
+/// docker's exit code for a start that failed before the process ran (none of the two below).
+const EXIT_UNKNOWN: i64 = 128;
+
+/// The exit code a failed create records, from the kind the shim reported: 127 when the
+/// process's executable does not exist, 126 when it cannot be executed (as docker).
+fn create_exit_code(err: &shim::Error) -> i64 {
+    match err {
+        shim::Error::Create {
+            kind: shim::CreateErrorKind::NotFound,
+            ..
+        } => 127,
+        shim::Error::Create {
+            kind: shim::CreateErrorKind::PermissionDenied,
+            ..
+        } => 126,
+        _ => EXIT_UNKNOWN,
     }
 }
 
@@ -433,7 +417,7 @@ fn create_error(err: shim::Error, c: &ContainerRecord) -> Error {
 }
 
 /// pouch-shim sits next to pouchd (installed together); PATH is the fallback.
-fn shim_binary() -> PathBuf {
+pub(super) fn shim_binary() -> PathBuf {
     if let Ok(exe) = std::env::current_exe()
         && let Some(dir) = exe.parent()
     {
@@ -523,6 +507,18 @@ pub(crate) fn resolve_user(rootfs: &Path, spec_user: &str) -> Result<spec::User>
         gid,
         additional_gids,
     })
+}
+
+impl crate::context::Context {
+    /// The host's cgroup layout, read from mountinfo on first use and kept: hierarchies do not
+    /// change under a running engine, and every start needs it.
+    pub(crate) fn cgroup_layout(&self) -> Result<spec::CgroupLayout> {
+        if let Some(l) = self.cgroup_layout.get() {
+            return Ok(l.clone());
+        }
+        let l = spec::detect_cgroup_layout()?;
+        Ok(self.cgroup_layout.get_or_init(|| l).clone())
+    }
 }
 
 #[cfg(test)]

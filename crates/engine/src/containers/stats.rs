@@ -14,20 +14,20 @@ use pouch_api::types::{
 use pouch_runtime::spec::{self, CgroupLayout};
 
 use super::update::cgroups_path;
-use crate::Engine;
+use crate::Containers;
 use crate::error::{Error, Result};
 
 /// docker's "not sampled" time.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-impl Engine {
+impl Containers {
     /// One sample; `previous` (the last sample of a stream) becomes `precpu_stats`/`preread`.
     pub async fn container_stats(
         &self,
         name: &str,
         previous: Option<&ContainerStats>,
     ) -> Result<ContainerStats> {
-        let c = self.resolve_container(name)?;
+        let c = self.ctx.resolve_container(name)?;
         let mut s = ContainerStats {
             read: ZERO_TIME.into(),
             preread: ZERO_TIME.into(),
@@ -39,10 +39,10 @@ impl Engine {
             s.preread = p.read.clone();
             s.precpu_stats = p.cpu_stats.clone();
         }
-        if !matches!(c.state.status.as_str(), "running" | "paused") {
+        if !c.state.status.is_running() {
             return Ok(s);
         }
-        let layout = self.cgroup_layout()?;
+        let layout = self.ctx.cgroup_layout()?;
         let path = cgroups_path(&c.host_config, &c.id);
         // A container on the host's network has no interfaces of its own (docker reports none).
         let net_pid =

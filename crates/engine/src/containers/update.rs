@@ -10,7 +10,7 @@ use std::path::Path;
 use pouch_api::types::{ContainerUpdateBody, HostConfig, ThrottleDevice};
 use pouch_runtime::spec::{self, BlkioThrottle};
 
-use crate::Engine;
+use crate::Containers;
 use crate::error::{Error, Result};
 
 /// Where containers' cgroups live unless `--cgroup-parent` says otherwise.
@@ -238,30 +238,30 @@ fn apply_writes(writes: &[spec::CgroupWrite]) -> Result<()> {
     Ok(())
 }
 
-impl Engine {
+impl Containers {
     pub async fn update_container(
         &self,
         name: &str,
         u: ContainerUpdateBody,
     ) -> Result<Vec<String>> {
-        let c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
         let _op = live.op.lock().await;
         let mut c = self
-            .inner
+            .ctx
             .store
             .container(&c.id)?
             .ok_or_else(|| Error::not_found(format!("No such container: {name}")))?;
         let mut hc = c.host_config.clone();
         let changed = merge_update(&mut hc, &u)?;
-        let layout = self.cgroup_layout()?;
+        let layout = self.ctx.cgroup_layout()?;
         let path = cgroups_path(&c.host_config, &c.id);
         // Validated whether or not the container runs, so a stopped container cannot store
         // limits it could never start with.
         let writes = spec::cgroup_writes(&changed, &layout, &path)
             .map_err(|e| Error::invalid(e.to_string()))?;
         // A restarting container picks the stored values up when it starts again.
-        if matches!(c.state.status.as_str(), "running" | "paused") {
+        if c.state.status.is_running() {
             let w = writes.clone();
             tokio::task::spawn_blocking(move || apply_writes(&w))
                 .await
@@ -278,10 +278,10 @@ impl Engine {
             .await
             .map_err(|e| Error::internal(e.to_string()))??;
         }
-        self.inner
+        self.ctx
             .store
             .update_container_host_config(&c.id, &c.host_config)?;
-        self.emit_container(&c, "update", &[]);
+        self.ctx.emit_container(&c, "update", &[]);
         tracing::info!(container = %c.id, writes = writes.len(), "updated");
         Ok(Vec::new())
     }
@@ -292,7 +292,7 @@ impl Engine {
         if c.host_config.oom_kill_disable != Some(true) {
             return Ok(());
         }
-        let layout = self.cgroup_layout()?;
+        let layout = self.ctx.cgroup_layout()?;
         let path = cgroups_path(&c.host_config, &c.id);
         if let Some(dir) = spec::cgroup_dir(&layout, "memory", &path) {
             std::fs::write(dir.join("memory.oom_control"), "1")

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use pouch_api::types::{WaitError, WaitResponse};
 
-use crate::Engine;
+use crate::Containers;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,18 +26,18 @@ impl WaitCondition {
     }
 }
 
-impl Engine {
+impl Containers {
     /// Checks the container now; the returned future resolves when `cond` holds.
     pub fn wait_container(
         &self,
         name: &str,
         cond: WaitCondition,
     ) -> Result<impl Future<Output = WaitResponse> + Send + 'static> {
-        let c = self.resolve_container(name)?;
-        let live = self.inner.live.get(&c.id);
+        let c = self.ctx.resolve_container(name)?;
+        let live = self.live.get(&c.id);
         let mut exits = live.exits.subscribe();
         let mut removed = live.removed.subscribe();
-        let running = matches!(c.state.status.as_str(), "running" | "paused");
+        let running = c.state.status.is_running();
         let start_seen = exits.borrow_and_update().seq;
         let (now_code, now_err) = (c.state.exit_code, c.state.error.clone());
         let response = |code: i64, err: String| WaitResponse {

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use crate::Engine;
+use crate::Images;
 use crate::error::Result;
 
 /// Layers being stored, by snapshot path: a second pull of the same layer waits on the lock and
@@ -59,12 +59,12 @@ pub(super) fn flight_key(root: &std::path::Path, digest: &str) -> String {
     format!("{}|{digest}", root.display())
 }
 
-impl Engine {
+impl Images {
     /// Content GC: removes blobs and snapshots no stored image references and no pull in
     /// progress may still publish. Runs under the image lock (from `image prune`). Returns the
     /// bytes given back.
     pub(crate) fn gc_content(&self) -> Result<u64> {
-        let i = &self.inner;
+        let i = &self.ctx;
         let root = &i.config.root;
         let (chains, blobs) = i.store.referenced_content()?;
         let mut freed = 0;

@@ -2,6 +2,7 @@
 //! a reference (`busybox`, `busybox:1`, `repo@sha256:…`), then as a full or short image id.
 
 mod gc;
+mod glob;
 mod progress;
 pub(crate) mod pull;
 mod push;
@@ -14,7 +15,7 @@ pub use transfer::SavePlan;
 
 use pouch_image::{Digest, Reference};
 
-use crate::Engine;
+use crate::Images;
 use crate::error::{Error, Result};
 use crate::store::ImageRecord;
 
@@ -25,9 +26,9 @@ pub(crate) struct Resolved {
     pub reference: Option<Reference>,
 }
 
-impl Engine {
+impl Images {
     pub(crate) fn resolve_image(&self, name: &str) -> Result<Resolved> {
-        let store = &self.inner.store;
+        let store = &self.ctx.store;
         let no_such = || Error::not_found(format!("No such image: {name}"));
         if name.is_empty() {
             return Err(Error::invalid("image name must not be empty"));
@@ -71,10 +72,10 @@ impl Engine {
     }
 
     fn by_id_prefix(&self, hex: &str) -> Result<Option<Resolved>> {
-        let ids = self.inner.store.image_ids_with_prefix(hex)?;
+        let ids = self.ctx.store.image_ids_with_prefix(hex)?;
         match ids.as_slice() {
             [] => Ok(None),
-            [id] => Ok(self.inner.store.image(id)?.map(|image| Resolved {
+            [id] => Ok(self.ctx.store.image(id)?.map(|image| Resolved {
                 image,
                 reference: None,
             })),
@@ -88,7 +89,7 @@ impl Engine {
     /// Reads and parses an image's config blob.
     pub(crate) fn image_config(&self, id: &str) -> Result<pouch_image::oci::ImageConfig> {
         let d = Digest::parse(id)?;
-        let bytes = self.inner.content.read(&d)?;
+        let bytes = self.ctx.content.read(&d)?;
         serde_json::from_slice(&bytes)
             .map_err(|e| Error::internal(format!("image {id}: bad config blob: {e}")))
     }

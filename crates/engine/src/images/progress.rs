@@ -1,6 +1,6 @@
 //! docker's JSON progress messages for pulls and pushes (`jsonmessage` in moby).
 
-use pouch_api::types::JsonMessage;
+use pouch_api::types::{JsonMessage, ProgressDetail};
 use pouch_image::Digest;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -24,7 +24,7 @@ pub(crate) fn status_id(status: &str, id: &str) -> JsonMessage {
 
 pub(crate) fn status_detail(status: &str, id: &str) -> JsonMessage {
     JsonMessage {
-        progress_detail: Some(serde_json::json!({})),
+        progress_detail: Some(ProgressDetail::default()),
         ..status_id(status, id)
     }
 }
@@ -43,7 +43,10 @@ pub(crate) fn bar(status: &str, id: &str, current: u64, total: u64) -> JsonMessa
     let progress = format!("{s} {:>8}/{}", human(current), human(total));
     JsonMessage {
         progress: Some(progress),
-        progress_detail: Some(serde_json::json!({"current": current, "total": total})),
+        progress_detail: Some(ProgressDetail {
+            current: Some(current),
+            total: Some(total),
+        }),
         ..status_id(status, id)
     }
 }

@@ -22,9 +22,10 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::gc::{IN_FLIGHT, Pins, flight_key};
 use super::progress::{Progress, bar, send, short, status_detail, status_id};
 use super::tag::records;
+use crate::context::Blocking;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{insert_image, set_ref};
-use crate::{Engine, now_nanos};
+use crate::{Distribution, now_nanos};
 
 /// Layers downloaded at once per pull.
 const PARALLEL_LAYERS: usize = 3;
@@ -51,9 +52,9 @@ pub(crate) struct Target {
     pub what: String,
 }
 
-impl Engine {
+impl Distribution {
     pub(crate) fn registry_client(&self) -> Client {
-        Client::new(self.inner.config.registry.clone())
+        Client::new(self.ctx.config.registry.clone())
     }
 
     /// Parses `fromImage` + `tag` as docker does (the tag may also be a digest).
@@ -226,21 +227,21 @@ impl Engine {
             chains.push(c);
         }
         let _pins = Pins::new(
-            &self.inner.config.root,
+            &self.ctx.config.root,
             chains
                 .iter()
                 .chain(manifest.layers.iter().map(|l| &l.digest))
                 .map(|d| d.to_string()),
         );
-        let up_to_date = self.inner.store.image(id.as_str())?.is_some()
-            && chains.iter().all(|c| self.inner.snaps.has(c));
+        let up_to_date = self.ctx.store.image(id.as_str())?.is_some()
+            && chains.iter().all(|c| self.ctx.snaps.has(c));
 
         let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL_LAYERS));
         let mut tasks = tokio::task::JoinSet::new();
         for (i, desc) in manifest.layers.iter().enumerate() {
             let short = short(&desc.digest);
             let chain = chains[i].clone();
-            if self.inner.snaps.has(&chain) && self.inner.content.has(&desc.digest) {
+            if self.ctx.snaps.has(&chain) && self.ctx.content.has(&desc.digest) {
                 send(&progress, status_detail("Already exists", &short));
                 continue;
             }
@@ -264,13 +265,13 @@ impl Engine {
         }
 
         // Record under the image lock, after checking that nothing removed a layer meanwhile.
-        let _guard = self.inner.image_lock.lock().await;
+        let _guard = self.images.lock.lock().await;
         let e = self.clone();
         let top_digest = top.digest.clone();
         let reference = r.clone();
         let created = self
             .blocking(move |e2| {
-                let i = &e2.inner;
+                let i = &e2.ctx;
                 let mut layers = Vec::with_capacity(manifest.layers.len());
                 for (n, desc) in manifest.layers.iter().enumerate() {
                     let chain = &chains[n];
@@ -316,7 +317,7 @@ impl Engine {
                 Ok(rec.id)
             })
             .await?;
-        e.emit_image(&created, "pull", &familiar);
+        e.ctx.emit_image(&created, "pull", &familiar);
         send(
             &progress,
             JsonMessage::status(format!("Digest: {}", top.digest)),
@@ -395,7 +396,7 @@ impl Engine {
         what: String,
         progress: Progress,
     ) -> Result<()> {
-        let root = self.inner.config.root.clone();
+        let root = self.ctx.config.root.clone();
         let key = flight_key(&root, chain.as_str());
         let lock = IN_FLIGHT
             .lock()
@@ -427,7 +428,7 @@ impl Engine {
         what: String,
         progress: &Progress,
     ) -> Result<()> {
-        let i = &self.inner;
+        let i = &self.ctx;
         if i.snaps.has(chain) && i.content.has(&desc.digest) {
             send(progress, status_detail("Already exists", short));
             return Ok(());
@@ -447,7 +448,7 @@ impl Engine {
         let (desc2, chain2) = (desc.clone(), chain.clone());
         let local = i.content.has(&desc.digest);
         self.blocking(move |e| {
-            let i = &e.inner;
+            let i = &e.ctx;
             let reader: Box<dyn std::io::Read> = if local {
                 Box::new(i.content.open_blob(&desc2.digest)?)
             } else {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use pouch_api::types::JsonMessage;
+use pouch_api::types::{JsonMessage, ProgressDetail, PushResult};
 use pouch_image::oci::MEDIA_TYPE_OCI_MANIFEST;
 use pouch_image::registry::{AuthConfig, build_manifest};
 use pouch_image::{Digest, Reference};
@@ -16,11 +16,19 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::is_digest_ref;
 use super::progress::{bar, send, short, status_detail};
 use super::pull::registry_error;
-use crate::Engine;
+use crate::Distribution;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 
 /// Layers uploaded at once per push.
 const PARALLEL_UPLOADS: usize = 3;
+
+/// The one field of a stored manifest that push needs to send it back.
+#[derive(serde::Deserialize)]
+struct MediaTypeOnly {
+    #[serde(rename = "mediaType")]
+    media_type: Option<String>,
+}
 
 /// One tag to push, resolved before anything is sent.
 struct PushItem {
@@ -36,7 +44,7 @@ struct PushItem {
     mount_from: std::collections::HashMap<Digest, Vec<String>>,
 }
 
-impl Engine {
+impl Distribution {
     /// Pushes `name` (with `tag`, or every tag of the repository when `tag` is empty).
     pub async fn push_image(
         &self,
@@ -84,7 +92,7 @@ impl Engine {
         } else if r.tag.is_some() || r.digest.is_some() {
             refs.push(r);
         } else {
-            for rec in self.inner.store.refs()? {
+            for rec in self.ctx.store.refs()? {
                 if is_digest_ref(&rec.name) {
                     continue;
                 }
@@ -103,17 +111,20 @@ impl Engine {
         }
         let mut items = Vec::new();
         for reference in refs {
-            let res = self.resolve_image(&reference.to_string()).map_err(|e| {
-                if e.kind == crate::ErrorKind::NotFound {
-                    Error::not_found(format!(
-                        "An image does not exist locally with the tag: {}",
-                        reference.familiar_name()
-                    ))
-                } else {
-                    e
-                }
-            })?;
-            let layers = self.inner.store.layers(&res.image.id)?;
+            let res = self
+                .images
+                .resolve_image(&reference.to_string())
+                .map_err(|e| {
+                    if e.kind == crate::ErrorKind::NotFound {
+                        Error::not_found(format!(
+                            "An image does not exist locally with the tag: {}",
+                            reference.familiar_name()
+                        ))
+                    } else {
+                        e
+                    }
+                })?;
+            let layers = self.ctx.store.layers(&res.image.id)?;
             let mut out = Vec::new();
             let mut diff_ids = Vec::new();
             for l in layers {
@@ -147,7 +158,7 @@ impl Engine {
     ) -> Result<std::collections::HashMap<Digest, Vec<String>>> {
         let mut out: std::collections::HashMap<Digest, Vec<String>> = Default::default();
         let mut blobs_of: std::collections::HashMap<String, Vec<String>> = Default::default();
-        for rec in self.inner.store.refs()? {
+        for rec in self.ctx.store.refs()? {
             let Ok(r) = Reference::parse_normalized(&rec.name) else {
                 continue;
             };
@@ -155,7 +166,7 @@ impl Engine {
                 continue;
             }
             if !blobs_of.contains_key(&rec.image_id) {
-                let blobs = self.inner.store.layers(&rec.image_id)?;
+                let blobs = self.ctx.store.layers(&rec.image_id)?;
                 blobs_of.insert(
                     rec.image_id.clone(),
                     blobs.into_iter().map(|l| l.blob).collect(),
@@ -179,7 +190,7 @@ impl Engine {
         item: PushItem,
         progress: &UnboundedSender<JsonMessage>,
     ) -> Result<()> {
-        let content = &self.inner.content;
+        let content = &self.ctx.content;
         for d in &item.diff_ids {
             send(progress, status_detail("Preparing", &short(d)));
         }
@@ -219,9 +230,9 @@ impl Engine {
         let (media_type, bytes) = match item.manifest_digest.as_ref().filter(|d| content.has(d)) {
             Some(d) => {
                 let bytes = content.read(d)?;
-                let mt = serde_json::from_slice::<serde_json::Value>(&bytes)
+                let mt = serde_json::from_slice::<MediaTypeOnly>(&bytes)
                     .ok()
-                    .and_then(|v| v.get("mediaType")?.as_str().map(str::to_string))
+                    .and_then(|v| v.media_type)
                     .unwrap_or_else(|| MEDIA_TYPE_OCI_MANIFEST.to_string());
                 (mt, bytes)
             }
@@ -248,14 +259,17 @@ impl Engine {
         send(
             progress,
             JsonMessage {
-                progress_detail: Some(serde_json::json!({})),
-                aux: Some(
-                    serde_json::json!({"Tag": tag, "Digest": digest.to_string(), "Size": size}),
-                ),
+                progress_detail: Some(ProgressDetail::default()),
+                aux: Some(PushResult {
+                    tag: tag.clone(),
+                    digest: digest.to_string(),
+                    size: size as u64,
+                }),
                 ..Default::default()
             },
         );
-        self.emit_image(item.config.as_str(), "push", &item.reference.familiar());
+        self.ctx
+            .emit_image(item.config.as_str(), "push", &item.reference.familiar());
         Ok(())
     }
 

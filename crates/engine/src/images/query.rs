@@ -1,6 +1,8 @@
 //! Read-only image queries: list, inspect, history.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pouch_api::Filters;
 use pouch_api::types::{
@@ -8,18 +10,25 @@ use pouch_api::types::{
 };
 use pouch_image::{Digest, Reference};
 
-use super::{familiar, is_digest_ref, rfc3339_nanos, unix_of};
-use crate::Engine;
-use crate::error::{Error, Result};
+use super::{familiar, glob, is_digest_ref, rfc3339_nanos, unix_of};
+use crate::Images;
+use crate::context::Blocking;
+use crate::error::{Error, ErrorKind, Result};
 use crate::store::{ImageRecord, RefRecord};
 
 const LIST_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference"];
 
-impl Engine {
+impl Images {
     /// `GET /images/json`, newest first.
-    pub async fn list_images(&self, filters: Filters, digests: bool) -> Result<Vec<ImageSummary>> {
+    pub async fn list_images(&self, filters: Filters, _digests: bool) -> Result<Vec<ImageSummary>> {
         filters.validate(LIST_FILTERS).map_err(Error::invalid)?;
-        self.blocking(move |e| e.list_images_blocking(&filters, digests))
+        for p in filters.get("reference") {
+            glob::check(p).map_err(|e| Error::invalid(format!("reference filter {p:?}: {e}")))?;
+        }
+        // A client that hangs up drops this future: the guard then stops the listing.
+        let gone = Arc::new(AtomicBool::new(false));
+        let _stop_when_dropped = SetOnDrop(gone.clone());
+        self.blocking(move |e| e.list_images_until(&filters, &gone))
             .await
     }
 
@@ -28,7 +37,12 @@ impl Engine {
         f: &Filters,
         _digests: bool,
     ) -> Result<Vec<ImageSummary>> {
-        let store = &self.inner.store;
+        self.list_images_until(f, &AtomicBool::new(false))
+    }
+
+    /// Lists images, giving up between two images once `gone` is set.
+    fn list_images_until(&self, f: &Filters, gone: &AtomicBool) -> Result<Vec<ImageSummary>> {
+        let store = &self.ctx.store;
         let mut refs: HashMap<String, Vec<RefRecord>> = HashMap::new();
         for r in store.refs()? {
             refs.entry(r.image_id.clone()).or_default().push(r);
@@ -38,6 +52,12 @@ impl Engine {
         let since = self.filter_bound(f, "since")?;
         let mut out = Vec::new();
         for img in store.images()? {
+            if gone.load(Ordering::Relaxed) {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    "listing images stopped: the client went away",
+                ));
+            }
             let names = refs.get(&img.id).map(Vec::as_slice).unwrap_or(&[]);
             let tags: Vec<&RefRecord> = names.iter().filter(|r| !is_digest_ref(&r.name)).collect();
             if let Some(d) = dangling
@@ -94,13 +114,13 @@ impl Engine {
         let img = self.resolve_image(name)?.image;
         let cfg = self.image_config(&img.id)?;
         let cfg_json = serde_json::to_value(&cfg)?;
-        let refs = self.inner.store.refs_of(&img.id)?;
-        let layers = self.inner.store.layers(&img.id)?;
+        let refs = self.ctx.store.refs_of(&img.id)?;
+        let layers = self.ctx.store.layers(&img.id)?;
         let dirs: Vec<String> = layers
             .iter()
             .rev()
             .filter_map(|l| Digest::parse(&l.chain_id).ok())
-            .map(|c| self.inner.snaps.dir(&c).display().to_string())
+            .map(|c| self.ctx.snaps.dir(&c).display().to_string())
             .collect();
         let mut data = BTreeMap::new();
         if let Some((upper, lower)) = dirs.split_first() {
@@ -171,9 +191,9 @@ impl Engine {
         self.blocking(move |e| {
             let img = e.resolve_image(&name)?.image;
             let cfg = serde_json::to_value(e.image_config(&img.id)?)?;
-            let layers = e.inner.store.layers(&img.id)?;
+            let layers = e.ctx.store.layers(&img.id)?;
             let tags: Vec<String> = e
-                .inner
+                .ctx
                 .store
                 .refs_of(&img.id)?
                 .iter()
@@ -263,38 +283,17 @@ fn reference_matches(pattern: &str, full: &str) -> bool {
         .next()
         .is_some_and(|last| last.contains(':'));
     if pattern_has_tag {
-        glob(pattern, &r.familiar())
+        glob::matches(pattern, &r.familiar()).unwrap_or(false)
     } else {
-        glob(pattern, &r.familiar_name())
+        glob::matches(pattern, &r.familiar_name()).unwrap_or(false)
     }
 }
 
-/// `*` matches within one path segment, `?` one character; as Go's `path.Match`.
-fn glob(pattern: &str, s: &str) -> bool {
-    fn rec(p: &[u8], s: &[u8]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => {
-                rec(&p[1..], s) || (!s.is_empty() && s[0] != b'/' && rec(p, &s[1..]))
-            }
-            (Some(b'?'), Some(c)) if *c != b'/' => rec(&p[1..], &s[1..]),
-            (Some(a), Some(b)) if a == b => rec(&p[1..], &s[1..]),
-            _ => false,
-        }
-    }
-    rec(pattern.as_bytes(), s.as_bytes())
-}
+/// Sets its flag when dropped: tells blocking work that the request it serves was abandoned.
+struct SetOnDrop(Arc<AtomicBool>);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn glob_like_go_path_match() {
-        assert!(glob("busy*", "busybox"));
-        assert!(glob("b?sybox", "busybox"));
-        assert!(!glob("*", "a/b"));
-        assert!(glob("*/*", "a/b"));
-        assert!(!glob("busy", "busybox"));
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }

@@ -7,16 +7,17 @@ use pouch_api::types::{DeleteItem, ImagePruneReport};
 use pouch_image::{Digest, Reference};
 
 use super::{familiar, is_digest_ref};
-use crate::Engine;
+use crate::Images;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 use crate::store::{delete_image, delete_ref};
 
-impl Engine {
+impl Images {
     /// `DELETE /images/{name}`: a name untags (and deletes the image when it was its last name);
     /// an id deletes the image, untagging it everywhere, but only with `force` when the image is
     /// named in more than one repository.
     pub async fn remove_image(&self, name: String, force: bool) -> Result<Vec<DeleteItem>> {
-        let _guard = self.inner.image_lock.lock().await;
+        let _guard = self.lock.lock().await;
         let items = self
             .blocking(move |e| e.remove_image_blocking(&name, force))
             .await?;
@@ -32,10 +33,11 @@ impl Engine {
         for i in items {
             match i {
                 DeleteItem::Untagged(name) => {
-                    self.emit_image(id.as_deref().unwrap_or(""), "untag", name)
+                    self.ctx
+                        .emit_image(id.as_deref().unwrap_or(""), "untag", name)
                 }
                 DeleteItem::Deleted(d) if Some(d) == id.as_ref() => {
-                    self.emit_image(d, "delete", "")
+                    self.ctx.emit_image(d, "delete", "")
                 }
                 DeleteItem::Deleted(_) => {}
             }
@@ -45,8 +47,8 @@ impl Engine {
     fn remove_image_blocking(&self, name: &str, force: bool) -> Result<Vec<DeleteItem>> {
         let resolved = self.resolve_image(name)?;
         let id = resolved.image.id.clone();
-        let refs = self.inner.store.refs_of(&id)?;
-        let users = self.inner.store.container_ids_using_image(&id)?;
+        let refs = self.ctx.store.refs_of(&id)?;
+        let users = self.ctx.store.container_ids_using_image(&id)?;
         let mut items = Vec::new();
         if let Some(r) = resolved.reference.filter(|r| r.digest.is_none()) {
             let full = r.to_string();
@@ -66,7 +68,7 @@ impl Engine {
                     .map(|x| x.name.clone())
                     .collect()
             };
-            self.inner.store.tx(|tx| {
+            self.ctx.store.tx(|tx| {
                 delete_ref(tx, &full)?;
                 for d in &doomed {
                     delete_ref(tx, d)?;
@@ -112,17 +114,17 @@ impl Engine {
 
     /// Removes the image row (and its names), then the snapshots and blobs nothing else uses.
     fn delete_image_and_content(&self, id: &str) -> Result<Vec<DeleteItem>> {
-        let layers = self.inner.store.layers(id)?;
-        let manifest = self.inner.store.image(id)?.and_then(|i| i.manifest_digest);
-        self.inner.store.tx(|tx| delete_image(tx, id))?;
+        let layers = self.ctx.store.layers(id)?;
+        let manifest = self.ctx.store.image(id)?.and_then(|i| i.manifest_digest);
+        self.ctx.store.tx(|tx| delete_image(tx, id))?;
         let mut items = vec![DeleteItem::Deleted(id.to_string())];
-        let (chains, blobs) = self.inner.store.referenced_content()?;
+        let (chains, blobs) = self.ctx.store.referenced_content()?;
         let mut errors = Vec::new();
         for l in layers.iter().rev() {
             if !chains.contains(&l.chain_id) {
                 match Digest::parse(&l.chain_id)
                     .map_err(Error::from)
-                    .and_then(|c| self.inner.snaps.remove(&c).map_err(Error::from))
+                    .and_then(|c| self.ctx.snaps.remove(&c).map_err(Error::from))
                 {
                     Ok(()) => items.push(DeleteItem::Deleted(l.chain_id.clone())),
                     Err(e) => errors.push(e.message),
@@ -138,7 +140,7 @@ impl Engine {
             if !blobs.contains(&b)
                 && let Err(e) = Digest::parse(&b)
                     .map_err(Error::from)
-                    .and_then(|d| self.inner.content.remove(&d).map_err(Error::from))
+                    .and_then(|d| self.ctx.content.remove(&d).map_err(Error::from))
             {
                 errors.push(e.message);
             }
@@ -168,19 +170,19 @@ impl Engine {
                 "the 'until' prune filter is not supported yet",
             ));
         }
-        let _guard = self.inner.image_lock.lock().await;
+        let _guard = self.lock.lock().await;
         self.blocking(move |e| {
             let mut report = ImagePruneReport::default();
-            for img in e.inner.store.images()? {
-                let refs = e.inner.store.refs_of(&img.id)?;
+            for img in e.ctx.store.images()? {
+                let refs = e.ctx.store.refs_of(&img.id)?;
                 let tagged = refs.iter().any(|r| !is_digest_ref(&r.name));
                 if (only_dangling && tagged)
                     || !filters.match_labels("label", &img.labels)
-                    || !e.inner.store.container_ids_using_image(&img.id)?.is_empty()
+                    || !e.ctx.store.container_ids_using_image(&img.id)?.is_empty()
                 {
                     continue;
                 }
-                let layers = e.inner.store.layers(&img.id)?;
+                let layers = e.ctx.store.layers(&img.id)?;
                 report
                     .images_deleted
                     .extend(refs.iter().map(|r| DeleteItem::Untagged(familiar(&r.name))));

@@ -5,21 +5,22 @@ use std::collections::BTreeMap;
 use pouch_image::{LoadedImage, Reference, reference::valid_tag};
 
 use super::{familiar, unix_of};
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 use crate::store::{ImageRecord, LayerRecord, insert_image, set_ref};
-use crate::{Engine, now_nanos};
+use crate::{Images, now_nanos};
 
-impl Engine {
+impl Images {
     /// `POST /images/{name}/tag?repo=…&tag=…`.
     pub async fn tag_image(&self, name: String, repo: String, tag: String) -> Result<()> {
         let target = parse_tag_target(&repo, &tag)?;
-        let _guard = self.inner.image_lock.lock().await;
+        let _guard = self.lock.lock().await;
         self.blocking(move |e| {
             let img = e.resolve_image(&name)?.image;
-            e.inner
+            e.ctx
                 .store
                 .tx(|tx| set_ref(tx, &target.to_string(), &img.id, now_nanos()))?;
-            e.emit_image(&img.id, "tag", &target.familiar());
+            e.ctx.emit_image(&img.id, "tag", &target.familiar());
             Ok(())
         })
         .await
@@ -30,7 +31,7 @@ impl Engine {
     pub(crate) fn record_loaded(&self, images: &[LoadedImage]) -> Result<Vec<String>> {
         let now = now_nanos();
         let mut lines = Vec::new();
-        self.inner.store.tx(|tx| {
+        self.ctx.store.tx(|tx| {
             for img in images {
                 let (rec, layers) = records(img, now)?;
                 insert_image(tx, &rec, &layers)?;
@@ -56,7 +57,7 @@ impl Engine {
                 .repo_tags
                 .first()
                 .map(|r| r.clone().with_default_tag().familiar());
-            self.emit_image(
+            self.ctx.emit_image(
                 img.config_digest.as_str(),
                 "load",
                 name.as_deref().unwrap_or(""),

@@ -6,7 +6,8 @@ use pouch_image::{Digest, Reference, SaveItem, SaveLayer};
 
 use super::is_digest_ref;
 use super::tag::parse_tag_target;
-use crate::Engine;
+use crate::Images;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 
 /// What `save` will write, resolved up front so that a bad name fails before any byte is sent.
@@ -14,15 +15,15 @@ pub struct SavePlan {
     items: Vec<SaveItem>,
 }
 
-impl Engine {
+impl Images {
     /// `POST /images/load`: reads a docker-archive or OCI-layout tarball. Nothing is kept unless
     /// the whole archive is valid. Returns docker's "Loaded image: …" lines.
     pub async fn load_images(&self, body: Box<dyn Read + Send>) -> Result<Vec<String>> {
-        let _guard = self.inner.image_lock.lock().await;
+        let _guard = self.lock.lock().await;
         self.blocking(move |e| {
             let mut body = body;
-            let staging = e.temp_dir("load")?;
-            let i = &e.inner;
+            let staging = e.ctx.temp_dir("load")?;
+            let i = &e.ctx;
             let images =
                 pouch_image::load(&mut body, staging.path(), &i.content, &i.snaps, &i.unpack)
                     .map_err(|err| {
@@ -50,10 +51,10 @@ impl Engine {
             Some(r) => Some(parse_tag_target(r, tag.as_deref().unwrap_or(""))?),
             None => None,
         };
-        let _guard = self.inner.image_lock.lock().await;
+        let _guard = self.lock.lock().await;
         self.blocking(move |e| {
             let mut body = body;
-            let i = &e.inner;
+            let i = &e.ctx;
             let mut img = pouch_image::import::import(
                 &mut body,
                 &changes,
@@ -68,7 +69,7 @@ impl Engine {
             })?;
             img.repo_tags = target.into_iter().collect();
             e.record_loaded(std::slice::from_ref(&img))?;
-            e.emit_image(img.config_digest.as_str(), "import", "");
+            e.ctx.emit_image(img.config_digest.as_str(), "import", "");
             Ok(img.config_digest.to_string())
         })
         .await
@@ -116,7 +117,7 @@ impl Engine {
             let repo = r.name();
             let mut ids = Vec::new();
             let mut tags = Vec::new();
-            for rec in self.inner.store.refs()? {
+            for rec in self.ctx.store.refs()? {
                 if is_digest_ref(&rec.name) {
                     continue;
                 }
@@ -137,12 +138,12 @@ impl Engine {
 
     fn save_item(&self, id: &str) -> Result<SaveItem> {
         let img = self
-            .inner
+            .ctx
             .store
             .image(id)?
             .ok_or_else(|| Error::not_found(format!("No such image: {id}")))?;
         let layers = self
-            .inner
+            .ctx
             .store
             .layers(id)?
             .into_iter()
@@ -170,7 +171,7 @@ impl Engine {
     /// concurrent delete makes it fail with a clear error rather than write a broken archive.
     pub async fn write_save(&self, plan: SavePlan, out: Box<dyn Write + Send>) -> Result<()> {
         self.blocking(move |e| {
-            pouch_image::save(out, &plan.items, &e.inner.content)
+            pouch_image::save(out, &plan.items, &e.ctx.content)
                 .map_err(|err| Error::from(err).context("writing image archive"))
         })
         .await

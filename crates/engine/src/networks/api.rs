@@ -11,13 +11,14 @@ use pouch_network::{Cidr, Mode};
 
 use super::DEFAULT_NETWORK;
 use super::container::veth_name;
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 use crate::store::NetworkRecord;
-use crate::{Engine, now_nanos};
+use crate::{Networks, now_nanos};
 
 const PREDEFINED: &[&str] = &[DEFAULT_NETWORK, "host", "none"];
 
-impl Engine {
+impl Networks {
     pub async fn create_network(&self, req: NetworkCreateRequest) -> Result<NetworkCreateResponse> {
         let rec = self
             .blocking(move |e| e.create_network_blocking(req))
@@ -65,7 +66,7 @@ impl Engine {
             }
         };
         if self
-            .inner
+            .ctx
             .store
             .networks()?
             .iter()
@@ -124,7 +125,7 @@ impl Engine {
             if s.prefix > 30 {
                 return Err(Error::invalid(format!("subnet {s} is too small")));
             }
-            for n in self.inner.store.networks()? {
+            for n in self.ctx.store.networks()? {
                 if n.subnet.parse::<Cidr>().is_ok_and(|o| o.overlaps(&s)) {
                     return Err(Error::conflict(format!(
                         "Pool overlaps with other one on this address space: {s} (network {})",
@@ -190,7 +191,7 @@ impl Engine {
         };
         let drv = self.driver_for(&rec)?;
         drv.create(&super::spec_of(&rec)?)?;
-        if let Err(e) = self.inner.store.insert_network(&rec) {
+        if let Err(e) = self.ctx.store.insert_network(&rec) {
             let _ = drv.delete(&super::spec_of(&rec)?);
             return Err(e);
         }
@@ -216,7 +217,7 @@ impl Engine {
                 )
             })?;
         let sub: Cidr6 = cfg.subnet.parse()?;
-        for n in self.inner.store.networks()? {
+        for n in self.ctx.store.networks()? {
             if n.subnet6.parse::<Cidr6>().is_ok_and(|o| o.overlaps(&sub)) {
                 return Err(Error::conflict(format!(
                     "Pool overlaps with other one on this address space: {sub} (network {})",
@@ -248,13 +249,13 @@ impl Engine {
         if let Some(c) = container {
             attrs.insert("container".to_string(), c.to_string());
         }
-        self.emit("network", action, &n.id, attrs);
+        self.ctx.emit("network", action, &n.id, attrs);
     }
 
     /// `host` and `none` are not stored; they have stable ids derived from the engine's.
     fn predefined(&self, name: &str) -> Network {
         use sha2::Digest;
-        let id = hex::encode(sha2::Sha256::digest(format!("{}/{name}", self.inner.id)));
+        let id = hex::encode(sha2::Sha256::digest(format!("{}/{name}", self.ctx.id)));
         Network {
             name: name.into(),
             id,
@@ -275,15 +276,15 @@ impl Engine {
         if with_containers {
             let prefix = n.subnet.parse::<Cidr>().map(|s| s.prefix).unwrap_or(0);
             for ep in self
-                .inner
+                .ctx
                 .store
                 .endpoints_of_network(&n.id)
                 .unwrap_or_default()
             {
-                if !self.netns_path(&ep.container_id).exists() {
+                if !self.ctx.netns_path(&ep.container_id).exists() {
                     continue;
                 }
-                let Ok(Some(c)) = self.inner.store.container(&ep.container_id) else {
+                let Ok(Some(c)) = self.ctx.store.container(&ep.container_id) else {
                     continue;
                 };
                 containers.insert(
@@ -352,14 +353,14 @@ impl Engine {
                 tracing::warn!(error = %err, "reading CNI conflists");
             }
             let mut out: Vec<Network> = Vec::new();
-            for n in e.inner.store.networks()? {
+            for n in e.ctx.store.networks()? {
                 out.push(e.network_view(&n, false));
             }
             out.push(e.predefined("host"));
             out.push(e.predefined("none"));
             let dangling = filters.bool("dangling").map_err(Error::invalid)?;
             let in_use: Vec<String> = e
-                .inner
+                .ctx
                 .store
                 .endpoints()?
                 .into_iter()
@@ -430,11 +431,11 @@ impl Engine {
                         n.name
                     )));
                 }
-                let eps = e.inner.store.endpoints_of_network(&n.id)?;
+                let eps = e.ctx.store.endpoints_of_network(&n.id)?;
                 if !eps.is_empty() {
                     let names: Vec<String> = eps
                         .iter()
-                        .filter_map(|ep| e.inner.store.container(&ep.container_id).ok().flatten())
+                        .filter_map(|ep| e.ctx.store.container(&ep.container_id).ok().flatten())
                         .map(|c| c.name)
                         .collect();
                     return Err(Error::conflict(format!(
@@ -445,7 +446,7 @@ impl Engine {
                         names.join(", ")
                     )));
                 }
-                e.inner.store.delete_network(&n.id)?;
+                e.ctx.store.delete_network(&n.id)?;
                 let mut errs = Vec::new();
                 if let Err(err) = e
                     .driver_for(&n)
@@ -476,11 +477,11 @@ impl Engine {
             .validate(&["label", "until"])
             .map_err(Error::invalid)?;
         let mut out = NetworkPruneResponse::default();
-        for n in self.inner.store.networks()? {
+        for n in self.ctx.store.networks()? {
             if n.name == DEFAULT_NETWORK
                 || n.driver == super::cni::CNI_DRIVER
                 || !filters.match_labels("label", &n.labels)
-                || !self.inner.store.endpoints_of_network(&n.id)?.is_empty()
+                || !self.ctx.store.endpoints_of_network(&n.id)?.is_empty()
             {
                 continue;
             }
@@ -498,15 +499,14 @@ impl Engine {
         container: &str,
         epc: Option<EndpointConfig>,
     ) -> Result<()> {
-        let c = self.resolve_container(container)?;
-        let live = self.inner.live.get(&c.id);
-        let _op = live.op.lock().await;
+        let c = self.ctx.resolve_container(container)?;
+        let _op = self.locks.lock(&c.id).await;
         let network = network.to_string();
         let n = self
             .blocking(move |e| {
                 let n = e.resolve_network(&network)?;
                 let c = e
-                    .inner
+                    .ctx
                     .store
                     .container(&c.id)?
                     .ok_or_else(|| Error::not_found("No such container"))?;
@@ -517,7 +517,7 @@ impl Engine {
                         c.host_config.network_mode
                     )));
                 }
-                let eps = e.inner.store.endpoints_of_container(&c.id)?;
+                let eps = e.ctx.store.endpoints_of_container(&c.id)?;
                 if eps.iter().any(|ep| ep.network_id == n.id) {
                     return Err(Error::conflict(format!(
                         "endpoint with name {} already exists in network {}",
@@ -526,10 +526,10 @@ impl Engine {
                 }
                 let index = eps.iter().map(|ep| ep.index + 1).max().unwrap_or(0);
                 let ep = e.allocate_endpoint(&c.id, &n, index, &epc.unwrap_or_default(), "")?;
-                let path = e.netns_path(&c.id);
+                let path = e.ctx.netns_path(&c.id);
                 if path.exists() {
                     if let Err(err) = e.connect_endpoint(&c, &ep, &path) {
-                        let _ = e.inner.store.delete_endpoint(&n.id, &c.id);
+                        let _ = e.ctx.store.delete_endpoint(&n.id, &c.id);
                         return Err(err);
                     }
                     e.refresh_dns(&n.id)?;
@@ -542,16 +542,15 @@ impl Engine {
     }
 
     pub async fn disconnect_network(&self, network: &str, container: &str) -> Result<()> {
-        let c = self.resolve_container(container)?;
-        let live = self.inner.live.get(&c.id);
-        let _op = live.op.lock().await;
+        let c = self.ctx.resolve_container(container)?;
+        let _op = self.locks.lock(&c.id).await;
         let network = network.to_string();
         let cid = c.id.clone();
         let n = self
             .blocking(move |e| {
                 let n = e.resolve_network(&network)?;
                 let ep = e
-                    .inner
+                    .ctx
                     .store
                     .endpoints_of_container(&c.id)?
                     .into_iter()
@@ -565,12 +564,12 @@ impl Engine {
                 if ep.cni_result.is_some() {
                     e.cni_detach(&c, &ep)?;
                 }
-                let netns = e.netns_path(&c.id);
+                let netns = e.ctx.netns_path(&c.id);
                 if n.driver == "macvlan" && netns.exists() {
                     pouch_network::macvlan::delete_inside(&netns, &format!("eth{}", ep.index))?;
                 }
                 pouch_network::bridge::delete_link(&veth_name(&c.id, ep.index))?;
-                e.inner.store.delete_endpoint(&n.id, &c.id)?;
+                e.ctx.store.delete_endpoint(&n.id, &c.id)?;
                 e.refresh_dns(&n.id)?;
                 Ok(n)
             })

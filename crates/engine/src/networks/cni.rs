@@ -9,7 +9,7 @@ use sha2::Digest;
 
 use crate::error::{Error, Result};
 use crate::store::{ContainerRecord, EndpointRecord, NetworkRecord};
-use crate::{Engine, now_nanos};
+use crate::{Networks, now_nanos};
 
 pub(crate) const CNI_DRIVER: &str = "cni";
 
@@ -18,7 +18,7 @@ pub(crate) fn placeholder(container_id: &str) -> String {
     format!("cni:{container_id}")
 }
 
-impl Engine {
+impl Networks {
     fn cni_lists(&self) -> Vec<ConfList> {
         cni::load_dir(&self.net_cfg().cni_conf_dir)
     }
@@ -39,7 +39,7 @@ impl Engine {
     /// without endpoints dropped. A conflist named like a pouch network is ignored.
     pub(crate) fn sync_cni_networks(&self) -> Result<()> {
         let lists = self.cni_lists();
-        let store = &self.inner.store;
+        let store = &self.ctx.store;
         let nets = store.networks()?;
         for l in &lists {
             match nets.iter().find(|n| n.name == l.name) {
@@ -117,7 +117,7 @@ impl Engine {
             ep.mac = mac.to_string();
         }
         ep.cni_result = Some(result);
-        if let Err(e) = self.inner.store.update_endpoint(&ep) {
+        if let Err(e) = self.ctx.store.update_endpoint(&ep) {
             let _ = cni::del(&list, &rt, ep.cni_result.as_ref());
             return Err(e);
         }
@@ -127,7 +127,7 @@ impl Engine {
     /// DEL through the plugins (with the recorded result); the endpoint forgets its address.
     pub(crate) fn cni_detach(&self, c: &ContainerRecord, ep: &EndpointRecord) -> Result<()> {
         let n = self
-            .inner
+            .ctx
             .store
             .networks()?
             .into_iter()
@@ -137,12 +137,12 @@ impl Engine {
             return Ok(());
         }
         let list = self.cni_list(&n.name)?;
-        let rt = self.cni_runtime(ep, &self.netns_path(&c.id));
+        let rt = self.cni_runtime(ep, &self.ctx.netns_path(&c.id));
         let r = cni::del(&list, &rt, ep.cni_result.as_ref());
         let mut ep = ep.clone();
         ep.ip = placeholder(&c.id);
         ep.cni_result = None;
-        self.inner.store.update_endpoint(&ep)?;
+        self.ctx.store.update_endpoint(&ep)?;
         r.map_err(Into::into)
     }
 }

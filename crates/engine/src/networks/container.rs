@@ -6,13 +6,16 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use pouch_api::types::{ContainerConfig, EndpointConfig, HostConfig, NetworkingConfig};
+use pouch_api::types::{
+    ContainerConfig, EndpointConfig, EndpointIpamConfig, EndpointSettings, HostConfig,
+    NetworkSettings, NetworkingConfig, Port, SummaryNetworkSettings,
+};
 use pouch_network::ports::{self, PortBinding};
 use pouch_network::{Attachment, Cidr, Mode, ipam};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{DEFAULT_NETWORK, spec_of};
-use crate::Engine;
+use crate::Networks;
 use crate::error::{Error, Result};
 use crate::store::{ContainerRecord, EndpointRecord, NetworkRecord};
 
@@ -22,17 +25,19 @@ pub(crate) fn veth_name(container_id: &str, index: u32) -> String {
     format!("vp{}{index:x}", &container_id[..10])
 }
 
-impl Engine {
+impl crate::context::Context {
     /// Where a container's network namespace is pinned while it runs.
     pub(crate) fn netns_path(&self, id: &str) -> PathBuf {
-        self.inner.config.exec_root.join("netns").join(id)
+        self.config.exec_root.join("netns").join(id)
     }
+}
 
+impl Networks {
     /// create: checks the network mode and writes it as docker does (`bridge` for the default).
     pub(crate) fn check_network_mode(&self, hc: &mut HostConfig) -> Result<()> {
         match Mode::parse(&hc.network_mode) {
             Mode::None | Mode::Host => Ok(()),
-            Mode::Container(other) => self.resolve_container(&other).map(|_| ()),
+            Mode::Container(other) => self.ctx.resolve_container(&other).map(|_| ()),
             Mode::Network(name) => {
                 if hc.network_mode.is_empty() || hc.network_mode == "default" {
                     hc.network_mode = DEFAULT_NETWORK.into();
@@ -101,7 +106,7 @@ impl Engine {
             Ok(())
         })();
         if res.is_err() {
-            let _ = self.inner.store.delete_endpoints_of_container(id);
+            let _ = self.ctx.store.delete_endpoints_of_container(id);
         }
         res
     }
@@ -135,7 +140,7 @@ impl Engine {
                 index,
                 ..Default::default()
             };
-            self.inner.store.insert_endpoint(&ep)?;
+            self.ctx.store.insert_endpoint(&ep)?;
             return Ok(ep);
         }
         let subnet: Cidr = n.subnet.parse()?;
@@ -147,7 +152,7 @@ impl Engine {
             .as_ref()
             .map(|c| c.ipv4_address.clone())
             .unwrap_or_default();
-        let taken = self.inner.store.endpoints_of_network(&n.id)?;
+        let taken = self.ctx.store.endpoints_of_network(&n.id)?;
         let (ip, static_ip) = if asked.is_empty() {
             let mut used: HashSet<Ipv4Addr> =
                 taken.iter().filter_map(|e| e.ip.parse().ok()).collect();
@@ -238,7 +243,7 @@ impl Engine {
             static_ip,
             cni_result: None,
         };
-        self.inner.store.insert_endpoint(&ep)?;
+        self.ctx.store.insert_endpoint(&ep)?;
         Ok(ep)
     }
 
@@ -249,7 +254,7 @@ impl Engine {
             Mode::Network(_) => {}
             Mode::None => {
                 // Only loopback, but up (the runtime leaves a fresh namespace's `lo` down).
-                let path = self.netns_path(&c.id);
+                let path = self.ctx.netns_path(&c.id);
                 std::fs::create_dir_all(path.parent().unwrap_or(&path))?;
                 pouch_network::create_netns(&path)?;
                 return Ok(Some(path));
@@ -266,11 +271,11 @@ impl Engine {
 
     fn setup_inner(&self, c: &ContainerRecord) -> Result<PathBuf> {
         let t0 = std::time::Instant::now();
-        let path = self.netns_path(&c.id);
+        let path = self.ctx.netns_path(&c.id);
         std::fs::create_dir_all(path.parent().unwrap_or(&path))?;
         pouch_network::create_netns(&path)?;
         let t_ns = t0.elapsed();
-        let eps = self.inner.store.endpoints_of_container(&c.id)?;
+        let eps = self.ctx.store.endpoints_of_container(&c.id)?;
         for ep in &eps {
             self.connect_endpoint(c, ep, &path)?;
         }
@@ -283,7 +288,7 @@ impl Engine {
                 c.config.hostname.clone()
             };
             let hosts = self.hosts_file(c, &hostname)?;
-            std::fs::write(self.container_dir(&c.id).join("hosts"), hosts)?;
+            std::fs::write(self.ctx.container_dir(&c.id).join("hosts"), hosts)?;
         }
         let reqs = ports::requests(
             c.host_config.port_bindings.as_ref(),
@@ -293,13 +298,13 @@ impl Engine {
         if !reqs.is_empty() {
             let _g = self.net().lock.lock().unwrap_or_else(|p| p.into_inner());
             let mut taken = Vec::new();
-            for (cid, p) in self.inner.store.all_container_ports()? {
+            for (cid, p) in self.ctx.store.all_container_ports()? {
                 if cid != c.id {
                     taken.extend(serde_json::from_str::<Vec<PortBinding>>(&p).unwrap_or_default());
                 }
             }
             let bound = ports::allocate(&reqs, &taken)?;
-            self.inner
+            self.ctx
                 .store
                 .set_container_ports(&c.id, Some(&serde_json::to_string(&bound)?))?;
             self.rebuild_firewall_locked()?;
@@ -318,7 +323,7 @@ impl Engine {
         path: &std::path::Path,
     ) -> Result<()> {
         let n = self
-            .inner
+            .ctx
             .store
             .networks()?
             .into_iter()
@@ -361,9 +366,9 @@ impl Engine {
     /// exit, failed start, removal, reconciliation: veths, the pinned namespace, published
     /// ports and names go. Idempotent; every step is tried and the errors are reported together.
     pub(crate) fn teardown_container_network(&self, c: &ContainerRecord) -> Result<()> {
-        let path = self.netns_path(&c.id);
-        let had_ports = self.inner.store.container_ports(&c.id)?.is_some();
-        let eps = self.inner.store.endpoints_of_container(&c.id)?;
+        let path = self.ctx.netns_path(&c.id);
+        let had_ports = self.ctx.store.container_ports(&c.id)?.is_some();
+        let eps = self.ctx.store.endpoints_of_container(&c.id)?;
         if !path.exists() && !had_ports && !eps.iter().any(|e| e.cni_result.is_some()) {
             return Ok(());
         }
@@ -384,7 +389,7 @@ impl Engine {
         tracing::debug!(container = %c.id, took = ?t0.elapsed(), "network torn down");
         if had_ports {
             let r = self
-                .inner
+                .ctx
                 .store
                 .set_container_ports(&c.id, None)
                 .and_then(|()| self.rebuild_firewall());
@@ -411,7 +416,7 @@ impl Engine {
     /// removal: teardown, then the leases.
     pub(crate) fn release_container_network(&self, c: &ContainerRecord) -> Result<()> {
         let r = self.teardown_container_network(c);
-        self.inner.store.delete_endpoints_of_container(&c.id)?;
+        self.ctx.store.delete_endpoints_of_container(&c.id)?;
         r
     }
 
@@ -422,7 +427,7 @@ impl Engine {
              fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
              ff02::2\tip6-allrouters\n",
         );
-        let eps = self.inner.store.endpoints_of_container(&c.id)?;
+        let eps = self.ctx.store.endpoints_of_container(&c.id)?;
         for h in &c.host_config.extra_hosts {
             let (name, ip) = h
                 .split_once(':')
@@ -452,7 +457,7 @@ impl Engine {
     }
 
     fn primary_gateway(&self, eps: &[EndpointRecord]) -> Result<Option<Ipv4Addr>> {
-        let nets = self.inner.store.networks()?;
+        let nets = self.ctx.store.networks()?;
         let net = match eps.first() {
             Some(ep) => nets.into_iter().find(|n| n.id == ep.network_id),
             None => nets.into_iter().find(|n| n.name == DEFAULT_NETWORK),
@@ -464,8 +469,8 @@ impl Engine {
     /// `--dns-search` and `--dns-option` replace the host's entries.
     pub(crate) fn resolv_file(&self, c: &ContainerRecord, host: &str) -> Result<String> {
         let hc = &c.host_config;
-        let eps = self.inner.store.endpoints_of_container(&c.id)?;
-        let nets = self.inner.store.networks()?;
+        let eps = self.ctx.store.endpoints_of_container(&c.id)?;
+        let nets = self.ctx.store.networks()?;
         let embedded = eps.first().and_then(|ep| {
             nets.iter()
                 .find(|n| n.id == ep.network_id && n.dns)
@@ -516,25 +521,22 @@ impl Engine {
     }
 
     /// `NetworkSettings` of inspect.
-    pub(crate) fn network_settings(&self, c: &ContainerRecord) -> Value {
+    pub(crate) fn network_settings(&self, c: &ContainerRecord) -> NetworkSettings {
         let eps = self
-            .inner
+            .ctx
             .store
             .endpoints_of_container(&c.id)
             .unwrap_or_default();
-        let nets = self.inner.store.networks().unwrap_or_default();
-        let running = matches!(c.state.status.as_str(), "running" | "paused");
+        let nets = self.ctx.store.networks().unwrap_or_default();
+        let running = c.state.status.is_running();
         let bound = self.bound_ports(&c.id);
-        let mut networks = serde_json::Map::new();
-        let mut top = json!({"IPAddress": "", "Gateway": "", "IPPrefixLen": 0, "MacAddress": ""});
+        let mut s = NetworkSettings::default();
         let mode = Mode::parse(&c.host_config.network_mode);
         if matches!(mode, Mode::Host | Mode::None) {
-            let name = c.host_config.network_mode.clone();
-            networks.insert(
-                name,
-                json!({"NetworkID": "", "EndpointID": "", "Gateway": "",
-                "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "", "Aliases": null,
-                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0}),
+            // No endpoint: docker lists the mode with empty addresses and fewer keys.
+            s.networks.insert(
+                c.host_config.network_mode.clone(),
+                EndpointSettings::default(),
             );
         }
         for ep in &eps {
@@ -547,60 +549,72 @@ impl Engine {
             } else {
                 Default::default()
             };
-            let v = json!({
-                "IPAMConfig": if ep.static_ip { json!({"IPv4Address": ep.ip}) } else { Value::Null },
-                "Links": null,
-                "Aliases": if ep.aliases.is_empty() { Value::Null } else { json!(ep.aliases) },
-                "MacAddress": mac,
-                "NetworkID": n.id,
-                "EndpointID": if running { format!("{}{}", &c.id[..32], &n.id[..32]) } else { String::new() },
-                "Gateway": gw,
-                "IPAddress": ip,
-                "IPPrefixLen": if running { prefix } else { 0 },
-                "IPv6Gateway": if running { n.gateway6.clone() } else { String::new() },
-                "GlobalIPv6Address": if running { ep.ip6.clone() } else { String::new() },
-                "GlobalIPv6PrefixLen": if running && !ep.ip6.is_empty() {
-                    n.subnet6.rsplit('/').next().and_then(|p| p.parse::<u8>().ok()).unwrap_or(0)
+            let v = EndpointSettings {
+                ipam_config: Some(ep.static_ip.then(|| EndpointIpamConfig {
+                    ipv4_address: ep.ip.clone(),
+                    ..Default::default()
+                })),
+                links: Some(None),
+                aliases: (!ep.aliases.is_empty()).then(|| ep.aliases.clone()),
+                mac_address: mac,
+                network_id: n.id.clone(),
+                endpoint_id: if running {
+                    format!("{}{}", &c.id[..32], &n.id[..32])
+                } else {
+                    String::new()
+                },
+                gateway: gw,
+                ip_address: ip,
+                ip_prefix_len: if running { prefix } else { 0 },
+                ipv6_gateway: if running {
+                    n.gateway6.clone()
+                } else {
+                    String::new()
+                },
+                global_ipv6_address: if running {
+                    ep.ip6.clone()
+                } else {
+                    String::new()
+                },
+                global_ipv6_prefix_len: if running && !ep.ip6.is_empty() {
+                    n.subnet6
+                        .rsplit('/')
+                        .next()
+                        .and_then(|p| p.parse::<u8>().ok())
+                        .unwrap_or(0)
                 } else {
                     0
                 },
-                "DriverOpts": null,
-                "DNSNames": if n.dns { json!([c.name, &c.id[..12]]) } else { Value::Null },
-            });
+                driver_opts: Some(None),
+                dns_names: Some(n.dns.then(|| vec![c.name.clone(), c.id[..12].to_string()])),
+            };
             if n.name == DEFAULT_NETWORK && running {
-                top = json!({"IPAddress": ep.ip, "Gateway": n.gateway, "IPPrefixLen": prefix,
-                    "MacAddress": ep.mac});
+                s.ip_address = ep.ip.clone();
+                s.gateway = n.gateway.clone();
+                s.ip_prefix_len = prefix;
+                s.mac_address = ep.mac.clone();
             }
-            networks.insert(n.name.clone(), v);
+            s.networks.insert(n.name.clone(), v);
         }
-        let netns = self.netns_path(&c.id);
-        let mut s = json!({
-            "Bridge": "",
-            "SandboxID": if running { c.id.clone() } else { String::new() },
-            "SandboxKey": if running && netns.exists() { netns.display().to_string() } else { String::new() },
-            "HairpinMode": false,
-            "LinkLocalIPv6Address": "",
-            "LinkLocalIPv6PrefixLen": 0,
-            "Ports": ports::settings_ports(if running { &bound } else { &[] }, c.config.exposed_ports.as_ref()),
-            "SecondaryIPAddresses": null,
-            "SecondaryIPv6Addresses": null,
-            "EndpointID": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "IPv6Gateway": "",
-            "Networks": networks,
-        });
-        if let (Some(o), Some(t)) = (s.as_object_mut(), top.as_object()) {
-            for (k, v) in t {
-                o.insert(k.clone(), v.clone());
+        let netns = self.ctx.netns_path(&c.id);
+        if running {
+            s.sandbox_id = c.id.clone();
+            if netns.exists() {
+                s.sandbox_key = netns.display().to_string();
             }
         }
+        // The network crate renders the port map as JSON; it has exactly `PortMap`'s shape.
+        let ports = ports::settings_ports(
+            if running { &bound } else { &[] },
+            c.config.exposed_ports.as_ref(),
+        );
+        s.ports = serde_json::from_value(ports).unwrap_or_default();
         s
     }
 
     /// The host ports a running container published (none when it is not running).
     fn bound_ports(&self, id: &str) -> Vec<PortBinding> {
-        self.inner
+        self.ctx
             .store
             .container_ports(id)
             .ok()
@@ -610,13 +624,19 @@ impl Engine {
     }
 
     /// `Ports` of a `ps` row.
-    pub(crate) fn summary_ports(&self, c: &ContainerRecord) -> Vec<Value> {
+    pub(crate) fn summary_ports(&self, c: &ContainerRecord) -> Vec<Port> {
         let bound = self.bound_ports(&c.id);
-        let mut out: Vec<Value> = bound
+        let mut out: Vec<Port> = bound
             .iter()
-            .map(|b| {
-                json!({"IP": b.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
-                    "PrivatePort": b.container_port, "PublicPort": b.host_port, "Type": b.proto})
+            .map(|b| Port {
+                ip: Some(
+                    b.host_ip
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "0.0.0.0".into()),
+                ),
+                private_port: b.container_port,
+                public_port: Some(b.host_port),
+                kind: b.proto.clone(),
             })
             .collect();
         for k in c
@@ -632,15 +652,20 @@ impl Engine {
                 .iter()
                 .any(|b| b.container_port == p && b.proto == proto)
             {
-                out.push(json!({"PrivatePort": p, "Type": proto}));
+                out.push(Port {
+                    private_port: p,
+                    kind: proto.to_string(),
+                    ..Default::default()
+                });
             }
         }
         out
     }
 
     /// `NetworkSettings` of a `ps` row.
-    pub(crate) fn summary_networks(&self, c: &ContainerRecord) -> Value {
-        let full = self.network_settings(c);
-        json!({"Networks": full["Networks"].clone()})
+    pub(crate) fn summary_networks(&self, c: &ContainerRecord) -> SummaryNetworkSettings {
+        SummaryNetworkSettings {
+            networks: self.network_settings(c).networks,
+        }
     }
 }

@@ -16,9 +16,10 @@ use pouch_network::firewall::{Firewall, FwNetwork, Nftables, NoFirewall, PortMap
 use pouch_network::ports::PortBinding;
 use pouch_network::{BridgeDriver, Cidr, NetworkDriver, NetworkSpec};
 
+use crate::context::Blocking;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::NetworkRecord;
-use crate::{Engine, now_nanos};
+use crate::{Networks, now_nanos};
 
 /// The name of the default network, as docker calls it.
 pub const DEFAULT_NETWORK: &str = "bridge";
@@ -135,13 +136,13 @@ pub(crate) fn gateway6_of(n: &NetworkRecord) -> Result<Option<pouch_network::ipa
     }))
 }
 
-impl Engine {
+impl Networks {
     fn net(&self) -> &NetState {
-        &self.inner.networks
+        &self.state
     }
 
     fn net_cfg(&self) -> &NetworkConfig {
-        &self.inner.config.network
+        &self.ctx.config.network
     }
 
     fn driver(&self) -> &'static dyn NetworkDriver {
@@ -177,7 +178,7 @@ impl Engine {
     /// lock held, and create the bridge before releasing it.
     fn choose_subnet(&self) -> Result<Cidr> {
         let mut taken = pouch_network::host_networks();
-        for n in self.inner.store.networks()? {
+        for n in self.ctx.store.networks()? {
             if let Ok(c) = n.subnet.parse::<Cidr>() {
                 taken.push(c);
             }
@@ -200,7 +201,7 @@ impl Engine {
                 if let Err(err) = e.sync_cni_networks() {
                     errs.push(format!("CNI networks: {err}"));
                 }
-                for n in e.inner.store.networks()? {
+                for n in e.ctx.store.networks()? {
                     if n.driver == "bridge"
                         && let Err(err) = spec_of(&n).and_then(|s| Ok(e.driver().create(&s)?))
                     {
@@ -220,7 +221,7 @@ impl Engine {
         if let Err(e) = r {
             tracing::error!(error = %e, "setting up networks");
         }
-        if let Ok(nets) = self.inner.store.networks() {
+        if let Ok(nets) = self.ctx.store.networks() {
             for n in nets.into_iter().filter(|n| n.dns) {
                 self.start_dns(&n).await;
             }
@@ -231,15 +232,25 @@ impl Engine {
     /// docker may start (and make its DOCKER-USER chain) after pouchd: every few seconds, check
     /// that our accepts are there and render the firewall again when they are not.
     fn watch_firewall(&self) {
-        let weak = std::sync::Arc::downgrade(&self.inner);
+        let weak = (
+            std::sync::Arc::downgrade(&self.ctx),
+            std::sync::Arc::downgrade(&self.state),
+        );
+        let locks = self.locks.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                let Some(inner) = weak.upgrade() else { return };
-                let e = Engine { inner };
+                let (Some(ctx), Some(state)) = (weak.0.upgrade(), weak.1.upgrade()) else {
+                    return;
+                };
+                let e = Networks {
+                    ctx,
+                    state,
+                    locks: locks.clone(),
+                };
                 let _ = e
                     .blocking(|e| {
-                        let nets = e.inner.store.networks()?;
+                        let nets = e.ctx.store.networks()?;
                         let bridges: Vec<&str> = nets
                             .iter()
                             .filter(|n| n.driver == "bridge")
@@ -264,7 +275,7 @@ impl Engine {
             return Ok(());
         }
         let existing = self
-            .inner
+            .ctx
             .store
             .networks()?
             .into_iter()
@@ -322,9 +333,9 @@ impl Engine {
             .collect(),
         };
         if existing.is_some() {
-            self.inner.store.update_network(&rec)?;
+            self.ctx.store.update_network(&rec)?;
         } else {
-            self.inner.store.insert_network(&rec)?;
+            self.ctx.store.insert_network(&rec)?;
         }
         self.driver().create(&spec_of(&rec)?)?;
         Ok(())
@@ -341,7 +352,7 @@ impl Engine {
         if self.net().stopped.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
-        let store = &self.inner.store;
+        let store = &self.ctx.store;
         let nets = store.networks()?;
         let mut rules = Ruleset::default();
         for n in nets.iter().filter(|n| n.driver == "bridge") {
@@ -400,7 +411,7 @@ impl Engine {
     /// Rebuilds what the DNS servers answer: every set-up member of a DNS-enabled network by
     /// name, aliases and short id, and each member address's networks.
     pub(crate) fn refresh_dns(&self, _network_id: &str) -> Result<()> {
-        let store = &self.inner.store;
+        let store = &self.ctx.store;
         let nets: HashMap<String, bool> = store
             .networks()?
             .into_iter()
@@ -411,7 +422,7 @@ impl Engine {
         let mut ips: Vec<(String, Ipv4Addr)> = Vec::new();
         for ep in store.endpoints()? {
             if !nets.get(&ep.network_id).copied().unwrap_or(false)
-                || !self.netns_path(&ep.container_id).exists()
+                || !self.ctx.netns_path(&ep.container_id).exists()
             {
                 continue;
             }
@@ -450,15 +461,12 @@ impl Engine {
 
     /// At a clean shutdown with no container running: remove the bridges and the firewall
     /// table (they are made again at the next start). With containers running, keep everything.
-    pub async fn shutdown_networks(&self) {
+    pub(crate) async fn shutdown_networks(&self) {
         let running = self
-            .inner
+            .ctx
             .store
             .containers()
-            .map(|cs| {
-                cs.iter()
-                    .any(|c| matches!(c.state.status.as_str(), "running" | "paused"))
-            })
+            .map(|cs| cs.iter().any(|c| c.state.status.is_running()))
             .unwrap_or(true);
         self.net()
             .dns
@@ -481,7 +489,7 @@ impl Engine {
                 if let Err(err) = e.net().firewall.remove() {
                     errs.push(err.to_string());
                 }
-                for n in e.inner.store.networks()? {
+                for n in e.ctx.store.networks()? {
                     if n.driver == "bridge"
                         && let Err(err) = spec_of(&n).and_then(|s| Ok(e.driver().delete(&s)?))
                     {
@@ -509,7 +517,7 @@ impl Engine {
     }
 
     fn resolve_network_once(&self, name: &str) -> Result<NetworkRecord> {
-        let nets = self.inner.store.networks()?;
+        let nets = self.ctx.store.networks()?;
         if let Some(n) = nets.iter().find(|n| n.id == name || n.name == name) {
             return Ok(n.clone());
         }
@@ -528,24 +536,24 @@ impl Engine {
     }
 }
 
-impl Engine {
+impl Networks {
     /// After restore: whatever a crash left behind (a pinned namespace, a veth on one of our
     /// bridges, published ports) of a container that is not running goes.
     pub(crate) async fn reconcile_networks(&self) {
         let r = self
             .blocking(|e| {
-                let store = &e.inner.store;
+                let store = &e.ctx.store;
                 let live: HashMap<String, bool> = store
                     .containers()?
                     .into_iter()
                     .map(|c| {
-                        let running = matches!(c.state.status.as_str(), "running" | "paused");
+                        let running = c.state.status.is_running();
                         (c.id, running)
                     })
                     .collect();
                 let running = |id: &str| live.get(id).copied().unwrap_or(false);
                 let mut cleaned = 0;
-                let dir = e.inner.config.exec_root.join("netns");
+                let dir = e.ctx.config.exec_root.join("netns");
                 if let Ok(rd) = std::fs::read_dir(&dir) {
                     for f in rd.flatten() {
                         let id = f.file_name().to_string_lossy().into_owned();

@@ -5,13 +5,14 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
+use crate::containers::ContainerStatus;
 use crate::error::{Error, Result};
 
 /// What survives a daemon restart about a container's life so far.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct StoredState {
-    /// created, running, paused, exited, dead
-    pub status: String,
+    /// Serialized as docker's string (`"running"`), as it always was.
+    pub status: ContainerStatus,
     pub pid: i64,
     pub exit_code: i64,
     pub oom_killed: bool,

@@ -9,24 +9,25 @@ use pouch_api::Filters;
 use pouch_api::types::{Volume, VolumeCreateBody, VolumePruneResponse, VolumeUsage};
 use pouch_volume::{Driver, LocalDriver, PluginDriver, VolumeError};
 
+use crate::context::Blocking;
 use crate::error::{Error, Result};
 use crate::images::rfc3339_nanos;
 use crate::store::VolumeRecord;
-use crate::{Engine, now_nanos};
+use crate::{Volumes, now_nanos};
 
 /// Docker's label on volumes made for one container.
 pub(crate) const ANON_LABEL: &str = "com.docker.volume.anonymous";
 
-pub(crate) struct Volumes {
+pub(crate) struct VolumeDrivers {
     pub local: Arc<LocalDriver>,
     plugins: Mutex<HashMap<String, Arc<PluginDriver>>>,
     /// Serialises create/remove so a name is never half-made twice.
     lock: Mutex<()>,
 }
 
-impl Volumes {
-    pub fn open(root: PathBuf) -> Result<Volumes> {
-        Ok(Volumes {
+impl VolumeDrivers {
+    pub fn open(root: PathBuf) -> Result<VolumeDrivers> {
+        Ok(VolumeDrivers {
             local: Arc::new(LocalDriver::new(root).map_err(Error::from)?),
             plugins: Mutex::new(HashMap::new()),
             lock: Mutex::new(()),
@@ -34,7 +35,7 @@ impl Volumes {
     }
 }
 
-impl Volumes {
+impl VolumeDrivers {
     /// Serialises volume creation and removal.
     fn serialise(&self) -> std::sync::MutexGuard<'_, ()> {
         self.lock.lock().unwrap_or_else(|p| p.into_inner())
@@ -61,9 +62,9 @@ pub(crate) struct NewVolume {
     pub anonymous: bool,
 }
 
-impl Engine {
+impl Volumes {
     pub(crate) fn volume_driver(&self, name: &str) -> Result<Arc<dyn Driver>> {
-        let v = &self.inner.volumes;
+        let v = &self.drivers;
         if name.is_empty() || name == "local" {
             return Ok(v.local.clone());
         }
@@ -79,7 +80,7 @@ impl Engine {
     /// Creates a volume, or returns the existing one of that name when the driver agrees (docker's
     /// `volume create` is idempotent).
     pub(crate) fn create_volume_blocking(&self, req: NewVolume) -> Result<VolumeRecord> {
-        let _g = self.inner.volumes.serialise();
+        let _g = self.drivers.serialise();
         let driver_name = if req.driver.is_empty() {
             "local".to_string()
         } else {
@@ -91,7 +92,7 @@ impl Engine {
             req.name.clone()
         };
         pouch_volume::validate_name(&name)?;
-        if let Some(v) = self.inner.store.volume(&name)? {
+        if let Some(v) = self.ctx.store.volume(&name)? {
             if v.driver != driver_name {
                 return Err(Error::conflict(format!(
                     "volume name {name} already in use with driver {}; remove it or choose \
@@ -103,9 +104,10 @@ impl Engine {
         }
         let driver = self.volume_driver(&driver_name)?;
         driver.create(&name, &req.options)?;
-        if let (Some(r), "local") = (&self.inner.config.userns_remap, driver_name.as_str()) {
+        if let (Some(r), "local") = (&self.ctx.config.userns_remap, driver_name.as_str()) {
             // As docker: under a remap, new local volumes belong to the remapped root.
-            self.chown_for_remap(r, &[self.inner.volumes.local.data(&name)]);
+            self.ctx
+                .chown_for_remap(r, &[self.drivers.local.data(&name)]);
         }
         let mut labels = req.labels;
         if req.anonymous {
@@ -119,13 +121,13 @@ impl Engine {
             options: req.options,
             anonymous: req.anonymous,
         };
-        if let Err(e) = self.inner.store.insert_volume(&rec) {
+        if let Err(e) = self.ctx.store.insert_volume(&rec) {
             let _ = driver.remove(&name);
             return Err(e);
         }
         let mut attrs = BTreeMap::new();
         attrs.insert("driver".to_string(), rec.driver.clone());
-        self.emit("volume", "create", &name, attrs);
+        self.ctx.emit("volume", "create", &name, attrs);
         Ok(rec)
     }
 
@@ -144,7 +146,7 @@ impl Engine {
     }
 
     fn volume_record(&self, name: &str) -> Result<VolumeRecord> {
-        self.inner
+        self.ctx
             .store
             .volume(name)?
             .ok_or_else(|| Error::not_found(format!("get {name}: no such volume")))
@@ -153,7 +155,7 @@ impl Engine {
     /// Containers (ids) whose mounts name the volume.
     pub(crate) fn volume_users(&self, name: &str) -> Result<Vec<String>> {
         Ok(self
-            .inner
+            .ctx
             .store
             .containers()?
             .into_iter()
@@ -207,7 +209,7 @@ impl Engine {
         self.blocking(move |e| {
             let used = e.used_volumes()?;
             let mut out = Vec::new();
-            for v in e.inner.store.volumes()? {
+            for v in e.ctx.store.volumes()? {
                 if let Some(d) = dangling {
                     if d == used.contains_key(&v.name) {
                         continue;
@@ -237,7 +239,7 @@ impl Engine {
     /// Volume name → number of containers using it.
     fn used_volumes(&self) -> Result<HashMap<String, i64>> {
         let mut used = HashMap::new();
-        for c in self.inner.store.containers()? {
+        for c in self.ctx.store.containers()? {
             for m in c.mounts.iter().filter(|m| m.kind == "volume") {
                 *used.entry(m.name.clone()).or_insert(0) += 1;
             }
@@ -247,8 +249,8 @@ impl Engine {
 
     /// Removes a volume no container uses. `force` only forgives a volume that does not exist.
     pub(crate) fn remove_volume_blocking(&self, name: &str, force: bool) -> Result<u64> {
-        let _g = self.inner.volumes.serialise();
-        let v = match self.inner.store.volume(name)? {
+        let _g = self.drivers.serialise();
+        let v = match self.ctx.store.volume(name)? {
             Some(v) => v,
             None if force => return Ok(0),
             None => return Err(Error::not_found(format!("get {name}: no such volume"))),
@@ -261,7 +263,7 @@ impl Engine {
             )));
         }
         let size = if v.driver == "local" {
-            pouch_volume::local::dir_size(&self.inner.volumes.local.data(name))
+            pouch_volume::local::dir_size(&self.drivers.local.data(name))
         } else {
             0
         };
@@ -275,10 +277,10 @@ impl Engine {
             Err(e) if !force => return Err(e),
             Err(e) => tracing::warn!(volume = name, "driver unavailable: {}", e.message),
         }
-        self.inner.store.delete_volume(name)?;
+        self.ctx.store.delete_volume(name)?;
         let mut attrs = BTreeMap::new();
         attrs.insert("driver".to_string(), v.driver);
-        self.emit("volume", "destroy", name, attrs);
+        self.ctx.emit("volume", "destroy", name, attrs);
         Ok(size)
     }
 
@@ -300,7 +302,7 @@ impl Engine {
         self.blocking(move |e| {
             let used = e.used_volumes()?;
             let mut report = VolumePruneResponse::default();
-            for v in e.inner.store.volumes()? {
+            for v in e.ctx.store.volumes()? {
                 if used.contains_key(&v.name)
                     || (!all && !v.anonymous)
                     || !filters.match_labels("label", &v.labels)
@@ -328,9 +330,9 @@ impl Engine {
     pub(crate) fn volumes_usage(&self) -> Result<Vec<Volume>> {
         let used = self.used_volumes()?;
         let mut out = Vec::new();
-        for v in self.inner.store.volumes()? {
+        for v in self.ctx.store.volumes()? {
             let size = if v.driver == "local" {
-                pouch_volume::local::dir_size(&self.inner.volumes.local.data(&v.name)) as i64
+                pouch_volume::local::dir_size(&self.drivers.local.data(&v.name)) as i64
             } else {
                 -1
             };

@@ -214,22 +214,7 @@ fn plan_image(st: &Staging, desc: &Descriptor, repo_tags: Vec<Reference>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn desc(arch: &str, variant: Option<&str>, n: u8) -> Descriptor {
-        Descriptor {
-            media_type: crate::oci::MEDIA_TYPE_OCI_MANIFEST.into(),
-            digest: Digest::sha256_of(&[n]),
-            size: 1,
-            urls: None,
-            annotations: None,
-            platform: Some(Platform {
-                architecture: arch.into(),
-                os: "linux".into(),
-                variant: variant.map(Into::into),
-                ..Platform::default()
-            }),
-        }
-    }
+    use crate::testutil::platform_manifest;
 
     #[test]
     fn picks_host_platform() {
@@ -240,9 +225,9 @@ mod tests {
             ..Platform::default()
         };
         let entries = [
-            desc("amd64", None, 0),
-            desc("arm64", None, 1),
-            desc("arm64", Some("v8"), 2),
+            platform_manifest("amd64", None, 0),
+            platform_manifest("arm64", None, 1),
+            platform_manifest("arm64", Some("v8"), 2),
         ];
         assert_eq!(
             pick_platform(&entries, &host).unwrap().digest,

@@ -7,11 +7,12 @@ use std::io::Read;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::archive::{LoadedImage, LoadedLayer};
+use crate::archive::LoadedImage;
 use crate::content::ContentStore;
 use crate::error::{Error, Result};
 use crate::hashio::{TeeReader, decompress, drain};
-use crate::oci::{History, ImageConfig, MEDIA_TYPE_DOCKER_LAYER, RootFs, RunConfig, host_arch};
+use crate::new_image::{uncompressed_layer, with_undo};
+use crate::oci::{History, ImageConfig, RootFs, RunConfig, host_arch};
 use crate::snapshot::Snapshotter;
 use crate::unpack::{UnpackOptions, apply_layer};
 
@@ -51,20 +52,10 @@ pub fn import(
         return Err(Error::io("write layer blob", e));
     }
     let size = extracted?;
-    let blob_size = writer.len();
     let layer = writer.commit_new(None)?;
     let diff_id = layer.digest.clone();
 
-    let mut undo = Undo {
-        content,
-        snaps,
-        blobs: Vec::new(),
-        snapshot: None,
-    };
-    if layer.created {
-        undo.blobs.push(diff_id.clone());
-    }
-    let result = (|| {
+    with_undo(content, snaps, "import", &layer, |undo| {
         if staged.commit(&diff_id, size)? {
             undo.snapshot = Some(diff_id.clone());
         }
@@ -85,54 +76,9 @@ pub fn import(
             }],
             ..ImageConfig::default()
         };
-        let bytes =
-            serde_json::to_vec(&config).map_err(|e| Error::json("encode image config", e))?;
-        let put = content.put_new(&bytes, None)?;
-        if put.created {
-            undo.blobs.push(put.digest.clone());
-        }
-        Ok(LoadedImage {
-            config_digest: put.digest,
-            config,
-            manifest_digest: None,
-            layers: vec![LoadedLayer {
-                blob: diff_id.clone(),
-                media_type: MEDIA_TYPE_DOCKER_LAYER.to_owned(),
-                blob_size,
-                diff_id: diff_id.clone(),
-                chain_id: diff_id.clone(),
-                size,
-            }],
-            repo_tags: Vec::new(),
-        })
-    })();
-    if result.is_err() {
-        undo.run();
-    }
-    result
-}
-
-/// What an import created, removed again if a later step fails.
-struct Undo<'a> {
-    content: &'a ContentStore,
-    snaps: &'a Snapshotter,
-    blobs: Vec<crate::digest::Digest>,
-    snapshot: Option<crate::digest::Digest>,
-}
-
-impl Undo<'_> {
-    fn run(self) {
-        if let Some(chain) = &self.snapshot
-            && let Err(e) = self.snaps.remove(chain)
-        {
-            tracing::error!(%chain, error = %e, "cannot remove snapshot of failed import");
-        }
-        for blob in &self.blobs {
-            if let Err(e) = self.content.remove(blob) {
-                tracing::error!(%blob, error = %e, "cannot remove blob of failed import");
-            }
-        }
-    }
+        let layers = vec![uncompressed_layer(&layer, diff_id.clone(), size)];
+        undo.image(config, layers)
+    })
 }
 
 #[cfg(test)]

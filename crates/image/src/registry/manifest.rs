@@ -118,22 +118,7 @@ pub fn build_manifest(
 mod tests {
     use super::*;
     use crate::oci::MEDIA_TYPE_DOCKER_LAYER;
-
-    fn entry(arch: &str, variant: Option<&str>, n: u8) -> Descriptor {
-        Descriptor {
-            media_type: MEDIA_TYPE_OCI_MANIFEST.into(),
-            digest: Digest::sha256_of(&[n]),
-            size: 1,
-            urls: None,
-            annotations: None,
-            platform: Some(Platform {
-                architecture: arch.into(),
-                os: "linux".into(),
-                variant: variant.map(str::to_string),
-                ..Default::default()
-            }),
-        }
-    }
+    use crate::testutil::platform_manifest;
 
     #[test]
     fn selects_platforms() {
@@ -141,10 +126,10 @@ mod tests {
             schema_version: 2,
             media_type: None,
             manifests: vec![
-                entry("arm", Some("v6"), 1),
-                entry("arm", Some("v7"), 2),
-                entry("arm64", None, 3),
-                entry("amd64", None, 4),
+                platform_manifest("arm", Some("v6"), 1),
+                platform_manifest("arm", Some("v7"), 2),
+                platform_manifest("arm64", None, 3),
+                platform_manifest("amd64", None, 4),
             ],
             annotations: None,
         };

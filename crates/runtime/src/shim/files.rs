@@ -8,7 +8,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::args::CLEANUP;
 use super::proto::{EXIT_FILE, ExitInfo, PID_FILE};
+
+/// The file name of the shim binary, as it appears in its command line.
+const SHIM_BINARY: &str = "pouch-shim";
 
 /// The exit record the shim wrote when the container exited; `None` if there is none (the
 /// container has not exited, or the shim died before recording it) or it is unreadable.
@@ -29,12 +33,53 @@ pub fn write_exit_file(state_dir: &Path, exit: &ExitInfo) -> io::Result<()> {
 pub fn shim_pid(state_dir: &Path) -> Option<i32> {
     let text = fs::read_to_string(state_dir.join(PID_FILE)).ok()?;
     let pid: i32 = text.trim().parse().ok().filter(|&p| p > 0)?;
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    serves(pid, state_dir).then_some(pid)
+}
+
+/// Whether process `pid` is alive and carries `state_dir` on its command line: a shim of that
+/// state dir (or a container init it forked that has not yet run its executable). A zombie
+/// has no command line, so it does not count.
+pub fn serves(pid: i32, state_dir: &Path) -> bool {
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
     let want = state_dir.as_os_str().as_bytes();
-    cmdline
-        .split(|&b| b == 0)
-        .any(|arg| arg == want)
-        .then_some(pid)
+    cmdline.split(|&b| b == 0).any(|arg| arg == want)
+}
+
+/// Every live shim process whose state dir sits directly under `containers_dir` (an
+/// exec-root's `containers/`), found through /proc rather than pid files: this also finds a
+/// shim whose state dir was deleted under it. Yields (pid, state dir); a container init that
+/// was forked by a shim and has not yet run its executable shares the shim's command line
+/// and is listed too. `cleanup` runs are not shims and are left out.
+pub fn find_shims(containers_dir: &Path) -> Vec<(i32, PathBuf)> {
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+        let is_shim = args
+            .first()
+            .is_some_and(|a| Path::new(std::ffi::OsStr::from_bytes(a)).ends_with(SHIM_BINARY));
+        if !is_shim || args.get(1).is_some_and(|a| *a == CLEANUP.as_bytes()) {
+            continue;
+        }
+        let state_dir = args
+            .windows(2)
+            .find(|w| w[0] == b"--state-dir")
+            .map(|w| PathBuf::from(std::ffi::OsStr::from_bytes(w[1])));
+        if let Some(dir) = state_dir.filter(|d| d.parent() == Some(containers_dir)) {
+            found.push((pid, dir));
+        }
+    }
+    found
 }
 
 /// Writes the shim's pid file (atomically, so a reader never sees a partial number).
@@ -117,6 +162,38 @@ mod tests {
         // Our own process does not carry the state dir on its command line.
         write_pid_file(dir.path(), std::process::id()).unwrap();
         assert_eq!(shim_pid(dir.path()), None);
+    }
+
+    #[test]
+    fn shims_are_found_by_their_state_dir_even_without_files() {
+        use std::os::unix::process::CommandExt;
+        let root = tempfile::tempdir().unwrap();
+        let containers = root.path().join("containers");
+        let dir = containers.join("abc");
+        // A stand-in with a shim's command line (a shell blocked in a builtin, so it forks
+        // nothing); its state dir does not even exist.
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg0("/usr/local/bin/pouch-shim")
+            .args(["-c", "read x", "--state-dir"])
+            .arg(&dir)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        // spawn may return before the child's exec has replaced its command line.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !serves(pid, &dir) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let found = find_shims(&containers);
+        let other = find_shims(&root.path().join("elsewhere"));
+        assert!(serves(pid, &dir));
+        assert!(!serves(pid, &containers.join("abd")));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(found, vec![(pid, dir.clone())]);
+        assert!(other.is_empty());
+        assert!(!serves(pid, &dir), "a reaped process serves nothing");
     }
 
     #[test]

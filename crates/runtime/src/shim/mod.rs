@@ -62,7 +62,7 @@ use std::io;
 pub use args::{RuntimeChoice, ShimLaunch};
 #[cfg(feature = "client")]
 pub use client::ShimClient;
-pub use files::{read_exit_file, shim_pid};
+pub use files::{find_shims, read_exit_file, serves, shim_pid};
 #[cfg(feature = "client")]
 pub use launch::{cleanup, launch};
 pub use proto::{CreateErrorKind, ErrorCode, ExecRequest, ExitInfo, ShimState, ShimStatus};

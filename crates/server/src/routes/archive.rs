@@ -8,16 +8,17 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::TryStreamExt;
-use pouch_engine::{Engine, Error};
+use pouch_engine::{Containers, Error};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
+use crate::AppState;
 use crate::error::ApiResult;
 use crate::query::Query;
 use crate::stream::writer_body;
 
 const STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
 
-pub fn routes() -> Router<Engine> {
+pub fn routes() -> Router<AppState> {
     Router::new().route(
         "/containers/{id}/archive",
         get(get_archive).head(head_archive).put(put_archive),
@@ -32,25 +33,25 @@ fn path_param(q: &Query) -> ApiResult<String> {
 }
 
 async fn head_archive(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     req: Request,
 ) -> ApiResult<Response> {
     let path = path_param(&Query::parse(req.uri().query()))?;
-    let stat = engine.container_path_stat(&id, &path).await?;
+    let stat = containers.container_path_stat(&id, &path).await?;
     Ok((StatusCode::OK, [(STAT_HEADER, stat)]).into_response())
 }
 
 async fn get_archive(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     req: Request,
 ) -> ApiResult<Response> {
     let path = path_param(&Query::parse(req.uri().query()))?;
     // Stat first: a missing path is a clean 404 before any byte of the tar is sent.
-    let stat = engine.container_path_stat(&id, &path).await?;
+    let stat = containers.container_path_stat(&id, &path).await?;
     let body = writer_body("container archive", move |out| async move {
-        engine.container_archive(&id, &path, out).await
+        containers.container_archive(&id, &path, out).await
     });
     Ok((
         [
@@ -66,7 +67,7 @@ async fn get_archive(
 }
 
 async fn put_archive(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     req: Request,
 ) -> ApiResult<Response> {
@@ -77,13 +78,13 @@ async fn put_archive(
     let body = req.into_body();
     // Refuse an unknown container or destination before taking the tar, but read what the client
     // is still sending first, or it may never see the answer.
-    if let Err(e) = engine.container_path_stat(&id, &path).await {
+    if let Err(e) = containers.container_path_stat(&id, &path).await {
         drain(body).await;
         return Err(e.into());
     }
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let body = Box::new(SyncIoBridge::new(StreamReader::new(stream)));
-    engine
+    containers
         .extract_to_container(&id, &path, no_overwrite, copy_uid_gid, body)
         .await?;
     Ok(StatusCode::OK.into_response())

@@ -6,17 +6,22 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use pouch_engine::{CommitOptions, Engine, Error};
+use pouch_engine::{CommitOptions, Containers, Error};
 use serde_json::{Value, json};
 
+use crate::AppState;
 use crate::error::ApiResult;
 use crate::query::Query;
 
-pub fn routes() -> Router<Engine> {
+pub fn routes() -> Router<AppState> {
     Router::new().route("/commit", post(commit))
 }
 
-async fn commit(State(engine): State<Engine>, uri: Uri, body: Bytes) -> ApiResult<Response> {
+async fn commit(
+    State(containers): State<Containers>,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
     let q = Query::parse(uri.query());
     let Some(container) = q.get("container").filter(|c| !c.is_empty()) else {
         return Err(Error::invalid("container is required").into());
@@ -46,6 +51,6 @@ async fn commit(State(engine): State<Engine>, uri: Uri, body: Bytes) -> ApiResul
             .is_none_or(|_| q.bool("pause")),
         config,
     };
-    let id = engine.commit_container(container, opts).await?;
+    let id = containers.commit_container(container, opts).await?;
     Ok((StatusCode::CREATED, Json(json!({ "Id": id }))).into_response())
 }

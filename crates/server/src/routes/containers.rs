@@ -8,14 +8,15 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use pouch_api::types::ContainerCreateBody;
-use pouch_engine::{Engine, Error, LogLine, LogOptions, Started, WaitCondition};
+use pouch_engine::{Containers, Error, LogLine, LogOptions, Started, WaitCondition};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::AppState;
 use crate::error::ApiResult;
 use crate::query::Query;
 use crate::stream::{MUX, RAW, frame, parse_detach_keys, relay_upgraded, switching, writer_body};
 
-pub fn routes() -> Router<Engine> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/containers/create", post(create))
         .route("/containers/json", get(list))
@@ -47,32 +48,39 @@ fn q(uri: &Uri) -> Query {
     Query::parse(uri.query())
 }
 
-async fn create(State(engine): State<Engine>, uri: Uri, body: Bytes) -> ApiResult<Response> {
+async fn create(
+    State(containers): State<Containers>,
+    uri: Uri,
+    body: Bytes,
+) -> ApiResult<Response> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::invalid("config cannot be empty in order to create a container").into());
     }
     let parsed: ContainerCreateBody = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid(format!("invalid container config: {e}")))?;
     let name = q(&uri).get("name").map(str::to_string);
-    let resp = engine.create_container(name, parsed).await?;
+    let resp = containers.create_container(name, parsed).await?;
     Ok((StatusCode::CREATED, Json(resp)).into_response())
 }
 
-async fn list(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
+async fn list(State(containers): State<Containers>, uri: Uri) -> ApiResult<Response> {
     let q = q(&uri);
     let limit = q
         .get("limit")
         .and_then(|l| l.parse::<i64>().ok())
         .filter(|l| *l > 0)
         .map(|l| l as usize);
-    let list = engine
+    let list = containers
         .list_containers(q.bool("all"), limit, q.bool("size"), q.filters()?)
         .await?;
     Ok(Json(list).into_response())
 }
 
-async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
-    Ok(Json(engine.inspect_container(id).await?).into_response())
+async fn inspect(
+    State(containers): State<Containers>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    Ok(Json(containers.inspect_container(id).await?).into_response())
 }
 
 /// `docker checkpoint create|ls|rm`: refused as docker refuses them outside experimental mode
@@ -88,7 +96,7 @@ async fn checkpoints() -> ApiResult<Response> {
 /// Starting from a checkpoint (CRIU restore) is refused, as docker refuses it outside its
 /// experimental mode: starting afresh instead would silently lose the checkpointed state.
 async fn start(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
@@ -104,7 +112,7 @@ async fn start(
     if q.get("checkpoint-dir").is_some_and(|d| !d.is_empty()) {
         return Err(Error::invalid("custom checkpointdir is not supported").into());
     }
-    Ok(match engine.start_container(&id).await? {
+    Ok(match containers.start_container(&id).await? {
         Started::Now => StatusCode::NO_CONTENT.into_response(),
         Started::Already => StatusCode::NOT_MODIFIED.into_response(),
     })
@@ -125,12 +133,12 @@ fn timeout(q: &Query) -> ApiResult<Option<i64>> {
 }
 
 async fn stop(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
     let q = q(&uri);
-    let stopped = engine
+    let stopped = containers
         .stop_container(&id, q.get("signal").map(str::to_string), timeout(&q)?)
         .await?;
     Ok(if stopped {
@@ -142,50 +150,56 @@ async fn stop(
 }
 
 async fn restart(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
     let q = q(&uri);
-    engine
+    containers
         .restart_container(&id, q.get("signal").map(str::to_string), timeout(&q)?)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn kill(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
-    engine
+    containers
         .kill_container(&id, q(&uri).get("signal").map(str::to_string))
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn pause(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
-    engine.pause_container(&id, true).await?;
+async fn pause(
+    State(containers): State<Containers>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    containers.pause_container(&id, true).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn unpause(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
-    engine.pause_container(&id, false).await?;
+async fn unpause(
+    State(containers): State<Containers>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    containers.pause_container(&id, false).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn rename(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
     let name = q(&uri).get("name").unwrap_or("").to_string();
-    engine.rename_container(&id, &name).await?;
+    containers.rename_container(&id, &name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn resize(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
@@ -195,12 +209,14 @@ async fn resize(
             .and_then(|v| v.parse::<u16>().ok())
             .ok_or_else(|| Error::invalid(format!("invalid {k}")))
     };
-    engine.resize_container(&id, dim("h")?, dim("w")?).await?;
+    containers
+        .resize_container(&id, dim("h")?, dim("w")?)
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 async fn remove(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
@@ -208,25 +224,25 @@ async fn remove(
     if q.bool("link") {
         return Err(Error::not_implemented("container links are not supported").into());
     }
-    engine
+    containers
         .remove_container(&id, q.bool("force"), q.bool("v"))
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn prune(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
-    Ok(Json(engine.prune_containers(q(&uri).filters()?).await?).into_response())
+async fn prune(State(containers): State<Containers>, uri: Uri) -> ApiResult<Response> {
+    Ok(Json(containers.prune_containers(q(&uri).filters()?).await?).into_response())
 }
 
 /// Headers go out at once (clients treat them as "the wait is registered"); the body when the
 /// condition holds.
 async fn wait(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
     let cond = WaitCondition::parse(q(&uri).get("condition").unwrap_or(""))?;
-    let fut = engine.wait_container(&id, cond)?;
+    let fut = containers.wait_container(&id, cond)?;
     let stream = futures_util::stream::once(async move {
         let r = fut.await;
         let mut body = serde_json::to_vec(&r).unwrap_or_default();
@@ -251,7 +267,7 @@ fn unix_nanos(v: Option<&str>) -> ApiResult<i64> {
 }
 
 async fn logs(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
@@ -272,7 +288,7 @@ async fn logs(
         tail,
     };
     let timestamps = q.bool("timestamps");
-    let (tty, rx) = engine.container_logs(&id, opts)?;
+    let (tty, rx) = containers.container_logs(&id, opts)?;
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx)
         .map(move |l| Ok::<_, std::io::Error>(log_chunk(&l, tty, timestamps)));
     let ctype = if tty { RAW } else { MUX };
@@ -295,14 +311,14 @@ fn log_chunk(l: &LogLine, tty: bool, timestamps: bool) -> Bytes {
 /// comes first, framed like the live output; without `stream` the response ends after it (and
 /// with neither, at once, as docker's does).
 async fn attach(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     mut req: Request,
 ) -> ApiResult<Response> {
     let q = q(req.uri());
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
     let detach = parse_detach_keys(q.get("detachKeys").unwrap_or("")).map_err(Error::invalid)?;
-    let att = engine
+    let att = containers
         .attach_container(
             &id,
             (stdin, stdout, stderr),
@@ -380,27 +396,33 @@ fn async_stream_output(
     )
 }
 
-async fn export(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn export(
+    State(containers): State<Containers>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     // Resolve first so that an unknown name is a clean 404 before any byte is sent.
-    engine.inspect_container(id.clone()).await?;
+    containers.inspect_container(id.clone()).await?;
     let body = writer_body("container export", move |out| async move {
-        engine.export_container(&id, out).await
+        containers.export_container(&id, out).await
     });
     Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
 }
 
-async fn changes(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
-    Ok(Json(engine.container_changes(&id).await?).into_response())
+async fn changes(
+    State(containers): State<Containers>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    Ok(Json(containers.container_changes(&id).await?).into_response())
 }
 
 async fn top(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
     let q = q(&uri);
     Ok(Json(
-        engine
+        containers
             .container_top(&id, q.get("ps_args").unwrap_or(""))
             .await?,
     )

@@ -9,13 +9,14 @@ use axum::http::{Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use pouch_api::types::EventMessage;
-use pouch_engine::{Engine, Error, event_matches};
+use pouch_engine::{Error, System, event_matches};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::AppState;
 use crate::error::ApiResult;
 use crate::query::Query;
 
-pub fn routes() -> Router<Engine> {
+pub fn routes() -> Router<AppState> {
     Router::new().route("/events", get(events))
 }
 
@@ -40,12 +41,12 @@ fn line(m: &EventMessage) -> Bytes {
     Bytes::from(v)
 }
 
-async fn events(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
+async fn events(State(system): State<System>, uri: Uri) -> ApiResult<Response> {
     let q = Query::parse(uri.query());
     let filters = q.filters()?;
     let since = time_param(q.get("since"))?;
     let until = time_param(q.get("until"))?;
-    let (past, mut rx) = engine.subscribe_events(since, &filters)?;
+    let (past, mut rx) = system.subscribe_events(since, &filters)?;
     let (tx, out) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(64);
     tokio::spawn(async move {
         for m in past.iter().filter(|m| until == 0 || m.time_nano <= until) {

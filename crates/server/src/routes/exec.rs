@@ -7,13 +7,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use pouch_api::types::{ExecCreateBody, ExecStartBody};
-use pouch_engine::{Engine, Error, ExecStarted};
+use pouch_engine::{Error, Exec, ExecStarted};
 
+use crate::AppState;
 use crate::error::ApiResult;
 use crate::query::Query;
 use crate::stream::{MUX, RAW, relay_upgraded, switching};
 
-pub fn routes() -> Router<Engine> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/containers/{id}/exec", post(create))
         .route("/exec/{id}/start", post(start))
@@ -30,12 +31,12 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiResult
 }
 
 async fn create(
-    State(engine): State<Engine>,
+    State(exec): State<Exec>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let b: ExecCreateBody = json_body(&body)?;
-    let exec_id = engine.create_exec(&id, b).await?;
+    let exec_id = exec.create_exec(&id, b).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({"Id": exec_id})),
@@ -44,7 +45,7 @@ async fn create(
 }
 
 async fn start(
-    State(engine): State<Engine>,
+    State(exec): State<Exec>,
     Path(id): Path<String>,
     mut req: Request,
 ) -> ApiResult<Response> {
@@ -57,7 +58,7 @@ async fn start(
         .await
         .map_err(|e| Error::invalid(format!("reading request body: {e}")))?;
     let b: ExecStartBody = json_body(&bytes)?;
-    let started = match engine.start_exec(&id, b.detach).await {
+    let started = match exec.start_exec(&id, b.detach).await {
         Ok(s) => s,
         // Like docker, a client that hijacked gets the failure in the stream, then the exit code
         // (126/127) from exec inspect.
@@ -105,7 +106,7 @@ async fn start(
 }
 
 async fn resize(
-    State(engine): State<Engine>,
+    State(exec): State<Exec>,
     Path(id): Path<String>,
     uri: axum::http::Uri,
 ) -> ApiResult<Response> {
@@ -115,10 +116,10 @@ async fn resize(
             .and_then(|v| v.parse::<u16>().ok())
             .ok_or_else(|| Error::invalid(format!("invalid {k}")))
     };
-    engine.resize_exec(&id, dim("h")?, dim("w")?).await?;
+    exec.resize_exec(&id, dim("h")?, dim("w")?).await?;
     Ok(StatusCode::OK.into_response())
 }
 
-async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
-    Ok(Json(engine.inspect_exec(&id).await?).into_response())
+async fn inspect(State(exec): State<Exec>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(exec.inspect_exec(&id).await?).into_response())
 }

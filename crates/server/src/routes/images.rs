@@ -8,14 +8,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::TryStreamExt;
 use pouch_api::types::JsonMessage;
-use pouch_engine::{Engine, Error};
+use pouch_engine::{Distribution, Error, Images};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
+use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::query::Query;
 use crate::stream::writer_body;
 
-pub fn routes() -> Router<Engine> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/images/json", get(list))
         .route("/images/get", get(save_many))
@@ -32,26 +33,26 @@ fn query(uri: &Uri) -> Query {
     Query::parse(uri.query())
 }
 
-async fn list(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
+async fn list(State(images): State<Images>, uri: Uri) -> ApiResult<Response> {
     let q = query(&uri);
-    let images = engine.list_images(q.filters()?, q.bool("digests")).await?;
+    let images = images.list_images(q.filters()?, q.bool("digests")).await?;
     Ok(Json(images).into_response())
 }
 
 /// `GET /images/{name}/json|history|get`.
 async fn get_image(
-    State(engine): State<Engine>,
+    State(images): State<Images>,
     Path(rest): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/json") {
-        return Ok(Json(engine.inspect_image(name.to_string()).await?).into_response());
+        return Ok(Json(images.inspect_image(name.to_string()).await?).into_response());
     }
     if let Some(name) = rest.strip_suffix("/history") {
-        return Ok(Json(engine.image_history(name.to_string()).await?).into_response());
+        return Ok(Json(images.image_history(name.to_string()).await?).into_response());
     }
     if let Some(name) = rest.strip_suffix("/get") {
-        return save(engine, vec![name.to_string()]).await;
+        return save(images, vec![name.to_string()]).await;
     }
     let _ = uri;
     Err(page_not_found())
@@ -59,7 +60,8 @@ async fn get_image(
 
 /// `POST /images/{name}/tag|push`.
 async fn post_image(
-    State(engine): State<Engine>,
+    State(images): State<Images>,
+    State(registry): State<Distribution>,
     Path(rest): Path<String>,
     req: Request,
 ) -> ApiResult<Response> {
@@ -67,43 +69,43 @@ async fn post_image(
     if let Some(name) = rest.strip_suffix("/tag") {
         let repo = q.get("repo").unwrap_or("").to_string();
         let tag = q.get("tag").unwrap_or("").to_string();
-        engine.tag_image(name.to_string(), repo, tag).await?;
+        images.tag_image(name.to_string(), repo, tag).await?;
         return Ok(StatusCode::CREATED.into_response());
     }
     if let Some(name) = rest.strip_suffix("/push") {
-        return super::registry::push(engine, name.to_string(), req).await;
+        return super::registry::push(registry, name.to_string(), req).await;
     }
     Err(page_not_found())
 }
 
 async fn delete_image(
-    State(engine): State<Engine>,
+    State(images): State<Images>,
     Path(name): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
     let q = query(&uri);
-    Ok(Json(engine.remove_image(name, q.bool("force")).await?).into_response())
+    Ok(Json(images.remove_image(name, q.bool("force")).await?).into_response())
 }
 
-async fn prune(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
+async fn prune(State(images): State<Images>, uri: Uri) -> ApiResult<Response> {
     let q = query(&uri);
-    Ok(Json(engine.prune_images(q.filters()?).await?).into_response())
+    Ok(Json(images.prune_images(q.filters()?).await?).into_response())
 }
 
-async fn save_many(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
-    save(engine, query(&uri).all("names")).await
+async fn save_many(State(images): State<Images>, uri: Uri) -> ApiResult<Response> {
+    save(images, query(&uri).all("names")).await
 }
 
 /// Streams the archive as it is written; names are resolved first so a bad one is a clean 404.
-async fn save(engine: Engine, names: Vec<String>) -> ApiResult<Response> {
-    let plan = engine.plan_save(names).await?;
+async fn save(images: Images, names: Vec<String>) -> ApiResult<Response> {
+    let plan = images.plan_save(names).await?;
     let body = writer_body("image save", move |out| async move {
-        engine.write_save(plan, out).await
+        images.write_save(plan, out).await
     });
     Ok(([(header::CONTENT_TYPE, "application/x-tar")], body).into_response())
 }
 
-/// The request body as a blocking reader, for the engine's tar parsers.
+/// The request body as a blocking reader, for the images's tar parsers.
 fn body_reader(req: Request) -> Box<dyn std::io::Read + Send> {
     let stream = req
         .into_body()
@@ -112,18 +114,22 @@ fn body_reader(req: Request) -> Box<dyn std::io::Read + Send> {
     Box::new(SyncIoBridge::new(StreamReader::new(stream)))
 }
 
-async fn load(State(engine): State<Engine>, req: Request) -> ApiResult<Response> {
-    let lines = engine.load_images(body_reader(req)).await?;
+async fn load(State(images): State<Images>, req: Request) -> ApiResult<Response> {
+    let lines = images.load_images(body_reader(req)).await?;
     Ok(json_stream(
         lines.into_iter().map(JsonMessage::stream).collect(),
     ))
 }
 
 /// `POST /images/create`: `fromImage` pulls from a registry, `fromSrc=-` imports a rootfs tarball.
-async fn create(State(engine): State<Engine>, req: Request) -> ApiResult<Response> {
+async fn create(
+    State(images): State<Images>,
+    State(registry): State<Distribution>,
+    req: Request,
+) -> ApiResult<Response> {
     let q = query(req.uri());
     if q.get("fromImage").is_some_and(|s| !s.is_empty()) {
-        return super::registry::pull(engine, req).await;
+        return super::registry::pull(registry, req).await;
     }
     match q.get("fromSrc") {
         Some("-") => {}
@@ -143,7 +149,7 @@ async fn create(State(engine): State<Engine>, req: Request) -> ApiResult<Respons
         .filter(|m| !m.is_empty())
         .map(str::to_string);
     let changes = q.all("changes");
-    let id = engine
+    let id = images
         .import_image(body_reader(req), repo, tag, changes, message)
         .await?;
     Ok(json_stream(vec![JsonMessage::status(id)]))

@@ -7,13 +7,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use pouch_api::types::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
-use pouch_engine::{Engine, Error};
+use pouch_engine::{Error, Networks};
 use serde::de::DeserializeOwned;
 
+use crate::AppState;
 use crate::error::ApiResult;
 use crate::query::Query;
 
-pub fn routes() -> Router<Engine> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/networks", get(list))
         .route("/networks/create", post(create))
@@ -30,48 +31,52 @@ fn body<T: DeserializeOwned + Default>(b: &Bytes, what: &str) -> Result<T, Error
     serde_json::from_slice(b).map_err(|e| Error::invalid(format!("invalid {what} request: {e}")))
 }
 
-async fn create(State(engine): State<Engine>, b: Bytes) -> ApiResult<Response> {
+async fn create(State(networks): State<Networks>, b: Bytes) -> ApiResult<Response> {
     let req: NetworkCreateRequest = body(&b, "network create")?;
-    Ok((StatusCode::CREATED, Json(engine.create_network(req).await?)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(networks.create_network(req).await?),
+    )
+        .into_response())
 }
 
-async fn list(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
+async fn list(State(networks): State<Networks>, uri: Uri) -> ApiResult<Response> {
     let q = Query::parse(uri.query());
-    Ok(Json(engine.list_networks(q.filters()?).await?).into_response())
+    Ok(Json(networks.list_networks(q.filters()?).await?).into_response())
 }
 
-async fn inspect(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
-    Ok(Json(engine.inspect_network(&id).await?).into_response())
+async fn inspect(State(networks): State<Networks>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(networks.inspect_network(&id).await?).into_response())
 }
 
-async fn remove(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
-    engine.remove_network(&id).await?;
+async fn remove(State(networks): State<Networks>, Path(id): Path<String>) -> ApiResult<Response> {
+    networks.remove_network(&id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn prune(State(engine): State<Engine>, uri: Uri) -> ApiResult<Response> {
+async fn prune(State(networks): State<Networks>, uri: Uri) -> ApiResult<Response> {
     let q = Query::parse(uri.query());
-    Ok(Json(engine.prune_networks(q.filters()?).await?).into_response())
+    Ok(Json(networks.prune_networks(q.filters()?).await?).into_response())
 }
 
 async fn connect(
-    State(engine): State<Engine>,
+    State(networks): State<Networks>,
     Path(id): Path<String>,
     b: Bytes,
 ) -> ApiResult<Response> {
     let req: NetworkConnectRequest = body(&b, "network connect")?;
-    engine
+    networks
         .connect_network(&id, &req.container, req.endpoint_config)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 async fn disconnect(
-    State(engine): State<Engine>,
+    State(networks): State<Networks>,
     Path(id): Path<String>,
     b: Bytes,
 ) -> ApiResult<Response> {
     let req: NetworkDisconnectRequest = body(&b, "network disconnect")?;
-    engine.disconnect_network(&id, &req.container).await?;
+    networks.disconnect_network(&id, &req.container).await?;
     Ok(StatusCode::OK.into_response())
 }

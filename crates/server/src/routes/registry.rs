@@ -15,14 +15,15 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use pouch_api::types::JsonMessage;
-use pouch_engine::{Engine, Error};
+use pouch_engine::{Distribution, Error};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
+use crate::AppState;
 use crate::error::ApiResult;
 use crate::query::Query;
 
-pub fn routes() -> Router<Engine> {
+pub fn routes() -> Router<AppState> {
     Router::new().route("/auth", post(auth))
 }
 
@@ -34,14 +35,14 @@ fn registry_auth(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `POST /images/create?fromImage=…&tag=…&platform=…`.
-pub async fn pull(engine: Engine, req: Request) -> ApiResult<Response> {
+pub async fn pull(registry: Distribution, req: Request) -> ApiResult<Response> {
     let q = Query::parse(req.uri().query());
     let from = q.get("fromImage").unwrap_or("").to_string();
     let tag = q.get("tag").unwrap_or("").to_string();
     let platform = q.get("platform").map(str::to_string);
     let auth = registry_auth(req.headers());
     progress_response(move |tx| async move {
-        engine
+        registry
             .pull_image(from, tag, platform, auth, tx)
             .await
             .map(|_| ())
@@ -50,19 +51,22 @@ pub async fn pull(engine: Engine, req: Request) -> ApiResult<Response> {
 }
 
 /// `POST /images/{name}/push?tag=…`.
-pub async fn push(engine: Engine, name: String, req: Request) -> ApiResult<Response> {
+pub async fn push(registry: Distribution, name: String, req: Request) -> ApiResult<Response> {
     let q = Query::parse(req.uri().query());
     let tag = q.get("tag").unwrap_or("").to_string();
     let auth = registry_auth(req.headers());
-    progress_response(move |tx| async move { engine.push_image(name, tag, auth, tx).await }).await
+    progress_response(move |tx| async move { registry.push_image(name, tag, auth, tx).await }).await
 }
 
 /// `POST /auth`: `{"username","password","serveraddress"}` → `{"Status":"Login Succeeded"}`.
-async fn auth(State(engine): State<Engine>, body: axum::body::Bytes) -> ApiResult<Response> {
+async fn auth(
+    State(registry): State<Distribution>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
     let v: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid(format!("bad auth config: {e}")))?;
     let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
-    let status = engine
+    let status = registry
         .registry_login(field("username"), field("password"), field("serveraddress"))
         .await?;
     Ok(Json(serde_json::json!({"Status": status, "IdentityToken": ""})).into_response())

@@ -9,22 +9,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use pouch_api::types::{ContainerStats, ContainerUpdateBody, ContainerUpdateResponse};
-use pouch_engine::{Engine, Error};
+use pouch_engine::{Containers, Error};
 
+use crate::AppState;
 use crate::error::ApiResult;
 use crate::query::Query;
 
 /// docker samples once a second.
 const INTERVAL: Duration = Duration::from_secs(1);
 
-pub fn routes() -> Router<Engine> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/containers/{id}/update", post(update))
         .route("/containers/{id}/stats", get(stats))
 }
 
 async fn update(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
@@ -34,7 +35,7 @@ async fn update(
         serde_json::from_slice(&body)
             .map_err(|e| Error::invalid(format!("invalid update config: {e}")))?
     };
-    let warnings = engine.update_container(&id, u).await?;
+    let warnings = containers.update_container(&id, u).await?;
     Ok(Json(ContainerUpdateResponse { warnings }).into_response())
 }
 
@@ -47,20 +48,20 @@ fn json_line(s: &ContainerStats) -> Bytes {
 /// `stream` (default true) sends a sample a second; `stream=false` answers one sample with
 /// `precpu_stats` from a sample a second earlier, unless `one-shot=true` asks for no wait.
 async fn stats(
-    State(engine): State<Engine>,
+    State(containers): State<Containers>,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Response> {
     let q = Query::parse(uri.query());
     let stream = q.get("stream").is_none_or(|_| q.bool("stream"));
     let one_shot = q.bool("one-shot");
-    let first = engine.container_stats(&id, None).await?;
+    let first = containers.container_stats(&id, None).await?;
     if !stream {
         let sample = if one_shot {
             first
         } else {
             tokio::time::sleep(INTERVAL).await;
-            engine.container_stats(&id, Some(&first)).await?
+            containers.container_stats(&id, Some(&first)).await?
         };
         return Ok(Json(sample).into_response());
     }
@@ -76,7 +77,7 @@ async fn stats(
                 _ = tokio::time::sleep(INTERVAL) => {}
             }
             // The container was removed: the stream ends, as docker's does.
-            let Ok(next) = engine.container_stats(&id, Some(&prev)).await else {
+            let Ok(next) = containers.container_stats(&id, Some(&prev)).await else {
                 return;
             };
             if tx.send(Ok(json_line(&next))).await.is_err() {

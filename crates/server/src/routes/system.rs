@@ -5,11 +5,13 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use pouch_engine::Engine;
+use pouch_api::types::BuildCachePruneReport;
+use pouch_engine::System;
 
+use crate::AppState;
 use crate::error::ApiResult;
 
-pub fn routes() -> Router<Engine> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/_ping", get(ping).post(ping))
         .route("/version", get(version))
@@ -33,14 +35,14 @@ async fn ping() -> Response {
     resp
 }
 
-async fn version(State(engine): State<Engine>) -> Response {
-    Json(engine.version()).into_response()
+async fn version(State(system): State<System>) -> Response {
+    Json(system.version()).into_response()
 }
 
-async fn df(State(engine): State<Engine>, uri: axum::http::Uri) -> ApiResult<Response> {
+async fn df(State(system): State<System>, uri: axum::http::Uri) -> ApiResult<Response> {
     let q = crate::query::Query::parse(uri.query());
     let types = q.all("type");
-    Ok(Json(engine.system_df(types).await?).into_response())
+    Ok(Json(system.system_df(types).await?).into_response())
 }
 
 /// `docker build` (the classic builder's endpoint): refused with a reason, not a bare 404.
@@ -52,14 +54,16 @@ async fn build() -> ApiResult<Response> {
     .into())
 }
 
-/// pouch has no builder yet, so there is no build cache to prune: refused rather than answered
-/// with an empty report that would read as "pruned".
-async fn build_prune() -> ApiResult<Response> {
-    Err(pouch_engine::Error::not_implemented(
-        "pruning the build cache is not supported: pouch cannot build images yet, so it keeps no \
-         build cache",
-    )
-    .into())
+/// pouch keeps no build cache (it cannot build images yet), so pruning it deletes nothing and
+/// reclaims nothing: the report says exactly that, in dockerd's words for an empty prune
+/// (`CachesDeleted: null`). A refusal here would fail `docker system prune`, which asks for the
+/// build cache after pruning everything else.
+async fn build_prune() -> Response {
+    Json(BuildCachePruneReport {
+        caches_deleted: None,
+        space_reclaimed: 0,
+    })
+    .into_response()
 }
 
 /// `docker search` asks the daemon to query Docker Hub's index; pouch has no index to ask.
@@ -71,6 +75,6 @@ async fn search() -> ApiResult<Response> {
     .into())
 }
 
-async fn info(State(engine): State<Engine>) -> ApiResult<Response> {
-    Ok(Json(engine.info().await?).into_response())
+async fn info(State(system): State<System>) -> ApiResult<Response> {
+    Ok(Json(system.info().await?).into_response())
 }

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use clap::Args;
 use futures_util::{StreamExt, TryStreamExt};
+use http::Method;
 use pouch_client::{Body, Client, Query, encode_path};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -257,7 +258,9 @@ async fn copy_to(
         encode_path(container),
         q.to_query_string()
     );
-    client.put_stream(&url, "application/x-tar", body).await?;
+    client
+        .upload(Method::PUT, &url, "application/x-tar", body)
+        .await?;
     if progress {
         eprintln!("Successfully copied to {container}:{dst}");
     }

@@ -118,11 +118,7 @@ async fn pull_image(client: &Client, image: &str, quiet: bool) -> Result<()> {
     let resp = client.post_stream_with_headers(&path, &auth).await?;
     let messages = resp.json_messages();
     if quiet {
-        let mut messages = std::pin::pin!(messages);
-        while let Some(msg) = futures_util::StreamExt::next(&mut messages).await {
-            msg?;
-        }
-        return Ok(());
+        return output::drain_messages(messages).await;
     }
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     output::display_messages_on(messages, terminal, output::eprint).await

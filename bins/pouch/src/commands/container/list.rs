@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::commands::Ctx;
 use crate::filters::Filters;
-use crate::format::{Format, Headers};
+use crate::format::{Format, Headers, label_pairs};
 use crate::reference::{ellipsis, familiar_name, normalize_name, split_tag, truncate_id};
 use crate::units;
 
@@ -280,15 +280,7 @@ fn display_row(c: &Value, trunc: bool, now: i64) -> Value {
             units::human_size_precision(size_root, 3)
         );
     }
-    let mut labels: Vec<String> = c
-        .get("Labels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut labels = label_pairs(&c["Labels"]);
     labels.sort();
     let mounts = c
         .get("Mounts")

@@ -124,12 +124,22 @@ async fn run_created(client: &Client, spec: &Spec, id: &str, args: &RunArgs) -> 
         if let Some(p) = &proxy {
             p.abort();
         }
-        if spec.auto_remove
-            && let Some(w) = wait
-        {
-            w.code().await;
-        }
-        return Err(run_failure(err.into()));
+        // The daemon records why the process could not start as the container's exit code
+        // (127: not found, 126: cannot be run); the CLI exits with it rather than guessing
+        // from the message's words.
+        let recorded = match (spec.auto_remove, wait) {
+            (true, Some(w)) => w.recorded().await,
+            _ => client
+                .get_json(&format!("/containers/{}/json", encode_path(id)))
+                .await
+                .ok()
+                .and_then(|c| c["State"]["ExitCode"].as_i64()),
+        };
+        let code = match recorded {
+            Some(c @ (126 | 127)) => c as u8,
+            _ => 125,
+        };
+        return Err(usage_failure("run", &err.into(), code));
     }
 
     let resizer = (attach && spec.tty && tty::size().is_some())

@@ -12,18 +12,29 @@ use crate::exit::{container_exit, describe};
 /// The exit code a wait resolves to, docker's way: the container's status, or 125 when the
 /// wait itself failed. The failure is reported on stderr only when the code is asked for, so an
 /// abandoned wait (the container was never started) stays quiet.
-pub struct ExitWait(JoinHandle<Result<i64, String>>);
+pub struct ExitWait(JoinHandle<(Result<i64, String>, Option<i64>)>);
 
 impl ExitWait {
     pub async fn code(self) -> i64 {
         match self.0.await {
-            Ok(Ok(code)) => code,
-            Ok(Err(message)) => {
+            Ok((Ok(code), _)) => code,
+            Ok((Err(message), _)) => {
                 eprintln!("{message}");
                 125
             }
             Err(_) => 125,
         }
+    }
+
+    /// The status code the daemon answered, even alongside an error (a start that failed
+    /// answers its waiters with the code it recorded and the failure); the error is reported
+    /// on stderr as by [`ExitWait::code`].
+    pub async fn recorded(self) -> Option<i64> {
+        let (result, status) = self.0.await.ok()?;
+        if let Err(message) = result {
+            eprintln!("{message}");
+        }
+        status
     }
 }
 
@@ -79,11 +90,17 @@ async fn wait_path(client: &Client, path: String) -> ExitWait {
             Err(e) => Err(e),
         };
         match result {
-            Ok(v) => wait_result(&v).map_err(|m| format!("Error waiting for container: {m}")),
-            Err(e) => Err(format!(
-                "error waiting for container: {}",
-                describe(&e.into())
-            )),
+            Ok(v) => (
+                wait_result(&v).map_err(|m| format!("Error waiting for container: {m}")),
+                v.get("StatusCode").and_then(Value::as_i64),
+            ),
+            Err(e) => (
+                Err(format!(
+                    "error waiting for container: {}",
+                    describe(&e.into())
+                )),
+                None,
+            ),
         }
     }))
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use clap::Args;
+use http::Method;
 use pouch_client::{Body, Query};
 
 use super::load::open_tar;
@@ -69,7 +70,7 @@ pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<()> {
     let resp = ctx
         .client()
         .await?
-        .post_stream(&path, "application/x-tar", body)
+        .upload(Method::POST, &path, "application/x-tar", body)
         .await?;
     // The daemon ends with `{"status":"sha256:…"}`, which prints as the new image's id.
     output::display_messages(resp.json_messages(), output::stdout_is_terminal()).await

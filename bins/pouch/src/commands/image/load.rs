@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use futures_util::TryStreamExt;
+use http::Method;
 use pouch_client::{Body, Query};
 use tokio::io::AsyncWriteExt;
 
@@ -49,7 +50,7 @@ pub async fn run(ctx: &mut Ctx, args: LoadArgs) -> Result<()> {
     let resp = ctx
         .client()
         .await?
-        .post_stream(&path, "application/x-tar", body)
+        .upload(Method::POST, &path, "application/x-tar", body)
         .await?;
     if resp.is_json() {
         return output::display_messages(resp.json_messages(), terminal).await;

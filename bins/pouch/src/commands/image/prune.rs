@@ -2,13 +2,10 @@
 
 use anyhow::Result;
 use clap::Args;
-use pouch_client::Query;
-use serde_json::Value;
 
-use crate::commands::Ctx;
+use crate::commands::{Ctx, prune};
 use crate::filters::Filters;
 use crate::output;
-use crate::units;
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
@@ -31,65 +28,15 @@ pub async fn run(ctx: &mut Ctx, args: PruneArgs) -> Result<()> {
     let mut filters = Filters::parse(&args.filter)?;
     // docker always states the dangling filter: true by default, false with --all.
     filters.add("dangling", if args.all { "false" } else { "true" });
-    if !args.force {
-        let warning = if args.all {
-            WARNING_ALL
-        } else {
-            WARNING_DANGLING
-        };
-        if !output::confirm(&format!("{warning}\nAre you sure you want to continue?"))? {
-            return Ok(());
-        }
+    let warning = if args.all {
+        WARNING_ALL
+    } else {
+        WARNING_DANGLING
+    };
+    if !prune::confirmed(args.force, warning)? {
+        return Ok(());
     }
-    let mut query = Query::new();
-    query.push("filters", filters.to_json());
-    let path = format!("/images/prune{}", query.to_query_string());
-    let report = ctx.client().await?.post_json(&path, None).await?;
-    output::print(&render_report(&report))
-}
-
-/// docker's prune summary: the deleted images (if any), a blank line, and the space reclaimed.
-fn render_report(report: &Value) -> String {
-    let mut out = String::new();
-    let deleted = report
-        .get("ImagesDeleted")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    if !deleted.is_empty() {
-        out.push_str("Deleted Images:\n");
-        for item in deleted {
-            let s = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default();
-            if !s("Untagged").is_empty() {
-                out.push_str(&format!("untagged: {}\n", s("Untagged")));
-            } else {
-                out.push_str(&format!("deleted: {}\n", s("Deleted")));
-            }
-        }
-        out.push('\n');
-    }
-    out.push_str(&units::reclaimed_space(report));
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn renders_like_docker() {
-        let report = json!({
-            "ImagesDeleted": [{"Untagged": "a:latest"}, {"Deleted": "sha256:0123"}],
-            "SpaceReclaimed": 1_234_567
-        });
-        assert_eq!(
-            render_report(&report),
-            "Deleted Images:\nuntagged: a:latest\ndeleted: sha256:0123\n\nTotal reclaimed space: 1.235MB\n"
-        );
-        assert_eq!(
-            render_report(&json!({"ImagesDeleted": null, "SpaceReclaimed": 0})),
-            "Total reclaimed space: 0B\n"
-        );
-    }
+    let report = prune::post(ctx.client().await?, "images", &filters).await?;
+    let deleted = &report["ImagesDeleted"];
+    output::print(&prune::report("Deleted Images", deleted, &report))
 }

@@ -45,15 +45,7 @@ pub async fn run(ctx: &mut Ctx, args: PullArgs) -> Result<()> {
         .await?
         .post_stream_with_headers(&path, &auth_headers(&from))
         .await?;
-    let messages = resp.json_messages();
-    if args.quiet {
-        let mut messages = std::pin::pin!(messages);
-        while let Some(msg) = futures_util::StreamExt::next(&mut messages).await {
-            msg?;
-        }
-    } else {
-        output::display_messages(messages, output::stdout_is_terminal()).await?;
-    }
+    output::show_messages(resp.json_messages(), args.quiet).await?;
     // docker prints the full reference last, so scripts can read what was pulled.
     let shown = if args.all_tags {
         from.clone()

@@ -41,13 +41,9 @@ pub async fn run(ctx: &mut Ctx, args: PushArgs) -> Result<()> {
         .await?
         .post_stream_with_headers(&path, &auth_headers(name))
         .await?;
-    let messages = resp.json_messages();
+    output::show_messages(resp.json_messages(), args.quiet).await?;
     if args.quiet {
-        let mut messages = std::pin::pin!(messages);
-        while let Some(msg) = futures_util::StreamExt::next(&mut messages).await {
-            msg?;
-        }
         return output::print(&format!("{}\n", args.name));
     }
-    output::display_messages(messages, output::stdout_is_terminal()).await
+    Ok(())
 }

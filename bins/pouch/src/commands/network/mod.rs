@@ -2,13 +2,13 @@
 
 use anyhow::{Result, anyhow};
 use clap::{Args, Subcommand};
-use pouch_client::{Query, encode_path};
+use pouch_client::encode_path;
 use serde_json::{Map, Value, json};
 
-use super::Ctx;
+use super::{Ctx, prune};
 use crate::exit::{collected, item_error};
 use crate::filters::{Filters, list_template};
-use crate::format::{Format, Headers};
+use crate::format::{Format, Headers, label_pairs};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -224,15 +224,6 @@ async fn list(ctx: &mut Ctx, a: ListArgs) -> Result<()> {
 
 fn row(n: &Value, no_trunc: bool) -> Value {
     let id = n["Id"].as_str().unwrap_or_default();
-    let labels = n["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
     json!({
         "ID": if no_trunc { id } else { &id[..id.len().min(12)] },
         "Name": n["Name"],
@@ -240,7 +231,7 @@ fn row(n: &Value, no_trunc: bool) -> Value {
         "Scope": n["Scope"],
         "IPv6": n["EnableIPv6"].as_bool().unwrap_or(false).to_string(),
         "Internal": n["Internal"].as_bool().unwrap_or(false).to_string(),
-        "Labels": labels,
+        "Labels": label_pairs(&n["Labels"]).join(","),
         "CreatedAt": n["Created"],
     })
 }
@@ -271,34 +262,16 @@ async fn remove(ctx: &mut Ctx, a: RmArgs) -> Result<()> {
 
 async fn prune(ctx: &mut Ctx, a: PruneArgs) -> Result<()> {
     let filters = Filters::parse(&a.filter)?;
-    if !a.force
-        && !output::confirm(
-            "WARNING! This will remove all custom networks not used by at least one container.\n\
-             Are you sure you want to continue?",
-        )?
-    {
+    let warning =
+        "WARNING! This will remove all custom networks not used by at least one container.";
+    if !prune::confirmed(a.force, warning)? {
         return Ok(());
     }
-    let mut q = Query::new();
-    q.push("filters", filters.to_json());
-    let report = ctx
-        .client()
-        .await?
-        .post_json(&format!("/networks/prune{}", q.to_query_string()), None)
-        .await?;
-    let deleted = report["NetworksDeleted"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut out = String::new();
-    if !deleted.is_empty() {
-        out.push_str("Deleted Networks:\n");
-        for d in deleted {
-            out.push_str(d.as_str().unwrap_or_default());
-            out.push('\n');
-        }
-    }
-    output::print(&out)
+    let report = prune::post(ctx.client().await?, "networks", &filters).await?;
+    output::print(&prune::deleted(
+        "Deleted Networks",
+        &report["NetworksDeleted"],
+    ))
 }
 
 async fn connect(ctx: &mut Ctx, a: ConnectArgs) -> Result<()> {

@@ -5,10 +5,10 @@ use clap::{Args, Subcommand};
 use pouch_client::{Query, encode_path};
 use serde_json::{Map, Value, json};
 
-use super::Ctx;
+use super::{Ctx, prune};
 use crate::exit::{collected, item_error};
 use crate::filters::{Filters, list_template};
-use crate::format::{Format, Headers};
+use crate::format::{Format, Headers, label_pairs};
 use crate::output;
 use crate::units;
 
@@ -170,22 +170,13 @@ async fn list(ctx: &mut Ctx, a: ListArgs) -> Result<()> {
 
 /// docker's volume list row: the volume's fields with labels as `k=v,…` and size when known.
 fn row(v: &Value) -> Value {
-    let labels = v["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
     let size = v["UsageData"]["Size"].as_i64();
     json!({
         "Name": v["Name"],
         "Driver": v["Driver"],
         "Mountpoint": v["Mountpoint"],
         "Scope": v["Scope"],
-        "Labels": labels,
+        "Labels": label_pairs(&v["Labels"]).join(","),
         "Links": v["UsageData"]["RefCount"].as_i64().map(|n| n.to_string()).unwrap_or_else(|| "N/A".into()),
         "Size": size.filter(|s| *s >= 0).map(|s| units::human_size(s as f64)).unwrap_or_else(|| "N/A".into()),
         "CreatedAt": v["CreatedAt"],
@@ -226,36 +217,15 @@ async fn prune(ctx: &mut Ctx, a: PruneArgs) -> Result<()> {
     if a.all {
         filters.add("all", "true");
     }
-    if !a.force {
-        let warning = if a.all {
-            "WARNING! This will remove all local volumes not used by at least one container."
-        } else {
-            "WARNING! This will remove anonymous local volumes not used by at least one container."
-        };
-        if !output::confirm(&format!("{warning}\nAre you sure you want to continue?"))? {
-            return Ok(());
-        }
+    let warning = if a.all {
+        "WARNING! This will remove all local volumes not used by at least one container."
+    } else {
+        "WARNING! This will remove anonymous local volumes not used by at least one container."
+    };
+    if !prune::confirmed(a.force, warning)? {
+        return Ok(());
     }
-    let mut q = Query::new();
-    q.push("filters", filters.to_json());
-    let report = ctx
-        .client()
-        .await?
-        .post_json(&format!("/volumes/prune{}", q.to_query_string()), None)
-        .await?;
-    let mut out = String::new();
-    let deleted = report["VolumesDeleted"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if !deleted.is_empty() {
-        out.push_str("Deleted Volumes:\n");
-        for d in deleted {
-            out.push_str(d.as_str().unwrap_or_default());
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-    out.push_str(&units::reclaimed_space(&report));
-    output::print(&out)
+    let report = prune::post(ctx.client().await?, "volumes", &filters).await?;
+    let deleted = &report["VolumesDeleted"];
+    output::print(&prune::report("Deleted Volumes", deleted, &report))
 }
