@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderValue, USER_AGENT};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -251,7 +251,9 @@ impl Client {
             .send_with(method, uri, content_type, body, headers)
             .await?;
         let status = resp.status();
-        if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
+        // As docker's client: anything below 400 is an answer, not an error (`start` of a
+        // running container and `stop` of a stopped one answer 304 Not Modified).
+        if status.as_u16() < 400 {
             return Ok(resp);
         }
         let body = collect(resp.into_body()).await.unwrap_or_default();
