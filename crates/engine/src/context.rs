@@ -63,6 +63,18 @@ pub(crate) trait Blocking: Clone + Send + Sync + 'static {
 
 impl<S: Clone + Send + Sync + 'static> Blocking for S {}
 
+/// Runs an operation on a task of its own, so that it finishes even when its caller's future is
+/// dropped. A face drops a request's future when the client hangs up; an operation that changes
+/// a container (start: rootfs, network, shim, record) must not stop half-way, or it leaves a
+/// shim running under a record that says "created".
+pub(crate) async fn to_completion<T: Send + 'static>(
+    op: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(op)
+        .await
+        .map_err(|e| Error::internal(format!("operation failed: {e}")))?
+}
+
 pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {

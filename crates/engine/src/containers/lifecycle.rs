@@ -5,12 +5,25 @@ use std::time::Duration;
 use super::ContainerStatus;
 use super::signal;
 use crate::Containers;
+use crate::context::to_completion;
 use crate::error::{Error, Result};
 
 impl Containers {
     /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the timeout. Returns
     /// false when it was not running (docker answers 304).
     pub async fn stop_container(
+        &self,
+        name: &str,
+        sig: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<bool> {
+        let name = name.to_string();
+        let this = self.clone();
+        to_completion(async move { this.stop_container_now(&name, sig, timeout).await }).await
+    }
+
+    /// The operation itself; see [`to_completion`].
+    async fn stop_container_now(
         &self,
         name: &str,
         sig: Option<String>,
@@ -101,6 +114,13 @@ impl Containers {
 
     /// `POST /containers/{id}/kill`.
     pub async fn kill_container(&self, name: &str, sig: Option<String>) -> Result<()> {
+        let name = name.to_string();
+        let this = self.clone();
+        to_completion(async move { this.kill_container_now(&name, sig).await }).await
+    }
+
+    /// The operation itself; see [`to_completion`].
+    async fn kill_container_now(&self, name: &str, sig: Option<String>) -> Result<()> {
         let locked = self.lock_container(name).await?;
         let sig = signal::parse(sig.as_deref().unwrap_or(""), 9)?;
         let (c, live) = (&locked.c, &locked.live);
@@ -130,6 +150,18 @@ impl Containers {
         sig: Option<String>,
         timeout: Option<i64>,
     ) -> Result<()> {
+        let name = name.to_string();
+        let this = self.clone();
+        to_completion(async move { this.restart_container_now(&name, sig, timeout).await }).await
+    }
+
+    /// The operation itself; see [`to_completion`].
+    async fn restart_container_now(
+        &self,
+        name: &str,
+        sig: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         let c = self.ctx.resolve_container(name)?;
         let live = self.live.get(&c.id);
         let _op = live.op.lock().await;
@@ -140,6 +172,13 @@ impl Containers {
     }
 
     pub async fn pause_container(&self, name: &str, pause: bool) -> Result<()> {
+        let name = name.to_string();
+        let this = self.clone();
+        to_completion(async move { this.pause_container_now(&name, pause).await }).await
+    }
+
+    /// The operation itself; see [`to_completion`].
+    async fn pause_container_now(&self, name: &str, pause: bool) -> Result<()> {
         let locked = self.lock_container(name).await?;
         let (mut c, live) = (locked.c.clone(), &locked.live);
         let shim = live.shim().filter(|_| c.state.status.is_running());
@@ -182,6 +221,13 @@ impl Containers {
     }
 
     pub async fn rename_container(&self, name: &str, new_name: &str) -> Result<()> {
+        let (name, new_name) = (name.to_string(), new_name.to_string());
+        let this = self.clone();
+        to_completion(async move { this.rename_container_now(&name, &new_name).await }).await
+    }
+
+    /// The operation itself; see [`to_completion`].
+    async fn rename_container_now(&self, name: &str, new_name: &str) -> Result<()> {
         let locked = self.lock_container(name).await?;
         let c = &locked.c;
         let new = super::create::validate_name(new_name)?;

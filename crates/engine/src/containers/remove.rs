@@ -5,12 +5,20 @@ use pouch_api::types::ContainerPruneReport;
 
 use crate::Containers;
 use crate::context::Blocking;
+use crate::context::to_completion;
 use crate::error::{Error, Result};
 
 impl Containers {
     /// Removes a container; a running one only with `force` (it is killed first). With `volumes`,
     /// its anonymous volumes go too (`rm -v`, `run --rm`).
     pub async fn remove_container(&self, name: &str, force: bool, volumes: bool) -> Result<()> {
+        let name = name.to_string();
+        let this = self.clone();
+        to_completion(async move { this.remove_container_now(&name, force, volumes).await }).await
+    }
+
+    /// The operation itself; see [`to_completion`].
+    async fn remove_container_now(&self, name: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.ctx.resolve_container(name)?;
         let live = self.live.get(&c.id);
         let _op = live.op.lock().await;

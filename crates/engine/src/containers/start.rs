@@ -8,6 +8,7 @@ use pouch_runtime::shim::{self, ShimLaunch};
 use pouch_runtime::spec::{self, ContainerSpec, Namespaces, NsMode};
 
 use super::ContainerStatus;
+use crate::context::to_completion;
 use crate::error::{Error, Result};
 use crate::store::ContainerRecord;
 use crate::{Containers, now_nanos};
@@ -22,6 +23,13 @@ pub enum Started {
 
 impl Containers {
     pub async fn start_container(&self, name: &str) -> Result<Started> {
+        let name = name.to_string();
+        let this = self.clone();
+        to_completion(async move { this.start_container_now(&name).await }).await
+    }
+
+    /// The operation itself; see [`to_completion`].
+    async fn start_container_now(&self, name: &str) -> Result<Started> {
         let c = self.ctx.resolve_container(name)?;
         let live = self.live.get(&c.id);
         let op = live.op.lock().await;

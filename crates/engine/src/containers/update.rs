@@ -11,6 +11,7 @@ use pouch_api::types::{ContainerUpdateBody, HostConfig, ThrottleDevice};
 use pouch_runtime::spec::{self, BlkioThrottle};
 
 use crate::Containers;
+use crate::context::to_completion;
 use crate::error::{Error, Result};
 
 /// Where containers' cgroups live unless `--cgroup-parent` says otherwise.
@@ -240,6 +241,17 @@ fn apply_writes(writes: &[spec::CgroupWrite]) -> Result<()> {
 
 impl Containers {
     pub async fn update_container(
+        &self,
+        name: &str,
+        u: ContainerUpdateBody,
+    ) -> Result<Vec<String>> {
+        let name = name.to_string();
+        let this = self.clone();
+        to_completion(async move { this.update_container_now(&name, u).await }).await
+    }
+
+    /// The operation itself; see [`to_completion`].
+    async fn update_container_now(
         &self,
         name: &str,
         u: ContainerUpdateBody,
