@@ -4,6 +4,7 @@
 pub mod at;
 pub mod fs;
 pub mod host;
+pub mod inotify;
 pub mod lock;
 pub mod mount;
 pub mod netlink;
