@@ -30,6 +30,12 @@ impl Stream {
 /// input while this much is waiting for the container to read its stdin.
 const STDIN_HIGH_WATER: usize = 64 * 1024;
 
+/// Capacity asked for the container's output pipes (the default is 64 KiB): a fast writer
+/// keeps filling the pipe while the shim writes the log, so each wake-up of the shim finds more
+/// to read and both sides switch less. Kernel memory, used only while output is waiting; the
+/// kernel caps it at `fs.pipe-max-size` for unprivileged callers.
+const OUTPUT_PIPE_SIZE: i32 = 1024 * 1024;
+
 /// A readable end of the container's output.
 pub struct Output {
     pub file: File,
@@ -165,6 +171,8 @@ pub fn pipes(stdin: bool) -> io::Result<(ShimSide, CreateIo)> {
     };
     set_nonblocking(&out_r)?;
     set_nonblocking(&err_r)?;
+    grow_pipe(&out_r);
+    grow_pipe(&err_r);
     let shim = ShimSide {
         outputs: vec![
             Output {
@@ -208,6 +216,13 @@ pub fn pty(master: OwnedFd, stdin: bool) -> io::Result<ShimSide> {
 
 fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from)
+}
+
+/// Best effort: a pipe that keeps the default size only costs more wake-ups.
+fn grow_pipe(fd: &OwnedFd) {
+    if let Err(e) = fcntl(fd.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(OUTPUT_PIPE_SIZE)) {
+        tracing::debug!("cannot grow the output pipe to {OUTPUT_PIPE_SIZE} bytes: {e}");
+    }
 }
 
 fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
