@@ -28,8 +28,8 @@ use pouch_sys::lock::LockFile;
 
 pub use config::{Config, RuntimeConfig};
 pub use containers::{
-    AttachStream, CommitOptions, ContainerStatus, ExecStarted, LogLine, LogOptions, Started,
-    WaitCondition,
+    AttachStream, CommitOptions, ContainerStatus, ExecStarted, LogBatch, LogLine, LogOptions,
+    LogRecord, Started, WaitCondition,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use events::event_matches;

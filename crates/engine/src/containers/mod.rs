@@ -34,7 +34,7 @@ pub use attach::AttachStream;
 pub use commit::CommitOptions;
 pub use exec::ExecStarted;
 pub(crate) use exec::Execs;
-pub use logs::{LogLine, LogOptions};
+pub use logs::{LogBatch, LogLine, LogOptions, LogRecord};
 pub use start::Started;
 pub(crate) use start::find_init;
 pub use state::ContainerStatus;

@@ -8,7 +8,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use pouch_api::types::ContainerCreateBody;
-use pouch_engine::{Containers, Error, LogLine, LogOptions, Started, WaitCondition};
+use pouch_engine::{Containers, Error, LogBatch, LogLine, LogOptions, Started, WaitCondition};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::AppState;
@@ -287,12 +287,78 @@ async fn logs(
         until: unix_nanos(q.get("until"))?,
         tail,
     };
-    let timestamps = q.bool("timestamps");
+    let how = LogFormat {
+        timestamps: q.bool("timestamps"),
+        details: q.bool("details"),
+    };
     let (tty, rx) = containers.container_logs(&id, opts)?;
+    // One body chunk per batch of records, not per line.
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx)
-        .map(move |l| Ok::<_, std::io::Error>(log_chunk(&l, tty, timestamps)));
+        .map(move |b| Ok::<_, std::io::Error>(how.encode(&b, tty)));
     let ctype = if tty { RAW } else { MUX };
     Ok(([(header::CONTENT_TYPE, ctype)], Body::from_stream(stream)).into_response())
+}
+
+/// How `logs` presents records (docker's `httputils.WriteLogStream`).
+#[derive(Clone, Copy)]
+struct LogFormat {
+    timestamps: bool,
+    details: bool,
+}
+
+impl LogFormat {
+    /// A batch as the client gets it: each record raw for a tty, else in a frame of its stream;
+    /// with `timestamps` prefixed by its time (nanoseconds always nine digits, docker's
+    /// `RFC3339NanoFixed`) and a space; with `details` by its attributes and a space (the
+    /// shim records none, so just the space).
+    fn encode(self, batch: &LogBatch, tty: bool) -> Bytes {
+        let per_record = 8 + if self.timestamps { 32 } else { 0 } + usize::from(self.details);
+        let mut out = Vec::with_capacity(batch.bytes() + batch.len() * per_record);
+        for r in batch.iter() {
+            let start = out.len();
+            if !tty {
+                out.extend_from_slice(&[r.stream, 0, 0, 0, 0, 0, 0, 0]);
+            }
+            if self.timestamps {
+                rfc3339_nano_fixed(r.time, &mut out);
+                out.push(b' ');
+            }
+            if self.details {
+                out.push(b' ');
+            }
+            out.extend_from_slice(r.data);
+            if !tty {
+                let len = (out.len() - start - 8) as u32;
+                out[start + 4..start + 8].copy_from_slice(&len.to_be_bytes());
+            }
+        }
+        Bytes::from(out)
+    }
+}
+
+/// An RFC 3339 time with its fraction padded (or cut) to nine digits, keeping its zone.
+fn rfc3339_nano_fixed(t: &str, out: &mut Vec<u8>) {
+    let b = t.as_bytes();
+    if b.len() < 20 || b[10] != b'T' {
+        out.extend_from_slice(b);
+        return;
+    }
+    out.extend_from_slice(&b[..19]);
+    out.push(b'.');
+    let mut i = 19;
+    let mut digits = 0;
+    if b[19] == b'.' {
+        i = 20;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if digits < 9 {
+                out.push(b[i]);
+                digits += 1;
+            }
+            i += 1;
+        }
+    }
+    out.resize(out.len() + 9 - digits, b'0');
+    out.extend_from_slice(&b[i..]);
 }
 
 /// One log line as the client gets it: raw for a tty, else in a frame of its stream.
@@ -427,4 +493,61 @@ async fn top(
             .await?,
     )
     .into_response())
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+    use pouch_engine::LogRecord;
+
+    fn batch() -> LogBatch {
+        let mut b = LogBatch::default();
+        for (stream, time, data) in [
+            (1, "2026-11-23T14:00:00.12Z", &b"out\n"[..]),
+            (2, "2026-11-23T14:00:01Z", b"err\n"),
+            (1, "2026-11-23T14:00:02.123456789Z", b"partial"),
+        ] {
+            b.push(LogRecord { stream, time, data });
+        }
+        b
+    }
+
+    #[test]
+    fn a_batch_is_one_chunk_of_frames() {
+        let plain = LogFormat {
+            timestamps: false,
+            details: false,
+        };
+        let out = plain.encode(&batch(), false);
+        let mut want = Vec::new();
+        want.extend_from_slice(&frame(1, b"out\n"));
+        want.extend_from_slice(&frame(2, b"err\n"));
+        want.extend_from_slice(&frame(1, b"partial"));
+        assert_eq!(out.as_ref(), want.as_slice());
+        assert_eq!(plain.encode(&batch(), true).as_ref(), b"out\nerr\npartial");
+    }
+
+    #[test]
+    fn timestamps_have_nine_digits_and_details_a_space_like_docker() {
+        let both = LogFormat {
+            timestamps: true,
+            details: true,
+        };
+        let out = both.encode(&batch(), true);
+        assert_eq!(
+            String::from_utf8(out.to_vec()).unwrap(),
+            "2026-11-23T14:00:00.120000000Z  out\n\
+             2026-11-23T14:00:01.000000000Z  err\n\
+             2026-11-23T14:00:02.123456789Z  partial"
+        );
+        let framed = LogFormat {
+            timestamps: true,
+            details: false,
+        }
+        .encode(&batch(), false);
+        assert_eq!(&framed[..8], &[1, 0, 0, 0, 0, 0, 0, 35]);
+        let mut t = Vec::new();
+        rfc3339_nano_fixed("2024-01-01T00:00:00.5+01:00", &mut t);
+        assert_eq!(t, b"2024-01-01T00:00:00.500000000+01:00");
+    }
 }

@@ -2,14 +2,13 @@
 
 use anyhow::{Result, anyhow};
 use clap::Args;
-use futures_util::TryStreamExt;
-use pouch_client::{Demuxer, Query, content_type_kind, encode_path};
+use futures_util::{FutureExt, TryStreamExt};
+use pouch_client::{Demuxer, Query, StreamKind, content_type_kind, encode_path};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 
-use super::stream::write_pieces;
 use crate::commands::Ctx;
 
 #[derive(Debug, Args)]
@@ -140,19 +139,74 @@ pub async fn run(ctx: &mut Ctx, args: LogsArgs) -> Result<()> {
     let resp = client.get_response(&path).await?;
     let multiplexed = content_type_kind(&resp.headers).unwrap_or(!tty);
     let mut body = resp.body;
-    let (mut stdout, mut stderr) = (tokio::io::stdout(), tokio::io::stderr());
+    let mut out = Output::new(tokio::io::stdout(), tokio::io::stderr());
     let mut demux = Demuxer::new();
     let mut pieces = Vec::new();
-    while let Some(chunk) = body.try_next().await? {
+    loop {
+        // A burst is written in large blocks; what is buffered goes out as soon as the daemon
+        // has nothing more right now (a follower waiting for the container to speak).
+        let next = match body.try_next().now_or_never() {
+            Some(next) => next?,
+            None => {
+                out.flush().await?;
+                body.try_next().await?
+            }
+        };
+        let Some(chunk) = next else {
+            break;
+        };
         if multiplexed {
             demux.push(chunk, &mut pieces)?;
-            write_pieces(&mut pieces, &mut stdout, &mut stderr).await?;
+            for (kind, bytes) in pieces.drain(..) {
+                out.write(kind, &bytes).await?;
+            }
         } else {
-            stdout.write_all(&chunk).await?;
-            stdout.flush().await?;
+            out.write(StreamKind::Stdout, &chunk).await?;
         }
     }
+    out.flush().await?;
     Ok(())
+}
+
+/// stdout and stderr behind large buffers, written in the order the output came: switching
+/// streams flushes the other one first, so `pouch logs c >file 2>&1` interleaves the lines as
+/// docker's unbuffered copy does.
+struct Output<O: AsyncWrite + Unpin, E: AsyncWrite + Unpin> {
+    out: BufWriter<O>,
+    err: BufWriter<E>,
+    last: StreamKind,
+}
+
+/// Large enough that a fast reader makes few write syscalls.
+const OUTPUT_BUFFER: usize = 256 * 1024;
+
+impl<O: AsyncWrite + Unpin, E: AsyncWrite + Unpin> Output<O, E> {
+    fn new(out: O, err: E) -> Self {
+        Output {
+            out: BufWriter::with_capacity(OUTPUT_BUFFER, out),
+            err: BufWriter::with_capacity(OUTPUT_BUFFER, err),
+            last: StreamKind::Stdout,
+        }
+    }
+
+    async fn write(&mut self, kind: StreamKind, data: &[u8]) -> std::io::Result<()> {
+        if kind != self.last {
+            match self.last {
+                StreamKind::Stdout => self.out.flush().await?,
+                StreamKind::Stderr => self.err.flush().await?,
+            }
+            self.last = kind;
+        }
+        match kind {
+            StreamKind::Stdout => self.out.write_all(data).await,
+            StreamKind::Stderr => self.err.write_all(data).await,
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush().await?;
+        self.err.flush().await
+    }
 }
 
 #[cfg(test)]
@@ -182,5 +236,54 @@ mod tests {
         assert!(get_timestamp("yesterday", NOW).is_err());
         assert!(get_timestamp("2024-13-01", NOW).is_err());
         assert!(get_timestamp("10x", NOW).is_err());
+    }
+
+    /// Both streams into one shared buffer, as when stdout and stderr are the same file.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl AsyncWrite for Shared {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn buffered_output_keeps_the_order_of_the_streams() {
+        let shared = Shared::default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut out = Output::new(shared.clone(), shared.clone());
+            out.write(StreamKind::Stdout, b"out 1\n").await.unwrap();
+            out.write(StreamKind::Stderr, b"err 1\n").await.unwrap();
+            out.write(StreamKind::Stdout, b"out 2\n").await.unwrap();
+            out.write(StreamKind::Stdout, b"out 3\n").await.unwrap();
+            // Nothing is written before a flush or a switch of streams…
+            assert_eq!(shared.0.lock().unwrap().as_slice(), b"out 1\nerr 1\n");
+            out.flush().await.unwrap();
+        });
+        assert_eq!(
+            shared.0.lock().unwrap().as_slice(),
+            b"out 1\nerr 1\nout 2\nout 3\n"
+        );
     }
 }
