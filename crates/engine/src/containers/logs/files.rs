@@ -271,27 +271,22 @@ mod tests {
             }
             got
         };
-        let mut t = sections
-            .iter()
-            .map(|s| Section {
-                file: s.file.try_clone().unwrap(),
-                start: 0,
-                end: s.end,
-            })
-            .collect::<Vec<_>>();
-        tail(&mut t, 3).unwrap();
+        let tailed = |n: usize| {
+            let mut t: Vec<Section> = sections
+                .iter()
+                .map(|s| Section {
+                    file: s.file.try_clone().unwrap(),
+                    start: 0,
+                    end: s.end,
+                })
+                .collect();
+            tail(&mut t, n).unwrap();
+            t
+        };
+        let t = tailed(3);
         assert_eq!(read_all(&t), ["line 5007", "line 5008", "line 5009"]);
         assert_eq!(t[0].start, t[0].end);
-        let mut t = sections
-            .iter()
-            .map(|s| Section {
-                file: s.file.try_clone().unwrap(),
-                start: 0,
-                end: s.end,
-            })
-            .collect::<Vec<_>>();
-        tail(&mut t, 12).unwrap();
-        let got = read_all(&t);
+        let got = read_all(&tailed(12));
         assert_eq!(got.len(), 12);
         assert_eq!(
             (got[0].as_str(), got[11].as_str()),
