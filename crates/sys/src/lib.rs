@@ -12,4 +12,5 @@ pub mod nft;
 pub mod nsmount;
 pub mod proc;
 pub mod quota;
+pub mod seccomp;
 pub mod userns;
