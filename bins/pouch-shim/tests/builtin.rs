@@ -80,7 +80,7 @@ async fn cleanup_after_a_killed_shim() {
     .await;
 }
 
-/// A seccomp profile is compiled once per runtime root: a second container with the same
+/// A seccomp profile is compiled once per exec root: a second container with the same
 /// profile installs the cached program (the cache file is not written again), and both are
 /// filtered, their exec'd processes too.
 #[tokio::test]
@@ -93,7 +93,8 @@ async fn seccomp_programs_are_compiled_once_per_profile() {
             ..Opts::default()
         };
         let first = Env::new(RuntimeChoice::Builtin, &["sleep", "100"], opts.clone());
-        let cache = first.launch.runtime_root.join("seccomp");
+        // <exec-root>/seccomp, beside <exec-root>/runtime/builtin.
+        let cache = first.dir.path().join("seccomp");
         let entry = || {
             let files: Vec<_> = std::fs::read_dir(&cache)
                 .map(|d| d.map(|e| e.unwrap().path()).collect())

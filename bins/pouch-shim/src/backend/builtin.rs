@@ -306,7 +306,7 @@ impl Builtin {
 impl Runtime for Builtin {
     fn create(&mut self, io: CreateIo) -> anyhow::Result<i32> {
         let (bundle, facts, install) =
-            prepare_bundle(&self.bundle, &seccomp::Cache::new(&self.root))?;
+            prepare_bundle(&self.bundle, &seccomp::Cache::for_runtime_root(&self.root))?;
         self.facts = Some(facts);
         let mut builder = self.builder(io)?;
         if let Some(install) = install {

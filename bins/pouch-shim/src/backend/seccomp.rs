@@ -4,8 +4,8 @@
 //! starts — the container's init and each exec'd process — 14–22 ms for Docker's default
 //! profile each time. Instead, the builtin backend compiles a profile once into the BPF
 //! program libseccomp would load (`seccomp_export_bpf` runs the same generator as
-//! `seccomp_load`, the architecture check included), keeps it in a cache under the runtime
-//! root named by a digest of the profile, and installs it from the executor, right before
+//! `seccomp_load`, the architecture check included), keeps it in a cache under the exec root
+//! named by a digest of the profile, and installs it from the executor, right before
 //! execve. libcontainer is given a copy of the config without `linux.seccomp` (see
 //! [`prepare`]); runc and crun still read the profile from the bundle.
 //!
@@ -93,11 +93,19 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// The cache of the runtime whose state lives in `runtime_root`.
-    pub fn new(runtime_root: &Path) -> Cache {
-        Cache {
-            dir: runtime_root.join("seccomp"),
-        }
+    pub fn new(dir: PathBuf) -> Cache {
+        Cache { dir }
+    }
+
+    /// The daemon's cache, `<exec-root>/seccomp`, found from the runtime's state root
+    /// (`<exec-root>/runtime/<name>`): shared by every container and runtime of the daemon,
+    /// and kept out of the runtime's state root, whose entries are containers.
+    pub fn for_runtime_root(runtime_root: &Path) -> Cache {
+        let dir = match runtime_root.parent().and_then(Path::parent) {
+            Some(exec_root) => exec_root.join("seccomp"),
+            None => runtime_root.join("seccomp"),
+        };
+        Cache::new(dir)
     }
 
     /// The filter for `profile` (an OCI `linux.seccomp`): from the cache, or compiled and
@@ -122,7 +130,8 @@ impl Cache {
     }
 
     /// Writes `path` whole or not at all (temp file, rename). No fsync: the cache lives under
-    /// the exec root, and a file torn by a crash fails its checksum and is compiled again.
+    /// the exec root (normally a tmpfs), and a file torn by a crash fails its checksum and is
+    /// compiled again.
     fn store(&self, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         DirBuilder::new()
             .recursive(true)
@@ -450,7 +459,7 @@ mod tests {
     #[test]
     fn a_profile_is_compiled_once_and_then_read_from_the_cache() {
         let root = tempfile::tempdir().unwrap();
-        let cache = Cache::new(root.path());
+        let cache = Cache::new(root.path().join("seccomp"));
         let profile = docker_default();
         let (first, origin) = cache.filter(&profile).unwrap();
         assert_eq!(origin, Origin::Compiled);
@@ -491,11 +500,17 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_is_the_exec_roots() {
+        let c = Cache::for_runtime_root(Path::new("/run/pouch/runtime/builtin"));
+        assert_eq!(c.dir, Path::new("/run/pouch/seccomp"));
+    }
+
+    #[test]
     fn an_unwritable_cache_still_gives_the_filter() {
         let root = tempfile::tempdir().unwrap();
         // The cache directory's place is taken by a file.
         fs::write(root.path().join("seccomp"), "").unwrap();
-        let cache = Cache::new(root.path());
+        let cache = Cache::new(root.path().join("seccomp"));
         for _ in 0..2 {
             let (f, origin) = cache.filter(&deny_getcwd()).unwrap();
             assert_eq!(origin, Origin::Compiled);
@@ -507,7 +522,9 @@ mod tests {
     #[test]
     fn programs_check_the_architecture_first() {
         let root = tempfile::tempdir().unwrap();
-        let (f, _) = Cache::new(root.path()).filter(&docker_default()).unwrap();
+        let (f, _) = Cache::new(root.path().join("seccomp"))
+            .filter(&docker_default())
+            .unwrap();
         let insns: Vec<_> = f.program().instructions().collect();
         // ld [4]: seccomp_data.arch, before any syscall number is looked at.
         assert_eq!(insns[0], (0x20, 0, 0, 4));
@@ -527,7 +544,7 @@ mod tests {
     #[test]
     fn profiles_the_runtime_cannot_honour_are_refused() {
         let root = tempfile::tempdir().unwrap();
-        let cache = Cache::new(root.path());
+        let cache = Cache::new(root.path().join("seccomp"));
         let notify = json!({
             "defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}],
@@ -592,7 +609,7 @@ mod tests {
     #[test]
     fn prepare_takes_the_profile_out_of_the_config() {
         let root = tempfile::tempdir().unwrap();
-        let cache = Cache::new(root.path());
+        let cache = Cache::new(root.path().join("seccomp"));
         let mut config = json!({
             "process": root_process(),
             "linux": {"seccomp": deny_getcwd(), "namespaces": [{"type": "pid"}]},
@@ -639,7 +656,9 @@ mod tests {
     #[test]
     fn an_installed_filter_filters_the_process() {
         let root = tempfile::tempdir().unwrap();
-        let (filter, _) = Cache::new(root.path()).filter(&deny_getcwd()).unwrap();
+        let (filter, _) = Cache::new(root.path().join("seccomp"))
+            .filter(&deny_getcwd())
+            .unwrap();
         let install = Install {
             filter,
             lent: false,
@@ -677,7 +696,9 @@ mod tests {
             return;
         }
         let root = tempfile::tempdir().unwrap();
-        let (filter, _) = Cache::new(root.path()).filter(&deny_getcwd()).unwrap();
+        let (filter, _) = Cache::new(root.path().join("seccomp"))
+            .filter(&deny_getcwd())
+            .unwrap();
         let install = Install { filter, lent: true };
         use caps::{CapSet, Capability};
         in_child(move || {
