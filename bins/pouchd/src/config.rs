@@ -91,13 +91,16 @@ pub struct DaemonConfig {
     pub engine: Config,
     pub hosts: Vec<String>,
     pub pidfile: PathBuf,
+    /// The config file's keys as read (an empty object without a file): a reload compares them
+    /// to tell which changed keys need a restart.
+    pub file: serde_json::Value,
 }
 
 pub fn resolve(flags: &Flags) -> Result<DaemonConfig> {
-    let file = match &flags.config {
+    let (file_json, file) = match &flags.config {
         Some(p) => read(p)?,
         None if Path::new(DEFAULT_CONFIG).exists() => read(Path::new(DEFAULT_CONFIG))?,
-        None => FileConfig::default(),
+        None => (serde_json::json!({}), FileConfig::default()),
     };
     let root = flags
         .root
@@ -216,11 +219,16 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig> {
         engine,
         hosts,
         pidfile,
+        file: file_json,
     })
 }
 
-fn read(p: &Path) -> Result<FileConfig> {
+/// The config file as JSON (for comparing keys) and as its typed keys.
+fn read(p: &Path) -> Result<(serde_json::Value, FileConfig)> {
     let text = std::fs::read_to_string(p)
         .with_context(|| format!("reading config file {}", p.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("config file {} is not valid", p.display()))
+    let invalid = || format!("config file {} is not valid", p.display());
+    let typed = serde_json::from_str(&text).with_context(invalid)?;
+    let json = serde_json::from_str(&text).with_context(invalid)?;
+    Ok((json, typed))
 }

@@ -1,8 +1,10 @@
 //! pouchd: parses flags and the config file, opens the engine, serves the Docker API on every
-//! `-H` listener and shuts down cleanly on SIGTERM/SIGINT.
+//! `-H` listener, reloads its config on SIGHUP and shuts down cleanly on SIGTERM/SIGINT.
 
 mod config;
 mod listen;
+mod logging;
+mod reload;
 
 use std::path::PathBuf;
 
@@ -12,7 +14,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 /// The pouch container engine daemon.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(name = "pouchd", version, about)]
 pub struct Flags {
     /// Root of persistent state (metadata, images) [default: /var/lib/pouch]
@@ -82,7 +84,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    init_logging(cfg.engine.debug, &flags.log_format);
+    let log = logging::init(cfg.engine.debug, &flags.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -93,7 +95,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let result = rt.block_on(run(cfg));
+    let result = rt.block_on(run(flags, cfg, log));
     // Blocking workers (a log follower, a stuck client) must not keep a stopped daemon alive.
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     if let Err(e) = result {
@@ -103,21 +105,12 @@ fn main() {
     }
 }
 
-fn init_logging(debug: bool, format: &str) {
-    let level = if debug { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("POUCHD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        b.json().init();
-    } else {
-        b.init();
-    }
-}
-
-async fn run(cfg: config::DaemonConfig) -> Result<()> {
+async fn run(flags: Flags, cfg: config::DaemonConfig, log: logging::LogLevel) -> Result<()> {
+    // Signal handlers first: a SIGHUP that arrives while the engine opens waits for the loop
+    // below instead of killing the daemon.
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
     let engine =
         pouch_engine::Engine::open(cfg.engine.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Only now, with the root lock held, can a pid file naming an exited pouchd be told stale;
@@ -149,11 +142,18 @@ async fn run(cfg: config::DaemonConfig) -> Result<()> {
         hosts = ?cfg.hosts,
         "pouchd is ready"
     );
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    let sig = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    let reloader = reload::Reloader {
+        flags,
+        started: cfg.file.clone(),
+        log,
+        engine: engine.clone(),
+    };
+    let sig = loop {
+        tokio::select! {
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
+            _ = hup.recv() => reloader.reload(),
+        }
     };
     tracing::info!(signal = sig, "shutting down");
     let _ = stop_tx.send(true);
