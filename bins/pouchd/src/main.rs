@@ -1,10 +1,12 @@
 //! pouchd: parses flags and the config file, opens the engine, serves the Docker API on every
-//! `-H` listener, reloads its config on SIGHUP and shuts down cleanly on SIGTERM/SIGINT.
+//! `-H` listener (tcp:// ones behind TLS), reloads its config on SIGHUP and shuts down cleanly
+//! on SIGTERM/SIGINT.
 
 mod config;
 mod listen;
 mod logging;
 mod reload;
+mod tls;
 
 use std::path::PathBuf;
 
@@ -73,6 +75,25 @@ pub struct Flags {
     /// MTU of the default bridge and its containers' interfaces
     #[arg(long, value_name = "BYTES")]
     pub mtu: Option<u32>,
+    /// Serve tcp:// listeners with TLS; implied by --tlsverify. A tcp:// listener needs TLS or
+    /// an explicit --tls=false (plain TCP: anyone who can connect has root)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_name = "BOOL")]
+    pub tls: Option<bool>,
+    /// Use TLS and accept only clients with a certificate signed by --tlscacert (the default
+    /// once TLS is on; --tlsverify=false serves TLS to any client)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_name = "BOOL")]
+    pub tlsverify: Option<bool>,
+    /// Trust client certificates signed only by this CA [default: ~/.docker/ca.pem]
+    #[arg(long, value_name = "FILE")]
+    pub tlscacert: Option<PathBuf>,
+    /// The server's TLS certificate [default: ~/.docker/cert.pem]
+    #[arg(long, value_name = "FILE")]
+    pub tlscert: Option<PathBuf>,
+    /// The server's TLS key [default: ~/.docker/key.pem]
+    #[arg(long, value_name = "FILE")]
+    pub tlskey: Option<PathBuf>,
 }
 
 fn main() {
@@ -111,6 +132,8 @@ async fn run(flags: Flags, cfg: config::DaemonConfig, log: logging::LogLevel) ->
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    // Certificates are read before anything starts: a bad path stops pouchd at once.
+    let tcp = listen::TcpMode::load(&cfg.tcp)?;
     let engine =
         pouch_engine::Engine::open(cfg.engine.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Only now, with the root lock held, can a pid file naming an exited pouchd be told stale;
@@ -125,7 +148,7 @@ async fn run(flags: Flags, cfg: config::DaemonConfig, log: logging::LogLevel) ->
         .start_lxcfs()
         .await
         .map_err(|e| anyhow::anyhow!("starting lxcfs: {e}"))?;
-    let listeners = listen::bind_all(&cfg.hosts).await?;
+    let listeners = listen::bind_all(&cfg.hosts, tcp.as_ref()).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let router = pouch_server::router(&engine);
     let mut tasks = Vec::new();
