@@ -499,17 +499,19 @@ pub(crate) fn resolve_user(rootfs: &Path, spec_user: &str) -> Result<spec::User>
                 })?,
         },
     };
-    let additional_gids = if uname.is_empty() {
-        Vec::new()
-    } else {
-        group
-            .lines()
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .filter(|f| f.len() >= 4 && f[3].split(',').any(|m| m == uname))
-            .filter_map(|f| f[2].parse().ok())
-            .filter(|g| *g != gid)
-            .collect()
-    };
+    // As docker: the supplementary groups are the primary group (`id` shows `groups=1000`, not
+    // none), then, unless the group was given, the groups that list the named user as a member.
+    let mut additional_gids = vec![gid];
+    if g.is_none() && !uname.is_empty() {
+        additional_gids.extend(
+            group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .filter(|f| f.len() >= 4 && f[3].split(',').any(|m| m == uname))
+                .filter_map(|f| f[2].parse::<u32>().ok())
+                .filter(|g| *g != gid),
+        );
+    }
     Ok(spec::User {
         uid,
         gid,
@@ -552,10 +554,12 @@ mod tests {
         let u = resolve_user(d.path(), "user").unwrap();
         assert_eq!(
             (u.uid, u.gid, u.additional_gids.clone()),
-            (1000, 1000, vec![10])
+            (1000, 1000, vec![1000, 10])
         );
         let u = resolve_user(d.path(), "1000:wheel").unwrap();
-        assert_eq!((u.uid, u.gid), (1000, 10));
+        assert_eq!((u.uid, u.gid, u.additional_gids), (1000, 10, vec![10]));
+        let u = resolve_user(d.path(), "user:1000").unwrap();
+        assert_eq!(u.additional_gids, vec![1000]);
         let u = resolve_user(d.path(), "4242").unwrap();
         assert_eq!((u.uid, u.gid), (4242, 0));
         assert!(resolve_user(d.path(), "nobody").is_err());
