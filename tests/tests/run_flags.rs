@@ -159,3 +159,29 @@ fn user_groups_and_domainname_as_docker() {
     let hosts = lines.next().unwrap_or_default();
     assert!(hosts.ends_with("\th1.d.lan h1"), "{got}");
 }
+
+/// `Cmd: []` means "the image's Cmd", exactly like `null` (docker's merge; SDKs and pouch 1.3's
+/// CLI send it), and `Entrypoint: []` still takes the image's Cmd.
+#[test]
+fn an_empty_cmd_takes_the_images_like_null() {
+    let d = Daemon::start();
+    d.load_busybox();
+    for (i, body) in [
+        r#"{"Image":"busybox","Cmd":[]}"#,
+        r#"{"Image":"busybox","Cmd":null}"#,
+        r#"{"Image":"busybox","Entrypoint":[]}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = d.http(
+            "POST",
+            &format!("/containers/create?name=c{i}"),
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 201, "{body}: {}", r.text());
+        let c = d.inspect(&format!("c{i}"));
+        assert_eq!(c["Path"], "sh", "{body}");
+        assert_eq!(c["Config"]["Cmd"], serde_json::json!(["sh"]), "{body}");
+    }
+}

@@ -123,10 +123,15 @@ impl Containers {
                     .collect()
             })
         };
-        if config.entrypoint.is_none() {
-            config.entrypoint = strs(&icfg["Entrypoint"]);
-            if config.cmd.is_none() {
+        // docker's merge: without an entrypoint of its own (null or []), a container takes the
+        // image's Cmd when it gives none (null or [], the same to docker and its SDKs), and the
+        // image's Entrypoint unless it asked for none with [].
+        if config.entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
+            if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
                 config.cmd = strs(&icfg["Cmd"]);
+            }
+            if config.entrypoint.is_none() {
+                config.entrypoint = strs(&icfg["Entrypoint"]);
             }
         }
         // An explicitly empty entrypoint (`--entrypoint ""`) means none.
