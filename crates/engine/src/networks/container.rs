@@ -521,16 +521,22 @@ impl Networks {
             };
             s.push_str(&format!("{ip}\t{name}\n"));
         }
+        // As docker: with a domain name, the fully qualified name comes first, so that
+        // `hostname -f` answers `h1.d.lan`.
+        let mut names = Vec::new();
+        if !c.config.domainname.is_empty() {
+            names.push(format!("{hostname}.{}", c.config.domainname));
+        }
+        names.push(hostname.to_string());
         match eps.first().filter(|ep| !ep.ip.starts_with("cni:")) {
             Some(ep) => {
-                let mut names = vec![hostname.to_string()];
                 names.extend(ep.aliases.iter().cloned());
                 s.push_str(&format!("{}\t{}\n", ep.ip, names.join(" ")));
                 if !ep.ip6.is_empty() {
                     s.push_str(&format!("{}\t{}\n", ep.ip6, names.join(" ")));
                 }
             }
-            None => s.push_str(&format!("127.0.1.1\t{hostname}\n")),
+            None => s.push_str(&format!("127.0.1.1\t{}\n", names.join(" "))),
         }
         Ok(s)
     }
