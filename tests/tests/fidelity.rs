@@ -118,3 +118,50 @@ fn host_config_keys_group_add_and_refusals() {
     assert!(err.contains("user-defined network"), "{err}");
     d.docker_ok(&["rm", "-f", "hc"]);
 }
+
+/// Image inspect reports the run config in docker's shape: every key dockerd sends (null or
+/// empty when the image does not set it), `ContainerConfig` and `Container` included.
+#[test]
+fn image_inspect_has_dockers_config_keys() {
+    let Some(d) = docker_daemon() else {
+        return;
+    };
+    let v = d.http("GET", "/images/busybox/json", b"").json();
+    for key in [
+        "Hostname",
+        "Domainname",
+        "User",
+        "AttachStdin",
+        "AttachStdout",
+        "AttachStderr",
+        "Tty",
+        "OpenStdin",
+        "StdinOnce",
+        "Env",
+        "Cmd",
+        "Image",
+        "Volumes",
+        "WorkingDir",
+        "Entrypoint",
+        "OnBuild",
+        "Labels",
+    ] {
+        assert!(v["Config"].get(key).is_some(), "Config.{key}: {v}");
+        assert!(
+            v["ContainerConfig"].get(key).is_some(),
+            "ContainerConfig.{key}"
+        );
+    }
+    assert_eq!(v["Config"]["Cmd"], serde_json::json!(["sh"]));
+    assert!(v["Config"]["Entrypoint"].is_null());
+    assert_eq!(v["Container"], "");
+    // Templates that name them render (docker inspect -f).
+    let out = d.docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Config.Entrypoint}} {{.Config.User}}|",
+        "busybox",
+    ]);
+    assert_eq!(out.trim(), "[] |");
+}
