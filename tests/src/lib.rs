@@ -109,6 +109,34 @@ pub fn test_images() -> &'static Path {
     })
 }
 
+/// A host port for a test to publish: free now and below the kernel's ephemeral range, so that no
+/// outgoing connection on the machine is given it meanwhile (pouchd holds published ports as
+/// dockerd does, and a connection bound to one would make the start fail).
+pub fn free_port() -> u16 {
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (base, span) = (10000u32, u32::from(low).saturating_sub(10000).max(1000));
+    let mut x = std::process::id()
+        ^ std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    for _ in 0..1000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let port = (base + (x >> 8) % span) as u16;
+        let free = |a: &str| std::net::TcpListener::bind((a, port)).is_ok();
+        if free("127.0.0.1")
+            && free("0.0.0.0")
+            && std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port below {low}");
+}
+
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub root: PathBuf,

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pouch_e2e::{Daemon, out};
+use pouch_e2e::{Daemon, free_port, out};
 
 fn ok(d: &Daemon, args: &[&str]) -> String {
     d.pouch_ok(args)
@@ -87,13 +87,6 @@ fn netns_pins(d: &Daemon) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 fn nft_usable() -> bool {

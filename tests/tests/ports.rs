@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use pouch_e2e::{Daemon, have_docker, out};
+use pouch_e2e::{Daemon, free_port, have_docker, out};
 
 fn nft_usable() -> bool {
     let ok = pouch_sys::nft::available();
@@ -23,14 +23,6 @@ fn daemon() -> Daemon {
     let d = Daemon::start();
     d.load_busybox();
     d
-}
-
-/// A port nothing holds right now (the kernel's pick, released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// Whether a host process could take `127.0.0.1:port` for TCP now.
