@@ -18,3 +18,10 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The Docker SDK for Python, a client the tests drive (from PyPI, for the python3 on PATH).
+if [[ ${1:-build} == test ]] && ! python3 -c 'import docker' 2>/dev/null; then
+  echo "installing: the Docker SDK for Python (pip)"
+  python3 -m pip install --quiet docker \
+    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-docker \
+    || echo "warning: could not install the Docker SDK for Python; its tests will say they skip"
+fi

@@ -6,7 +6,9 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
 
 pub mod archives;
 pub mod registry;
@@ -63,11 +65,34 @@ pub fn bin(name: &str) -> PathBuf {
 pub fn test_images() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("pouch-test-images-{}", std::process::id()));
+        // Built once per version of the script and of busybox, and shared by every test binary
+        // and run: a finished build is renamed into place, so a reader never sees half of one.
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-test-images.py");
+        let mut key = Sha256::new();
+        key.update(std::fs::read(&script).expect("make-test-images.py"));
+        let busybox = std::env::var("BUSYBOX").unwrap_or_else(|_| "/bin/busybox".into());
+        key.update(&busybox);
+        if let Ok(m) = std::fs::metadata(&busybox) {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+            key.update(format!("{} {:?}", m.len(), mtime));
+        }
+        let hash = hex::encode(key.finalize());
+        let dir = std::env::temp_dir().join(format!("pouch-test-images-{}", &hash[..16]));
+        if dir.join("busybox-docker.tar").exists() {
+            return dir;
+        }
+        let staging = std::env::temp_dir().join(format!(
+            "pouch-test-images-{}.{}",
+            &hash[..16],
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&staging);
         let out = Command::new("python3")
             .arg(&script)
-            .arg(&dir)
+            .arg(&staging)
             .output()
             .expect("python3");
         assert!(
@@ -75,8 +100,41 @@ pub fn test_images() -> &'static Path {
             "building test images failed (is busybox-static installed?): {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // Another binary may have finished first: its copy is as good as this one.
+        if std::fs::rename(&staging, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        assert!(dir.join("busybox-docker.tar").exists(), "{}", dir.display());
         dir
     })
+}
+
+/// A host port for a test to publish: free now and below the kernel's ephemeral range, so that no
+/// outgoing connection on the machine is given it meanwhile (pouchd holds published ports as
+/// dockerd does, and a connection bound to one would make the start fail).
+pub fn free_port() -> u16 {
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (base, span) = (10000u32, u32::from(low).saturating_sub(10000).max(1000));
+    let mut x = std::process::id()
+        ^ std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    for _ in 0..1000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let port = (base + (x >> 8) % span) as u16;
+        let free = |a: &str| std::net::TcpListener::bind((a, port)).is_ok();
+        if free("127.0.0.1")
+            && free("0.0.0.0")
+            && std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port below {low}");
 }
 
 pub struct Daemon {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use pouch_e2e::{Daemon, out};
+use pouch_e2e::{Daemon, free_port, out};
 
 const COMPOSE: &str = r#"version: "3.7"
 services:
@@ -36,14 +36,6 @@ fn have_compose() -> bool {
         eprintln!("skipping: docker-compose is not installed (Debian package docker-compose)");
     }
     ok
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The body of `GET path` on 127.0.0.1:port, or None while nothing answers properly.

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pouch_e2e::{Daemon, out};
+use pouch_e2e::{Daemon, free_port, out};
 
 fn ok(d: &Daemon, args: &[&str]) -> String {
     d.pouch_ok(args)
@@ -87,13 +87,6 @@ fn netns_pins(d: &Daemon) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 fn nft_usable() -> bool {
@@ -715,4 +708,41 @@ fn dual_stack_network_gives_ipv6_addresses_names_and_routes() {
     }
     ok(&d, &["rm", "-f", "six"]);
     ok(&d, &["network", "rm", "ds"]);
+}
+
+/// A bridge name that means something to nft (a quote, braces, a comment sign) is only ever a
+/// matched value in pouch's rules: the network works and serves a published port; a name nft
+/// cannot match literally (`@…`, a set reference) is refused.
+#[test]
+fn a_bridge_named_like_nft_syntax_is_only_a_value() {
+    if !nft_usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let bridge = r#"kx";}{#"#;
+    let opt = format!("com.docker.network.bridge.name={bridge}");
+    ok(&d, &["network", "create", "-o", &opt, "odd"]);
+    assert!(Path::new("/sys/class/net").join(bridge).exists());
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let script = httpd_script("hello-odd");
+    let mut args = vec!["run", "-d", "--network", "odd", "-p", &publish];
+    args.extend(httpd_args(&script));
+    ok(&d, &args);
+    wait_http(&d, &format!("127.0.0.1:{port}"), "hello-odd");
+    let err = fails(
+        &d,
+        &[
+            "network",
+            "create",
+            "-o",
+            "com.docker.network.bridge.name=@kset",
+            "odd2",
+        ],
+    );
+    assert!(err.contains("@kset"), "{err}");
+    ok(&d, &["rm", "-f", ok(&d, &["ps", "-q"]).trim()]);
+    ok(&d, &["network", "rm", "odd"]);
+    assert!(!Path::new("/sys/class/net").join(bridge).exists());
 }

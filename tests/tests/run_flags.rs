@@ -123,3 +123,65 @@ fn spec_flags_take_effect_inside_the_container() {
         want
     );
 }
+
+/// Identity as docker gives it (the expected lines are what dockerd 20.10 printed for the same
+/// commands on the same image): the primary group is a supplementary group too, a given group
+/// replaces the member groups, and a domain name makes the hostname fully qualified.
+#[test]
+fn user_groups_and_domainname_as_docker() {
+    let Some(d) = docker_daemon() else {
+        return;
+    };
+    for (user, want) in [
+        ("1000", "uid=1000(user) gid=1000(user) groups=1000(user)"),
+        ("user", "uid=1000(user) gid=1000(user) groups=1000(user)"),
+        ("1000:10", "uid=1000(user) gid=10 groups=10"),
+        ("0:10", "uid=0(root) gid=10 groups=10"),
+        ("4242", "uid=4242 gid=0(root) groups=0(root)"),
+    ] {
+        let got = d.docker_ok(&["run", "--rm", "-u", user, "busybox", "id"]);
+        assert_eq!(got.trim(), want, "-u {user}");
+    }
+    let got = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "h1",
+        "--domainname",
+        "d.lan",
+        "busybox",
+        "sh",
+        "-c",
+        "hostname -f; tail -n 1 /etc/hosts",
+    ]);
+    let mut lines = got.lines();
+    assert_eq!(lines.next(), Some("h1.d.lan"), "{got}");
+    let hosts = lines.next().unwrap_or_default();
+    assert!(hosts.ends_with("\th1.d.lan h1"), "{got}");
+}
+
+/// `Cmd: []` means "the image's Cmd", exactly like `null` (docker's merge; SDKs and pouch 1.3's
+/// CLI send it), and `Entrypoint: []` still takes the image's Cmd.
+#[test]
+fn an_empty_cmd_takes_the_images_like_null() {
+    let d = Daemon::start();
+    d.load_busybox();
+    for (i, body) in [
+        r#"{"Image":"busybox","Cmd":[]}"#,
+        r#"{"Image":"busybox","Cmd":null}"#,
+        r#"{"Image":"busybox","Entrypoint":[]}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = d.http(
+            "POST",
+            &format!("/containers/create?name=c{i}"),
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 201, "{body}: {}", r.text());
+        let c = d.inspect(&format!("c{i}"));
+        assert_eq!(c["Path"], "sh", "{body}");
+        assert_eq!(c["Config"]["Cmd"], serde_json::json!(["sh"]), "{body}");
+    }
+}

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use common::cases::{self, bounded};
@@ -74,6 +75,68 @@ async fn cleanup_after_a_killed_shim() {
         while proc_alive(init) {
             assert!(Instant::now() < deadline, "container init survived cleanup");
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+/// A seccomp profile is compiled once per exec root: a second container with the same
+/// profile installs the cached program (the cache file is not written again), and both are
+/// filtered, their exec'd processes too.
+#[tokio::test]
+async fn seccomp_programs_are_compiled_once_per_profile() {
+    require_env!();
+    bounded(async {
+        let opts = Opts {
+            seccomp: Some(common::deny_mkdir_profile()),
+            new_privileges: true,
+            ..Opts::default()
+        };
+        let first = Env::new(RuntimeChoice::Builtin, &["sleep", "100"], opts.clone());
+        // <exec-root>/seccomp, beside <exec-root>/runtime/builtin.
+        let cache = first.dir.path().join("seccomp");
+        let entry = || {
+            let files: Vec<_> = std::fs::read_dir(&cache)
+                .map(|d| d.map(|e| e.unwrap().path()).collect())
+                .unwrap_or_default();
+            assert_eq!(files.len(), 1, "cache holds {files:?}");
+            let meta = std::fs::metadata(&files[0]).unwrap();
+            (
+                files[0].clone(),
+                meta.ino(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+            )
+        };
+        let mut seen = None;
+        let mut second = Env::new(RuntimeChoice::Builtin, &["sleep", "100"], opts);
+        second.launch.runtime_root = first.launch.runtime_root.clone();
+        for env in [&first, &second] {
+            let client = env.launch().await.unwrap();
+            // Compiled (or found) at create.
+            let now = entry();
+            assert_eq!(*seen.get_or_insert(now.clone()), now, "compiled again");
+            // libcontainer was given the config without the profile, as private as the
+            // bundle's own.
+            let given = env.launch.bundle.join("builtin/config.json");
+            let config: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&given).unwrap()).unwrap();
+            assert!(config["linux"]["seccomp"].is_null(), "{}", config["linux"]);
+            assert!(!config["linux"]["namespaces"].is_null());
+            let mode = std::fs::metadata(&given).unwrap().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            client.start().await.unwrap();
+            let (_, err, code) =
+                cases::exec_run(&client, &cases::exec_req("mkdir", &["mkdir", "/tmp/x"])).await;
+            assert_ne!(code, Some(0));
+            assert!(err.contains("Permission denied"), "{err:?}");
+            let req = cases::exec_req("status", &["cat", "/proc/1/status"]);
+            let (status, _, _) = cases::exec_run(&client, &req).await;
+            assert_eq!(common::status_field(&status, "Seccomp"), "2");
+            client.kill(9, false).await.unwrap();
+            assert_eq!(client.wait().await.unwrap().exit_code, 137);
+            env.wait_shim_gone();
+            env.assert_cleaned_up();
         }
     })
     .await;

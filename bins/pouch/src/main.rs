@@ -11,10 +11,11 @@ mod reference;
 mod signal;
 mod units;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
-use pouch_client::{Client, DEFAULT_HOST};
+use pouch_client::{Client, DEFAULT_HOST, TlsOptions};
 
 use crate::commands::{Command, Ctx};
 
@@ -35,6 +36,28 @@ struct Cli {
     /// Enable debug mode (logs each request to stderr)
     #[arg(short = 'D', long)]
     debug: bool,
+
+    /// Use TLS; implied by --tlsverify [env: DOCKER_TLS]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_name = "BOOL")]
+    tls: Option<bool>,
+
+    /// Use TLS and verify the remote [env: DOCKER_TLS_VERIFY]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_name = "BOOL")]
+    tlsverify: Option<bool>,
+
+    /// Trust certs signed only by this CA [default: $DOCKER_CERT_PATH/ca.pem]
+    #[arg(long, value_name = "FILE")]
+    tlscacert: Option<PathBuf>,
+
+    /// Path to TLS certificate file [default: $DOCKER_CERT_PATH/cert.pem]
+    #[arg(long, value_name = "FILE")]
+    tlscert: Option<PathBuf>,
+
+    /// Path to TLS key file [default: $DOCKER_CERT_PATH/key.pem]
+    #[arg(long, value_name = "FILE")]
+    tlskey: Option<PathBuf>,
 
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
@@ -81,13 +104,22 @@ fn main() -> ExitCode {
         let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
         return ExitCode::SUCCESS;
     }
+    let tls = tls_options(&cli);
     let Some(command) = cli.command else {
         // Unreachable with `arg_required_else_help`, but a bare `pouch -D` lands here.
         eprintln!("pouch: a command is required; see 'pouch --help'");
         return ExitCode::from(exit::USAGE);
     };
-    let client = match Client::new(&cli.host) {
+    let client = match tls {
+        None => Client::new(&cli.host),
+        Some(opts) => Client::new_tls(&cli.host, &opts),
+    };
+    let client = match client {
         Ok(c) => c,
+        Err(e @ pouch_client::Error::TlsConfig(_)) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(exit::USAGE);
@@ -108,4 +140,37 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => exit::report(&err),
     }
+}
+
+/// The docker CLI's TLS rules: `--tlsverify` (or `DOCKER_TLS_VERIFY` set to anything) turns TLS
+/// on and checks the daemon against `--tlscacert`; `--tlsverify=false` or `--tls` (or
+/// `DOCKER_TLS`) alone encrypts without checking. Certificate files default to `ca.pem`,
+/// `cert.pem` and `key.pem` under `DOCKER_CERT_PATH` (else `DOCKER_CONFIG`, else `~/.docker`);
+/// a default client certificate or key that does not exist is simply not sent. None: no TLS.
+fn tls_options(cli: &Cli) -> Option<TlsOptions> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    let verify = cli
+        .tlsverify
+        .unwrap_or_else(|| env("DOCKER_TLS_VERIFY").is_some());
+    let tls = cli.tlsverify.is_some() || verify || cli.tls.unwrap_or(env("DOCKER_TLS").is_some());
+    if !tls {
+        return None;
+    }
+    let dir = env("DOCKER_CERT_PATH")
+        .or_else(|| env("DOCKER_CONFIG"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env("HOME").unwrap_or_else(|| "/".into())).join(".docker")
+        });
+    let or_default = |given: &Option<PathBuf>, name: &str| {
+        given
+            .clone()
+            .or_else(|| Some(dir.join(name)).filter(|p| p.exists()))
+    };
+    Some(TlsOptions {
+        verify,
+        ca: Some(cli.tlscacert.clone().unwrap_or_else(|| dir.join("ca.pem"))),
+        cert: or_default(&cli.tlscert, "cert.pem"),
+        key: or_default(&cli.tlskey, "key.pem"),
+    })
 }

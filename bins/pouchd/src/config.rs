@@ -63,6 +63,12 @@ struct FileConfig {
     /// CNI conflists and plugin directories.
     cni_config_dir: Option<PathBuf>,
     cni_bin_dir: Option<Vec<PathBuf>>,
+    /// TLS on tcp:// listeners (dockerd's daemon.json keys; see `tcp_security`).
+    tls: Option<bool>,
+    tlsverify: Option<bool>,
+    tlscacert: Option<PathBuf>,
+    tlscert: Option<PathBuf>,
+    tlskey: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,13 +97,37 @@ pub struct DaemonConfig {
     pub engine: Config,
     pub hosts: Vec<String>,
     pub pidfile: PathBuf,
+    /// How tcp:// listeners are served; `None` when there is none.
+    pub tcp: Option<TcpSecurity>,
+    /// The config file's keys as read (an empty object without a file): a reload compares them
+    /// to tell which changed keys need a restart.
+    pub file: serde_json::Value,
+}
+
+/// How the API is served on TCP (unix sockets are never wrapped in TLS: their file mode guards
+/// them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpSecurity {
+    Tls(TlsFiles),
+    /// Plain HTTP, because the operator said `--tls=false` (or `"tls": false`).
+    Plain,
+}
+
+/// docker's `--tlscacert`, `--tlscert`, `--tlskey`, and whether clients must present a
+/// certificate signed by that CA (`--tlsverify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub verify: bool,
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 pub fn resolve(flags: &Flags) -> Result<DaemonConfig> {
-    let file = match &flags.config {
+    let (file_json, file) = match &flags.config {
         Some(p) => read(p)?,
         None if Path::new(DEFAULT_CONFIG).exists() => read(Path::new(DEFAULT_CONFIG))?,
-        None => FileConfig::default(),
+        None => (serde_json::json!({}), FileConfig::default()),
     };
     let root = flags
         .root
@@ -122,6 +152,19 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig> {
     if hosts.is_empty() {
         hosts.push(DEFAULT_HOST.to_string());
     }
+    let tcp = match hosts.iter().find(|h| h.starts_with("tcp://")) {
+        Some(h) => {
+            let keys = TlsKeys {
+                tls: file.tls,
+                tlsverify: file.tlsverify,
+                tlscacert: file.tlscacert,
+                tlscert: file.tlscert,
+                tlskey: file.tlskey,
+            };
+            Some(tcp_security(flags, keys, h)?)
+        }
+        None => None,
+    };
     let pidfile = flags
         .pidfile
         .clone()
@@ -216,11 +259,143 @@ pub fn resolve(flags: &Flags) -> Result<DaemonConfig> {
         engine,
         hosts,
         pidfile,
+        tcp,
+        file: file_json,
     })
 }
 
-fn read(p: &Path) -> Result<FileConfig> {
+/// The config file's TLS keys.
+struct TlsKeys {
+    tls: Option<bool>,
+    tlsverify: Option<bool>,
+    tlscacert: Option<PathBuf>,
+    tlscert: Option<PathBuf>,
+    tlskey: Option<PathBuf>,
+}
+
+/// dockerd's rules: `--tlsverify` given at all (true or false) turns TLS on; TLS on verifies
+/// clients unless `--tlsverify=false`; the certificate files default to `ca.pem`, `cert.pem`
+/// and `key.pem` under `$DOCKER_CERT_PATH` (else `$DOCKER_CONFIG`, else `~/.docker`). Where
+/// dockerd only warns (and stalls its start) about plain TCP that nobody asked for, pouchd
+/// refuses it: the API gives root to whoever reaches it.
+fn tcp_security(flags: &Flags, file: TlsKeys, host: &str) -> Result<TcpSecurity> {
+    let verify = flags.tlsverify.or(file.tlsverify);
+    let tls = if verify.is_some() {
+        Some(true)
+    } else {
+        flags.tls.or(file.tls)
+    };
+    match tls {
+        Some(true) => {
+            let dir = default_cert_dir();
+            let pick = |flag: &Option<PathBuf>, key: Option<PathBuf>, name: &str| {
+                flag.clone().or(key).unwrap_or_else(|| dir.join(name))
+            };
+            Ok(TcpSecurity::Tls(TlsFiles {
+                verify: verify.unwrap_or(true),
+                ca: pick(&flags.tlscacert, file.tlscacert, "ca.pem"),
+                cert: pick(&flags.tlscert, file.tlscert, "cert.pem"),
+                key: pick(&flags.tlskey, file.tlskey, "key.pem"),
+            }))
+        }
+        Some(false) => Ok(TcpSecurity::Plain),
+        None => bail!(
+            "refusing to serve the API on {host} without TLS: binding to an IP address without \
+             --tlsverify gives root access on this machine to everyone who can reach it. Serve it \
+             to clients with certificates (--tlsverify --tlscacert CA --tlscert CERT --tlskey KEY), \
+             or pass --tls=false (\"tls\": false in the config file) to serve plain TCP anyway"
+        ),
+    }
+}
+
+/// Where dockerd looks for `ca.pem`, `cert.pem` and `key.pem` when no path is given.
+fn default_cert_dir() -> PathBuf {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    env("DOCKER_CERT_PATH")
+        .or_else(|| env("DOCKER_CONFIG"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env("HOME").unwrap_or_else(|| "/root".into())).join(".docker")
+        })
+}
+
+/// The config file as JSON (for comparing keys) and as its typed keys.
+fn read(p: &Path) -> Result<(serde_json::Value, FileConfig)> {
     let text = std::fs::read_to_string(p)
         .with_context(|| format!("reading config file {}", p.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("config file {} is not valid", p.display()))
+    let invalid = || format!("config file {} is not valid", p.display());
+    let typed = serde_json::from_str(&text).with_context(invalid)?;
+    let json = serde_json::from_str(&text).with_context(invalid)?;
+    Ok((json, typed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use clap::Parser;
+
+    fn security(args: &[&str], file: TlsKeys) -> Result<TcpSecurity> {
+        let flags = Flags::parse_from([&["pouchd"], args].concat());
+        tcp_security(&flags, file, "tcp://0.0.0.0:2376")
+    }
+
+    fn no_keys() -> TlsKeys {
+        TlsKeys {
+            tls: None,
+            tlsverify: None,
+            tlscacert: None,
+            tlscert: None,
+            tlskey: None,
+        }
+    }
+
+    fn verify_of(s: Result<TcpSecurity>) -> Option<bool> {
+        match s.unwrap() {
+            TcpSecurity::Tls(f) => Some(f.verify),
+            TcpSecurity::Plain => None,
+        }
+    }
+
+    #[test]
+    fn tls_rules_follow_dockerd() {
+        // --tlsverify (any value) turns TLS on; TLS on verifies unless --tlsverify=false.
+        assert_eq!(verify_of(security(&["--tlsverify"], no_keys())), Some(true));
+        assert_eq!(verify_of(security(&["--tls"], no_keys())), Some(true));
+        assert_eq!(
+            verify_of(security(&["--tlsverify=false"], no_keys())),
+            Some(false)
+        );
+        assert_eq!(
+            verify_of(security(&["--tls=false", "--tlsverify=false"], no_keys())),
+            Some(false)
+        );
+        assert_eq!(verify_of(security(&["--tls=false"], no_keys())), None);
+        let keys = TlsKeys {
+            tls: Some(false),
+            ..no_keys()
+        };
+        assert_eq!(verify_of(security(&[], keys)), None);
+        let err = security(&[], no_keys()).unwrap_err().to_string();
+        assert!(
+            err.contains("refusing to serve the API on tcp://0.0.0.0:2376"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_paths_default_to_the_cert_dir() {
+        let keys = TlsKeys {
+            tlsverify: Some(true),
+            tlscacert: Some("/file/ca.pem".into()),
+            tlskey: Some("/file/key.pem".into()),
+            ..no_keys()
+        };
+        let TcpSecurity::Tls(f) = security(&["--tlscacert", "/flag/ca.pem"], keys).unwrap() else {
+            panic!("no TLS")
+        };
+        assert_eq!(f.ca, PathBuf::from("/flag/ca.pem"));
+        assert_eq!(f.key, PathBuf::from("/file/key.pem"));
+        assert_eq!(f.cert, default_cert_dir().join("cert.pem"));
+    }
 }

@@ -4,13 +4,17 @@
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use axum::Router;
 
+use crate::config::TcpSecurity;
+
 pub enum Listener {
     Unix(tokio::net::UnixListener),
     Tcp(tokio::net::TcpListener),
+    Tls(tokio::net::TcpListener, tokio_rustls::TlsAcceptor),
 }
 
 impl Listener {
@@ -18,6 +22,7 @@ impl Listener {
         let r = match self {
             Listener::Unix(l) => pouch_server::serve_unix(l, router, shutdown).await,
             Listener::Tcp(l) => pouch_server::serve_tcp(l, router, shutdown).await,
+            Listener::Tls(l, a) => pouch_server::serve_tls(l, a, router, shutdown).await,
         };
         if let Err(e) = r {
             tracing::error!(error = %e, "listener failed");
@@ -25,11 +30,34 @@ impl Listener {
     }
 }
 
-pub async fn bind_all(hosts: &[String]) -> Result<Vec<Listener>> {
+/// How tcp:// listeners serve: plain (the operator asked for it) or with this TLS config.
+pub enum TcpMode {
+    Plain,
+    Tls {
+        config: Arc<rustls::ServerConfig>,
+        verify: bool,
+    },
+}
+
+impl TcpMode {
+    /// Loads the certificates `tcp` names (checked before anything else starts).
+    pub fn load(tcp: &Option<TcpSecurity>) -> Result<Option<TcpMode>> {
+        Ok(match tcp {
+            None => None,
+            Some(TcpSecurity::Plain) => Some(TcpMode::Plain),
+            Some(TcpSecurity::Tls(files)) => Some(TcpMode::Tls {
+                config: crate::tls::server_config(files)?,
+                verify: files.verify,
+            }),
+        })
+    }
+}
+
+pub async fn bind_all(hosts: &[String], tcp: Option<&TcpMode>) -> Result<Vec<Listener>> {
     let mut out = Vec::new();
     for h in hosts {
         out.push(
-            bind(h)
+            bind(h, tcp)
                 .await
                 .with_context(|| format!("cannot listen on {h}"))?,
         );
@@ -37,7 +65,7 @@ pub async fn bind_all(hosts: &[String]) -> Result<Vec<Listener>> {
     Ok(out)
 }
 
-async fn bind(host: &str) -> Result<Listener> {
+async fn bind(host: &str, tcp: Option<&TcpMode>) -> Result<Listener> {
     if let Some(path) = host.strip_prefix("unix://") {
         let path = Path::new(path);
         if path.exists() {
@@ -57,11 +85,28 @@ async fn bind(host: &str) -> Result<Listener> {
         return Ok(Listener::Unix(l));
     }
     if let Some(addr) = host.strip_prefix("tcp://") {
-        tracing::warn!(
-            addr,
-            "serving the API on TCP without TLS: anyone who can connect has root on this host"
-        );
-        return Ok(Listener::Tcp(tokio::net::TcpListener::bind(addr).await?));
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        return Ok(match tcp {
+            // `config::resolve` refuses a tcp:// host whose security nobody chose.
+            None | Some(TcpMode::Plain) => {
+                tracing::warn!(
+                    addr,
+                    "serving the API on TCP without TLS (--tls=false): anyone who can connect \
+                     has root on this host"
+                );
+                Listener::Tcp(listener)
+            }
+            Some(TcpMode::Tls { config, verify }) => {
+                if !verify {
+                    tracing::warn!(
+                        addr,
+                        "serving the API with TLS but without --tlsverify: any client that \
+                         connects has root on this host"
+                    );
+                }
+                Listener::Tls(listener, tokio_rustls::TlsAcceptor::from(config.clone()))
+            }
+        });
     }
     bail!("unsupported address {host:?}: use unix:///path or tcp://host:port")
 }

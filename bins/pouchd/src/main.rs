@@ -1,8 +1,12 @@
 //! pouchd: parses flags and the config file, opens the engine, serves the Docker API on every
-//! `-H` listener and shuts down cleanly on SIGTERM/SIGINT.
+//! `-H` listener (tcp:// ones behind TLS), reloads its config on SIGHUP and shuts down cleanly
+//! on SIGTERM/SIGINT.
 
 mod config;
 mod listen;
+mod logging;
+mod reload;
+mod tls;
 
 use std::path::PathBuf;
 
@@ -12,7 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 /// The pouch container engine daemon.
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(name = "pouchd", version, about)]
 pub struct Flags {
     /// Root of persistent state (metadata, images) [default: /var/lib/pouch]
@@ -71,6 +75,25 @@ pub struct Flags {
     /// MTU of the default bridge and its containers' interfaces
     #[arg(long, value_name = "BYTES")]
     pub mtu: Option<u32>,
+    /// Serve tcp:// listeners with TLS; implied by --tlsverify. A tcp:// listener needs TLS or
+    /// an explicit --tls=false (plain TCP: anyone who can connect has root)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_name = "BOOL")]
+    pub tls: Option<bool>,
+    /// Use TLS and accept only clients with a certificate signed by --tlscacert (the default
+    /// once TLS is on; --tlsverify=false serves TLS to any client)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_name = "BOOL")]
+    pub tlsverify: Option<bool>,
+    /// Trust client certificates signed only by this CA [default: ~/.docker/ca.pem]
+    #[arg(long, value_name = "FILE")]
+    pub tlscacert: Option<PathBuf>,
+    /// The server's TLS certificate [default: ~/.docker/cert.pem]
+    #[arg(long, value_name = "FILE")]
+    pub tlscert: Option<PathBuf>,
+    /// The server's TLS key [default: ~/.docker/key.pem]
+    #[arg(long, value_name = "FILE")]
+    pub tlskey: Option<PathBuf>,
 }
 
 fn main() {
@@ -82,7 +105,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    init_logging(cfg.engine.debug, &flags.log_format);
+    let log = logging::init(cfg.engine.debug, &flags.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -93,7 +116,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let result = rt.block_on(run(cfg));
+    let result = rt.block_on(run(flags, cfg, log));
     // Blocking workers (a log follower, a stuck client) must not keep a stopped daemon alive.
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     if let Err(e) = result {
@@ -103,21 +126,14 @@ fn main() {
     }
 }
 
-fn init_logging(debug: bool, format: &str) {
-    let level = if debug { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("POUCHD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        b.json().init();
-    } else {
-        b.init();
-    }
-}
-
-async fn run(cfg: config::DaemonConfig) -> Result<()> {
+async fn run(flags: Flags, cfg: config::DaemonConfig, log: logging::LogLevel) -> Result<()> {
+    // Signal handlers first: a SIGHUP that arrives while the engine opens waits for the loop
+    // below instead of killing the daemon.
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    // Certificates are read before anything starts: a bad path stops pouchd at once.
+    let tcp = listen::TcpMode::load(&cfg.tcp)?;
     let engine =
         pouch_engine::Engine::open(cfg.engine.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Only now, with the root lock held, can a pid file naming an exited pouchd be told stale;
@@ -132,7 +148,7 @@ async fn run(cfg: config::DaemonConfig) -> Result<()> {
         .start_lxcfs()
         .await
         .map_err(|e| anyhow::anyhow!("starting lxcfs: {e}"))?;
-    let listeners = listen::bind_all(&cfg.hosts).await?;
+    let listeners = listen::bind_all(&cfg.hosts, tcp.as_ref()).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let router = pouch_server::router(&engine);
     let mut tasks = Vec::new();
@@ -149,11 +165,18 @@ async fn run(cfg: config::DaemonConfig) -> Result<()> {
         hosts = ?cfg.hosts,
         "pouchd is ready"
     );
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    let sig = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    let reloader = reload::Reloader {
+        flags,
+        started: cfg.file.clone(),
+        log,
+        engine: engine.clone(),
+    };
+    let sig = loop {
+        tokio::select! {
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
+            _ = hup.recv() => reloader.reload(),
+        }
     };
     tracing::info!(signal = sig, "shutting down");
     let _ = stop_tx.send(true);

@@ -8,12 +8,12 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpStream, UnixStream};
 
 use crate::body::{Body, ByteStream, byte_stream, collect};
-use crate::error::{Error, Result, api_error};
-use crate::host::Host;
+use crate::error::{Result, api_error};
+use crate::host::{DEFAULT_TLS_PORT, Host};
 use crate::messages::json_messages;
+use crate::tls::{Tls, TlsOptions};
 
 pub(crate) const USER_AGENT_VALUE: &str = concat!("pouch-client/", env!("CARGO_PKG_VERSION"));
 
@@ -26,6 +26,8 @@ pub(crate) const USER_AGENT_VALUE: &str = concat!("pouch-client/", env!("CARGO_P
 pub struct Client {
     host: Host,
     version: String,
+    /// TLS for a tcp:// host (never used on a unix socket, as in docker).
+    tls: Option<Tls>,
 }
 
 /// What `GET /_ping` reported.
@@ -92,11 +94,32 @@ impl Client {
         Ok(Client {
             host: Host::parse(host)?,
             version: pouch_api::API_VERSION.to_owned(),
+            tls: None,
+        })
+    }
+
+    /// A client that speaks TLS to a tcp:// `host` (port 2376 when it names none, as docker's);
+    /// a unix socket is used as is. Certificate files are read now, so a missing one is an
+    /// error here rather than at the first request.
+    pub fn new_tls(host: &str, opts: &TlsOptions) -> Result<Client> {
+        let host = Host::parse_with_port(host, DEFAULT_TLS_PORT)?;
+        let tls = match host {
+            Host::Tcp { .. } => Some(Tls::new(&host, opts)?),
+            Host::Unix(_) => None,
+        };
+        Ok(Client {
+            host,
+            version: pouch_api::API_VERSION.to_owned(),
+            tls,
         })
     }
 
     pub fn host(&self) -> &Host {
         &self.host
+    }
+
+    pub(crate) fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
     }
 
     /// The API version used in request paths (`/v{version}/...`).
@@ -326,24 +349,7 @@ impl Client {
             req = req.header(k, v);
         }
         let req = req.body(body)?;
-        let connect_err = |cause| Error::Connect {
-            host: self.host.to_string(),
-            cause,
-        };
-        let resp = match &self.host {
-            Host::Unix(path) => {
-                let io = UnixStream::connect(path).await.map_err(connect_err)?;
-                exchange(io, req).await?
-            }
-            Host::Tcp { authority } => {
-                let io = TcpStream::connect(authority.as_str())
-                    .await
-                    .map_err(connect_err)?;
-                // Small requests should not wait for Nagle; uploads are large writes anyway.
-                let _ = io.set_nodelay(true);
-                exchange(io, req).await?
-            }
-        };
+        let resp = exchange(self.connect().await?, req).await?;
         tracing::debug!(status = %resp.status(), "response");
         Ok(resp)
     }

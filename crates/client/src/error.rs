@@ -19,6 +19,16 @@ pub enum Error {
     #[error("cannot connect to pouchd at {host}: is the daemon running? ({cause})")]
     Connect { host: String, cause: io::Error },
 
+    /// The TLS handshake with the daemon failed (its certificate did not verify, or it refused
+    /// ours).
+    #[error("TLS handshake with pouchd at {host} failed: {cause}")]
+    Tls { host: String, cause: io::Error },
+
+    /// The TLS options cannot be used (a certificate file missing or unreadable, a key that
+    /// does not match).
+    #[error("invalid TLS configuration: {0}")]
+    TlsConfig(String),
+
     /// The daemon answered with a non-2xx status; `message` is Docker's `{"message": ...}`
     /// (or the raw body, or the status reason when the body is empty).
     #[error("error response from daemon: {message}")]

@@ -17,11 +17,10 @@ use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Uri};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpStream, UnixStream};
 
 use crate::client::{Client, USER_AGENT_VALUE};
+use crate::conn::Conn;
 use crate::error::{Error, Result, api_error};
-use crate::host::Host;
 
 /// The `Content-Type` of a stream whose frames carry 8-byte stdout/stderr headers.
 pub const MULTIPLEXED_STREAM: &str = "application/vnd.docker.multiplexed-stream";
@@ -30,12 +29,6 @@ pub const RAW_STREAM: &str = "application/vnd.docker.raw-stream";
 
 /// A response head larger than this is not a Docker daemon talking.
 const MAX_HEAD: usize = 64 * 1024;
-
-/// The socket under a hijacked connection.
-enum Conn {
-    Unix(UnixStream),
-    Tcp(TcpStream),
-}
 
 /// A hijacked connection: the response head, then the raw stream in both directions.
 ///
@@ -99,20 +92,7 @@ impl Client {
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         tracing::debug!(method = "POST", %uri, "hijack request");
 
-        let connect_err = |cause| Error::Connect {
-            host: self.host().to_string(),
-            cause,
-        };
-        let mut conn = match self.host() {
-            Host::Unix(path) => Conn::Unix(UnixStream::connect(path).await.map_err(connect_err)?),
-            Host::Tcp { authority } => {
-                let s = TcpStream::connect(authority.as_str())
-                    .await
-                    .map_err(connect_err)?;
-                let _ = s.set_nodelay(true);
-                Conn::Tcp(s)
-            }
-        };
+        let mut conn = self.connect().await?;
         let mut request = head.into_bytes();
         request.extend_from_slice(&body);
         conn.write_all(&request).await?;
@@ -264,46 +244,6 @@ impl AsyncWrite for Hijacked {
     /// Half-closes: the daemon sees end-of-input, output keeps arriving.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.conn).poll_shutdown(cx)
-    }
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Unix(s) => Pin::new(s).poll_flush(cx),
-            Conn::Tcp(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-        }
     }
 }
 

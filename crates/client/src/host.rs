@@ -10,6 +10,8 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/pouchd.sock";
 
 /// Docker's conventional plain-HTTP port, used when `tcp://host` names no port.
 const DEFAULT_TCP_PORT: u16 = 2375;
+/// Docker's conventional TLS port, used when `tcp://host` names no port and TLS is on.
+pub(crate) const DEFAULT_TLS_PORT: u16 = 2376;
 
 /// A daemon address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +25,11 @@ pub enum Host {
 impl Host {
     /// Parses `unix:///path`, `tcp://host[:port]` (and `http://` as an alias of `tcp://`).
     pub fn parse(s: &str) -> Result<Host> {
+        Host::parse_with_port(s, DEFAULT_TCP_PORT)
+    }
+
+    /// [`Host::parse`], with `default_port` for a `tcp://host` that names none.
+    pub(crate) fn parse_with_port(s: &str, default_port: u16) -> Result<Host> {
         let invalid = |reason| Error::InvalidHost {
             host: s.to_owned(),
             reason,
@@ -53,7 +60,7 @@ impl Host {
             }
             rest.to_owned()
         } else {
-            format!("{rest}:{DEFAULT_TCP_PORT}")
+            format!("{rest}:{default_port}")
         };
         Ok(Host::Tcp { authority })
     }

@@ -1,4 +1,5 @@
-//! An async client for pouchd's Docker Engine API, over a unix socket or plain TCP.
+//! An async client for pouchd's Docker Engine API, over a unix socket, plain TCP or TCP with
+//! TLS (docker's `--tls`/`--tlsverify` options).
 //!
 //! It is deliberately untyped: responses are `serde_json::Value`, so the CLI and the end-to-end
 //! tests keep working while the API types evolve, and both see exactly what a docker client
@@ -8,12 +9,14 @@
 
 mod body;
 mod client;
+mod conn;
 mod error;
 mod hijack;
 mod host;
 mod messages;
 mod mux;
 mod query;
+mod tls;
 
 pub use body::{Body, ByteStream};
 pub use client::{Client, Deferred, Ping, StreamResponse};
@@ -23,6 +26,7 @@ pub use host::{DEFAULT_HOST, Host};
 pub use messages::{json_messages, message_error};
 pub use mux::{Demuxer, StreamKind};
 pub use query::{Query, encode_path, encode_query_component};
+pub use tls::TlsOptions;
 
 #[cfg(test)]
 mod tests;

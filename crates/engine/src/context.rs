@@ -4,19 +4,22 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock};
 
 use pouch_image::{ContentStore, Snapshotter, UnpackOptions};
 use pouch_sys::lock::LockFile;
 
-use crate::config::Config;
+use crate::config::{Config, Reloadable};
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::now_nanos;
 use crate::store::Store;
 
 pub(crate) struct Context {
+    /// The config the daemon started with. Its reloadable keys are read from `live` instead.
     pub config: Config,
+    /// The reloadable keys' current values (`Engine::reload` replaces them).
+    pub live: RwLock<Reloadable>,
     /// The daemon's stable identity (`/info` `ID`).
     pub id: String,
     pub store: Store,
@@ -31,6 +34,22 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// The reloadable keys as they are now.
+    pub(crate) fn live(&self) -> Reloadable {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The registry settings for a new pull, push or login: the started config with the live
+    /// insecure list and mirrors.
+    pub(crate) fn registry_config(&self) -> pouch_image::registry::RegistryConfig {
+        let live = self.live();
+        pouch_image::registry::RegistryConfig {
+            insecure: live.insecure_registries,
+            mirrors: live.registry_mirrors,
+            ..self.config.registry.clone()
+        }
+    }
+
     /// A fresh private directory under `<root>/tmp`, removed at the next start if a crash skips
     /// the caller's cleanup.
     pub(crate) fn temp_dir(&self, prefix: &str) -> Result<TempDir> {

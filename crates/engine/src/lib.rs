@@ -13,6 +13,7 @@ mod hostcheck;
 mod images;
 mod lxcfs;
 mod networks;
+mod reload;
 mod services;
 mod store;
 mod system;
@@ -26,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pouch_image::{ContentStore, Snapshotter, UnpackOptions};
 use pouch_sys::lock::LockFile;
 
-pub use config::{Config, RuntimeConfig};
+pub use config::{Config, ReloadReport, Reloadable, RuntimeConfig};
 pub use containers::{
     AttachStream, CommitOptions, ContainerStatus, ExecStarted, LogBatch, LogLine, LogOptions,
     LogRecord, Started, WaitCondition,
@@ -69,6 +70,7 @@ impl Engine {
         };
         let net = networks::NetState::new(&config.network);
         let ctx = Arc::new(Context {
+            live: std::sync::RwLock::new(config.reloadable()),
             config,
             id,
             store,

@@ -51,6 +51,7 @@ impl System {
 
     fn info_blocking(&self) -> Result<Info> {
         let cfg = &self.ctx.config;
+        let live = self.ctx.live();
         let images = self.ctx.store.images()?.len() as i64;
         let (os, os_version) = host::os_release();
         let cgroup = host::cgroup_version().ok();
@@ -114,7 +115,7 @@ impl System {
             pids_limit: true,
             oom_kill_disable: cgroup == Some(host::CgroupVersion::V1),
             ipv4_forwarding: host::ipv4_forwarding(),
-            debug: cfg.debug,
+            debug: live.debug,
             n_fd: host::open_fds(),
             n_goroutines: 0,
             system_time: crate::images::rfc3339_now(),
@@ -132,12 +133,9 @@ impl System {
             ncpu: host::cpu_count(),
             mem_total: host::mem_total(),
             index_server_address: "https://index.docker.io/v1/".into(),
-            registry_config: RegistryConfig {
-                insecure_registry_cidrs: vec!["::1/128".into(), "127.0.0.0/8".into()],
-                ..Default::default()
-            },
+            registry_config: registry_info(&live),
             name: host::hostname(),
-            labels: cfg.labels.clone(),
+            labels: live.labels,
             server_version: pouch_api::VERSION.into(),
             runtimes,
             default_runtime: cfg.default_runtime.clone(),
@@ -159,6 +157,28 @@ impl System {
             host_checks,
             ..Default::default()
         })
+    }
+}
+
+/// `/info`'s `RegistryConfig` from the live config: insecure CIDRs (loopback always) and Docker
+/// Hub's mirrors. (dockerd also lists each registry in `IndexConfigs`; that needs a typed entry
+/// in the API crate first.)
+fn registry_info(live: &crate::config::Reloadable) -> RegistryConfig {
+    let mut cidrs = vec!["::1/128".to_string(), "127.0.0.0/8".to_string()];
+    cidrs.extend(
+        live.insecure_registries
+            .iter()
+            .filter(|r| r.contains('/'))
+            .cloned(),
+    );
+    RegistryConfig {
+        insecure_registry_cidrs: cidrs,
+        mirrors: live
+            .registry_mirrors
+            .get("docker.io")
+            .cloned()
+            .unwrap_or_default(),
+        ..Default::default()
     }
 }
 

@@ -108,3 +108,81 @@ pub async fn serve_tcp(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+/// How long a client may take over its TLS handshake before it is dropped.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `router` over TLS on a TCP listener until `shutdown` resolves. `acceptor` decides
+/// whether clients must present a certificate (`--tlsverify`); a client the handshake refuses
+/// (no certificate, one from another CA, plain HTTP) never reaches the router, and its
+/// rejection is logged with its address.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let local = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    // Handshakes run on tasks of their own so that a slow or silent client cannot hold up the
+    // others; the accept loop ends when the server below stops (and drops the receiver).
+    tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = tokio::select! {
+                _ = tx.closed() => return,
+                r = listener.accept() => match r {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accepting a TLS connection failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = tcp.set_nodelay(true);
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => {
+                        let _ = tx.send((tls, peer)).await;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::info!(%peer, error = %e, "refused a TLS connection");
+                    }
+                    Err(_) => {
+                        tracing::info!(%peer, "dropped a TLS connection: no handshake in 10s")
+                    }
+                }
+            });
+        }
+    });
+    axum::serve(TlsListener { rx, local }, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The connections whose TLS handshake succeeded, as axum's listener.
+struct TlsListener {
+    rx: tokio::sync::mpsc::Receiver<(
+        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        std::net::SocketAddr,
+    )>,
+    local: std::net::SocketAddr,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(c) => c,
+            // The accept loop only ends once this listener is gone; until then wait forever.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}

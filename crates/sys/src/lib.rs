@@ -13,4 +13,5 @@ pub mod nft;
 pub mod nsmount;
 pub mod proc;
 pub mod quota;
+pub mod seccomp;
 pub mod userns;

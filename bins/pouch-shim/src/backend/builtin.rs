@@ -5,12 +5,14 @@
 //! `oom_score_adj`) and forks with raw `clone3`; all harmless here because the shim is
 //! single-threaded and exists for this one container.
 
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use libcontainer::container::Container;
 use libcontainer::container::builder::ContainerBuilder;
-use libcontainer::oci_spec::runtime::{LinuxCapabilities, LinuxSeccomp, Process, Spec};
+use libcontainer::oci_spec::runtime::{LinuxCapabilities, Process, Spec};
 use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
 use libcontainer::workload::default::DefaultExecutor;
@@ -18,6 +20,7 @@ use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use nix::sys::signal::SigSet;
 use pouch_runtime::shim::ShimLaunch;
 
+use super::seccomp::{self, Install};
 use super::{CreateIo, Runtime};
 
 pub struct Builtin {
@@ -58,19 +61,35 @@ fn concise(message: &str) -> &str {
         .map_or(message, |i| &message[i + MARKER.len()..])
 }
 
-/// The default executor for exec'd processes, with two additions:
+/// The default executor for the container's init, with the container's precompiled seccomp
+/// filter installed right before execve (libcontainer is not given the profile, see
+/// [`seccomp`]).
+#[derive(Clone)]
+struct Filtered(Install);
+
+impl Executor for Filtered {
+    fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        self.0.run()?;
+        DefaultExecutor {}.exec(spec)
+    }
+
+    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        DefaultExecutor {}.validate(spec)
+    }
+}
+
+/// The default executor for exec'd processes, with three additions:
 /// - every signal unblocked first: an exec'd process is created by the running shim, whose
 ///   supervised signals are blocked (they are read from a signalfd), and the mask would
 ///   otherwise survive into the process;
-/// - the container's seccomp filter: libcontainer 0.7.0 rebuilds an exec'd process's `linux`
-///   section without it, so the process would run unfiltered.
 /// - the container's user namespace: libcontainer 0.7.0's tenants join every namespace of the
 ///   init process but the user namespace, so under `--userns-remap` an exec'd process would run
 ///   as real host root. The process is started as root and joins it here, then takes its user
-///   and capabilities inside (see [`JoinUserns`]).
-#[derive(Clone)]
+///   and capabilities inside (see [`JoinUserns`]);
+/// - the container's precompiled seccomp filter, last, right before execve.
+#[derive(Clone, Default)]
 struct Unmasked {
-    seccomp: Option<LinuxSeccomp>,
+    seccomp: Option<Install>,
     userns: Option<JoinUserns>,
 }
 
@@ -114,6 +133,29 @@ impl JoinUserns {
         }
         Ok(())
     }
+
+    /// [`seccomp::lend_sys_admin`] for the capabilities the process takes inside the namespace,
+    /// where it installs the filter.
+    fn lend_sys_admin(&mut self, process: &serde_json::Value) -> bool {
+        let Some(caps) = &self.caps else {
+            // It keeps every capability setns granted.
+            return false;
+        };
+        let mut p = serde_json::json!({
+            "noNewPrivileges": process["noNewPrivileges"],
+            "capabilities": caps,
+        });
+        if !seccomp::lend_sys_admin(&mut p) {
+            return false;
+        }
+        match serde_json::from_value(p["capabilities"].take()) {
+            Ok(lent) => {
+                self.caps = Some(lent);
+                true
+            }
+            Err(_) => false,
+        }
+    }
 }
 
 impl Executor for Unmasked {
@@ -125,7 +167,7 @@ impl Executor for Unmasked {
             u.join()?;
         }
         if let Some(s) = &self.seccomp {
-            load_seccomp(s)?;
+            s.run()?;
         }
         DefaultExecutor {}.exec(spec)
     }
@@ -135,26 +177,9 @@ impl Executor for Unmasked {
     }
 }
 
-/// Loads `s` into the calling process, which is about to exec. Capabilities are already
-/// dropped here, so unless the process kept `CAP_SYS_ADMIN` (a privileged exec) the kernel only
-/// accepts a filter with no_new_privs set: exec'd processes of a filtered container get it, which
-/// runc avoids by loading the filter before dropping capabilities, a step libcontainer 0.7.0 does
-/// not offer to tenants.
-fn load_seccomp(s: &LinuxSeccomp) -> Result<(), ExecutorError> {
-    let load = || libcontainer::seccomp::initialize_seccomp(s).map(|_| ());
-    if load().is_ok() {
-        return Ok(());
-    }
-    nix::sys::prctl::set_no_new_privs()
-        .map_err(|e| ExecutorError::Other(format!("setting no_new_privs: {e}")))?;
-    load().map_err(|e| ExecutorError::Other(format!("loading the seccomp filter: {e}")))
-}
-
-/// For a user-namespaced container: a copy of the exec's process file that runs as root (so
-/// the process can join the namespace, see [`JoinUserns`]), and what it becomes inside.
-fn as_root_then_join(process: &Path, init: i32) -> anyhow::Result<(Option<JoinUserns>, PathBuf)> {
-    let raw = std::fs::read(process).with_context(|| format!("reading {}", process.display()))?;
-    let mut p: Process = serde_json::from_slice(&raw).context("parsing the exec process")?;
+/// For a user-namespaced container: makes the exec's process run as root (so it can join the
+/// namespace, see [`JoinUserns`]), and says what it becomes inside.
+fn as_root_then_join(p: &mut Process, init: i32) -> JoinUserns {
     let user = p.user().clone();
     let join = JoinUserns {
         path: PathBuf::from(format!("/proc/{init}/ns/user")),
@@ -166,41 +191,71 @@ fn as_root_then_join(process: &Path, init: i32) -> anyhow::Result<(Option<JoinUs
     let mut root = user;
     root.set_uid(0).set_gid(0).set_additional_gids(None);
     p.set_user(root);
-    let copy = process.with_extension("asroot.json");
-    std::fs::write(&copy, serde_json::to_vec(&p)?)
-        .with_context(|| format!("writing {}", copy.display()))?;
-    Ok((Some(join), copy))
+    join
 }
 
-/// What exec needs from the bundle's `config.json`, read once per container (the bundle does
-/// not change after create).
+/// What exec needs from the bundle's `config.json`, learnt at create (the bundle does not
+/// change afterwards).
 #[derive(Clone)]
 struct BundleFacts {
-    seccomp: Option<LinuxSeccomp>,
+    seccomp: Option<seccomp::Filter>,
     /// `Some(own pid namespace)` when the container runs in a user namespace of its own.
     userns: Option<bool>,
 }
 
-impl BundleFacts {
-    fn read(bundle: &Path) -> anyhow::Result<BundleFacts> {
-        let raw = std::fs::read(bundle.join("config.json"))
-            .with_context(|| format!("reading {}/config.json", bundle.display()))?;
-        let mut v: serde_json::Value =
-            serde_json::from_slice(&raw).context("parsing config.json")?;
-        let seccomp = match v["linux"]["seccomp"].take() {
-            serde_json::Value::Null => None,
-            s => Some(serde_json::from_value(s).context("parsing linux.seccomp")?),
-        };
-        let ns = v["linux"]["namespaces"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let userns = ns
-            .iter()
-            .any(|n| n["type"] == "user")
-            .then(|| ns.iter().any(|n| n["type"] == "pid" && n["path"].is_null()));
-        Ok(BundleFacts { seccomp, userns })
+/// The bundle libcontainer creates the container from, what exec needs later, and what the
+/// init's executor installs. A filtered container gets `<bundle>/builtin/config.json`: the
+/// bundle's config without `linux.seccomp`, whose precompiled program the executor installs
+/// instead (see [`seccomp`]); an unfiltered one is created from the bundle as it is.
+fn prepare_bundle(
+    bundle: &Path,
+    cache: &seccomp::Cache,
+) -> anyhow::Result<(PathBuf, BundleFacts, Option<Install>)> {
+    let config_path = bundle.join("config.json");
+    let raw = std::fs::read(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let mut v: serde_json::Value = serde_json::from_slice(&raw).context("parsing config.json")?;
+    let ns = v["linux"]["namespaces"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let userns = ns
+        .iter()
+        .any(|n| n["type"] == "user")
+        .then(|| ns.iter().any(|n| n["type"] == "pid" && n["path"].is_null()));
+    let install = seccomp::prepare(&mut v, cache)?;
+    let facts = BundleFacts {
+        seccomp: install.as_ref().map(|i| i.filter.clone()),
+        userns,
+    };
+    let Some(install) = install else {
+        return Ok((bundle.to_path_buf(), facts, None));
+    };
+    // libcontainer resolves a relative root against the bundle it is given.
+    if let Some(root) = v["root"]["path"].as_str().filter(|r| !r.starts_with('/')) {
+        v["root"]["path"] = bundle.join(root).to_string_lossy().into_owned().into();
     }
+    // Private like the bundle's own config: the spec holds the container's environment.
+    let dir = bundle.join("builtin");
+    let path = dir.join("config.json");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+        })
+        .and_then(|mut f| {
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            f.write_all(&serde_json::to_vec(&v)?)
+        })
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok((dir, facts, Some(install)))
 }
 
 fn runtime_error(e: impl Into<anyhow::Error>) -> anyhow::Error {
@@ -209,6 +264,27 @@ fn runtime_error(e: impl Into<anyhow::Error>) -> anyhow::Error {
 }
 
 impl Builtin {
+    /// Starts `process` in the running container with `executor`.
+    fn exec_tenant(
+        &mut self,
+        process: &Path,
+        io: CreateIo,
+        tty: bool,
+        executor: Unmasked,
+    ) -> anyhow::Result<i32> {
+        let pid = self
+            .builder(io)?
+            .with_executor(executor)
+            .validate_id()?
+            .as_tenant()
+            .with_process(Some(process))
+            // As for create: in 0.7.0 this only gates the console socket.
+            .with_detach(tty)
+            .build()
+            .map_err(runtime_error)?;
+        Ok(pid.as_raw())
+    }
+
     /// A builder for this container with the process's stdio and console socket wired in.
     fn builder(&self, io: CreateIo) -> anyhow::Result<ContainerBuilder> {
         let mut b = ContainerBuilder::new(self.id.clone(), SyscallType::default())
@@ -229,10 +305,16 @@ impl Builtin {
 
 impl Runtime for Builtin {
     fn create(&mut self, io: CreateIo) -> anyhow::Result<i32> {
-        let container = self
-            .builder(io)?
+        let (bundle, facts, install) =
+            prepare_bundle(&self.bundle, &seccomp::Cache::for_runtime_root(&self.root))?;
+        self.facts = Some(facts);
+        let mut builder = self.builder(io)?;
+        if let Some(install) = install {
+            builder = builder.with_executor(Filtered(install));
+        }
+        let container = builder
             .validate_id()?
-            .as_init(&self.bundle)
+            .as_init(&bundle)
             // Never the systemd cgroup driver: pouch writes absolute cgroupfs paths.
             .with_systemd(false)
             // In 0.7.0 this only gates the console socket, which a tty container needs.
@@ -265,37 +347,52 @@ impl Runtime for Builtin {
 
     fn exec(&mut self, process: &Path, io: CreateIo) -> anyhow::Result<i32> {
         let tty = io.console_socket.is_some();
-        let BundleFacts { seccomp, userns } = match &self.facts {
-            Some(f) => f.clone(),
-            None => self.facts.insert(BundleFacts::read(&self.bundle)?).clone(),
+        let BundleFacts { seccomp, userns } = self
+            .facts
+            .clone()
+            .ok_or_else(|| anyhow!("container {} was not created", self.id))?;
+        if seccomp.is_none() && userns.is_none() {
+            return self.exec_tenant(process, io, tty, Unmasked::default());
+        }
+        // The process file is this exec's own (written for the runtime, removed after): it is
+        // adjusted in place.
+        let raw =
+            std::fs::read(process).with_context(|| format!("reading {}", process.display()))?;
+        let mut p: serde_json::Value =
+            serde_json::from_slice(&raw).context("parsing the exec process")?;
+        let mut join = None;
+        if let Some(own_pid_ns) = userns {
+            // The executor runs inside the container's pid namespace and /proc: there the
+            // init is pid 1, unless the container shares the host's.
+            let init = if own_pid_ns {
+                1
+            } else {
+                self.container()?
+                    .pid()
+                    .ok_or_else(|| anyhow!("the container has no init process"))?
+                    .as_raw()
+            };
+            let mut typed: Process =
+                serde_json::from_value(p).context("parsing the exec process")?;
+            join = Some(as_root_then_join(&mut typed, init));
+            p = serde_json::to_value(&typed)?;
+        }
+        let seccomp = seccomp.map(|filter| {
+            // Lent where the process takes its capabilities: inside the user namespace for a
+            // remapped container, so the host-side root never holds it.
+            let lent = match &mut join {
+                Some(j) => j.lend_sys_admin(&p),
+                None => seccomp::lend_sys_admin(&mut p),
+            };
+            Install { filter, lent }
+        });
+        std::fs::write(process, serde_json::to_vec(&p)?)
+            .with_context(|| format!("writing {}", process.display()))?;
+        let executor = Unmasked {
+            seccomp,
+            userns: join,
         };
-        let (userns, process) = match userns {
-            None => (None, process.to_path_buf()),
-            Some(own_pid_ns) => {
-                // The executor runs inside the container's pid namespace and /proc: there the
-                // init is pid 1, unless the container shares the host's.
-                let init = if own_pid_ns {
-                    1
-                } else {
-                    self.container()?
-                        .pid()
-                        .ok_or_else(|| anyhow!("the container has no init process"))?
-                        .as_raw()
-                };
-                as_root_then_join(process, init)?
-            }
-        };
-        let pid = self
-            .builder(io)?
-            .with_executor(Unmasked { seccomp, userns })
-            .validate_id()?
-            .as_tenant()
-            .with_process(Some(&process))
-            // As for create: in 0.7.0 this only gates the console socket.
-            .with_detach(tty)
-            .build()
-            .map_err(runtime_error)?;
-        Ok(pid.as_raw())
+        self.exec_tenant(process, io, tty, executor)
     }
 
     fn delete(&mut self) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 
 mod builtin;
 mod external;
+mod seccomp;
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};

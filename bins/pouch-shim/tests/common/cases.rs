@@ -6,7 +6,7 @@ use pouch_runtime::shim::{self, CreateErrorKind, Error, RuntimeChoice, ShimStatu
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-use super::{Env, Opts};
+use super::{CONFIG_CAPS_HEX, Env, Opts, deny_mkdir_profile, status_field};
 
 /// One `#[tokio::test]` per conformance case, each run (bounded) with the runtime the calling
 /// module's `runtime()` gives, and skipped (`runtime()` has said why) when it gives none. Every
@@ -25,6 +25,7 @@ macro_rules! conformance_suite {
             missing_rootfs,
             exec_basics,
             exec_tty,
+            seccomp_filter,
         );
     };
     ($($case:ident),+ $(,)?) => {
@@ -439,6 +440,74 @@ pub async fn exec_tty(rt: RuntimeChoice) {
 
     client.kill(9, false).await.unwrap();
     client.wait().await.unwrap();
+    env.wait_shim_gone();
+    env.assert_cleaned_up();
+}
+
+/// The bundle's seccomp profile filters the init and every exec'd process as under Docker: one
+/// filter, no_new_privs only if the container asks for it, exactly the container's
+/// capabilities (nothing the runtime needed to install the filter stays behind), and an exec
+/// as another user is filtered as well.
+pub async fn seccomp_filter(rt: RuntimeChoice) {
+    let opts = Opts {
+        seccomp: Some(deny_mkdir_profile()),
+        new_privileges: true,
+        ..Opts::default()
+    };
+    let script = "mkdir /tmp/init 2>/tmp/init.err; echo done >>/tmp/init.err; exec sleep 100";
+    let env = Env::new(rt, &["sh", "-c", script], opts);
+    let client = env.launch().await.unwrap();
+    client.start().await.unwrap();
+
+    // The init's own mkdir was refused (polled: init may not have got there yet).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for i in 0.. {
+        let (out, _, _) = exec_run(
+            &client,
+            &exec_req(&format!("err{i}"), &["cat", "/tmp/init.err"]),
+        )
+        .await;
+        if out.contains("done") {
+            assert!(out.contains("Permission denied"), "init's mkdir: {out:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "init did not run its mkdir"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The init (pid 1 in its pid namespace) and an exec'd process, as the kernel sees them.
+    for (id, file) in [("init", "/proc/1/status"), ("exec", "/proc/self/status")] {
+        let (status, err, code) = exec_run(&client, &exec_req(id, &["cat", file])).await;
+        assert_eq!(code, Some(0), "{err}");
+        for (field, want) in [
+            ("Seccomp", "2"),
+            ("Seccomp_filters", "1"),
+            ("NoNewPrivs", "0"),
+            ("CapEff", CONFIG_CAPS_HEX),
+            ("CapPrm", CONFIG_CAPS_HEX),
+            ("CapBnd", CONFIG_CAPS_HEX),
+        ] {
+            assert_eq!(status_field(&status, field), want, "{id}: {field}");
+        }
+    }
+    let (_, err, code) = exec_run(&client, &exec_req("mkdir", &["mkdir", "/tmp/exec"])).await;
+    assert_ne!(code, Some(0));
+    assert!(err.contains("Permission denied"), "exec'd mkdir: {err:?}");
+
+    // Another user: filtered too, and without capabilities.
+    let mut req = exec_req("user", &["cat", "/proc/self/status"]);
+    req.uid = 1000;
+    req.gid = 1000;
+    let (status, err, code) = exec_run(&client, &req).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(status_field(&status, "Seccomp"), "2");
+    assert_eq!(status_field(&status, "Seccomp_filters"), "1");
+    assert_eq!(status_field(&status, "CapEff"), "0000000000000000");
+
+    client.kill(9, false).await.unwrap();
+    assert_eq!(client.wait().await.unwrap().exit_code, 137);
     env.wait_shim_gone();
     env.assert_cleaned_up();
 }

@@ -22,7 +22,7 @@ pub const CGROUP_PARENT: &str = "pouch-test";
 static LIVE_ENVS: Mutex<usize> = Mutex::new(0);
 const BUSYBOX: &str = "/bin/busybox";
 const APPLETS: &[&str] = &[
-    "sh", "echo", "cat", "sleep", "true", "false", "stty", "dd", "head", "tty", "ls",
+    "sh", "echo", "cat", "sleep", "true", "false", "stty", "dd", "head", "tty", "ls", "mkdir",
 ];
 
 /// Why the privileged tests cannot run here, if they cannot.
@@ -58,6 +58,10 @@ pub struct Opts {
     /// deliver to a pid namespace's init without a handler).
     pub no_pid_ns: bool,
     pub memory_limit: Option<u64>,
+    /// `linux.seccomp`.
+    pub seccomp: Option<Value>,
+    /// Leave out `noNewPrivileges: true` (Docker's default: no_new_privs only when asked).
+    pub new_privileges: bool,
 }
 
 /// One container's bundle, state dir and runtime root, all in a temp dir.
@@ -258,7 +262,7 @@ fn config_json(rootfs: &Path, id: &str, args: &[&str], opts: &Opts) -> Value {
     if let Some(limit) = opts.memory_limit {
         resources["memory"] = json!({"limit": limit, "swap": limit});
     }
-    json!({
+    let mut config = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": opts.tty,
@@ -295,7 +299,38 @@ fn config_json(rootfs: &Path, id: &str, args: &[&str], opts: &Opts) -> Value {
             "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
         }
+    });
+    if let Some(seccomp) = &opts.seccomp {
+        config["linux"]["seccomp"] = seccomp.clone();
+    }
+    if opts.new_privileges {
+        config["process"]
+            .as_object_mut()
+            .unwrap()
+            .remove("noNewPrivileges");
+    }
+    config
+}
+
+/// `CapEff` of a root process holding the capabilities of every test container.
+pub const CONFIG_CAPS_HEX: &str = "00000000200004eb";
+
+/// A profile in OCI form that allows everything but mkdir, which answers EACCES.
+pub fn deny_mkdir_profile() -> Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]
     })
+}
+
+/// The value of `field` in a `/proc/<pid>/status` text.
+pub fn status_field(status: &str, field: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {status}"))
+        .trim()
+        .to_string()
 }
 
 /// An external runtime binary if it is installed and usable on this host, else why not.

@@ -193,6 +193,31 @@ pub struct HostConfig {
     pub mounts: Option<Vec<Value>>,
     /// PouchContainer: mount lxcfs's /proc files over the container's.
     pub enable_lxcfs: bool,
+    /// Docker's remaining keys, present in every inspect as dockerd sends them (null, empty or
+    /// zero by default). Windows-only ones (`CpuCount`, `CpuPercent`, `IOMaximum*`) are
+    /// accepted and ignored, as dockerd on Linux does; the engine refuses values it cannot honour.
+    pub cgroup: String,
+    pub cgroupns_mode: String,
+    pub console_size: [u64; 2],
+    pub cpu_count: i64,
+    pub cpu_percent: i64,
+    pub cpu_realtime_period: i64,
+    pub cpu_realtime_runtime: i64,
+    pub device_cgroup_rules: Option<Vec<String>>,
+    pub device_requests: Option<Vec<Value>>,
+    pub group_add: Option<Vec<String>>,
+    #[serde(rename = "IOMaximumBandwidth")]
+    pub io_maximum_bandwidth: u64,
+    #[serde(rename = "IOMaximumIOps")]
+    pub io_maximum_iops: u64,
+    pub isolation: String,
+    pub kernel_memory: i64,
+    #[serde(rename = "KernelMemoryTCP")]
+    pub kernel_memory_tcp: i64,
+    pub links: Option<Vec<String>>,
+    /// What is masked; filled with the defaults at create, as dockerd does (null when privileged).
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
 }
 
 /// `POST /containers/create` body: the config with `HostConfig` and `NetworkingConfig` inline.

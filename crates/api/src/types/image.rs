@@ -35,8 +35,14 @@ pub struct ImageInspect {
     pub created: String,
     pub docker_version: String,
     pub author: String,
-    /// The image's run config (Cmd, Env, …) exactly as stored in the image config blob.
-    pub config: Value,
+    /// The image's run config (Cmd, Env, …) from the image config blob, in docker's shape:
+    /// every key dockerd reports is present; keys pouch does not know are kept.
+    pub config: ImageRunConfig,
+    /// The legacy `container_config` of the blob (docker's classic builder wrote it), or the
+    /// empty shape.
+    pub container_config: ImageRunConfig,
+    /// The legacy `container` of the blob: the build container's id, or empty.
+    pub container: String,
     pub architecture: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
@@ -47,6 +53,43 @@ pub struct ImageInspect {
     #[serde(rename = "RootFS")]
     pub root_fs: RootFs,
     pub metadata: ImageMetadata,
+}
+
+/// A run config as image inspect reports it (docker's `container.Config` as dockerd serialises
+/// it: the keys without `omitempty` always present, null or empty when unset).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImageRunConfig {
+    pub hostname: String,
+    pub domainname: String,
+    pub user: String,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<Value>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub env: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args_escaped: Option<bool>,
+    pub image: String,
+    pub volumes: Option<Value>,
+    pub working_dir: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub on_build: Option<Vec<String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+    /// Keys of the blob that docker's shape does not name, kept as they are.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

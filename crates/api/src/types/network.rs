@@ -24,6 +24,8 @@ pub struct Network {
     pub internal: bool,
     pub attachable: bool,
     pub ingress: bool,
+    /// The config-only network this one takes its config from (swarm); always empty here.
+    pub config_from: ConfigReference,
     pub config_only: bool,
     #[serde(deserialize_with = "null_as_default")]
     pub containers: BTreeMap<String, NetworkContainer>,
@@ -31,6 +33,12 @@ pub struct Network {
     pub options: BTreeMap<String, String>,
     #[serde(deserialize_with = "null_as_default")]
     pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ConfigReference {
+    pub network: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

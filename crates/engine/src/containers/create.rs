@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use pouch_api::types::{ContainerCreateBody, ContainerCreateResponse};
+use pouch_api::types::{ContainerCreateBody, ContainerCreateResponse, HostConfig};
+use pouch_runtime::spec;
 
 use super::ContainerStatus;
 use super::random_hex;
@@ -20,6 +21,77 @@ impl Containers {
         body: ContainerCreateBody,
     ) -> Result<ContainerCreateResponse> {
         self.blocking(move |e| e.create_blocking(name, body)).await
+    }
+
+    /// Fills the keys dockerd fills at create (masked and read-only paths, the cgroup namespace
+    /// mode) and refuses what pouch cannot honour yet, rather than ignoring it.
+    fn docker_host_defaults(&self, hc: &mut HostConfig) -> Result<()> {
+        let v2 = self.ctx.cgroup_layout()? == spec::CgroupLayout::V2;
+        let native = if v2 { "private" } else { "host" };
+        match hc.cgroupns_mode.as_str() {
+            "" => hc.cgroupns_mode = native.to_string(),
+            m if m == native => {}
+            "host" | "private" => {
+                return Err(Error::not_implemented(format!(
+                    "cgroup namespace mode {:?} is not supported on this host's cgroup {}: pouch \
+                     uses {native:?} there; leave --cgroupns unset",
+                    hc.cgroupns_mode,
+                    if v2 { "v2" } else { "v1" }
+                )));
+            }
+            m => {
+                return Err(Error::invalid(format!(
+                    "invalid cgroup namespace mode: {m}"
+                )));
+            }
+        }
+        if !hc.privileged {
+            hc.masked_paths
+                .get_or_insert_with(spec::default_masked_paths);
+            hc.readonly_paths
+                .get_or_insert_with(spec::default_readonly_paths);
+        }
+        if !matches!(hc.isolation.as_str(), "" | "default") {
+            return Err(Error::invalid(format!(
+                "invalid isolation: {:?} - linux only supports 'default'",
+                hc.isolation
+            )));
+        }
+        let refuse = |what: &str, instead: &str| {
+            Err(Error::not_implemented(format!(
+                "{what} is not supported yet; {instead}"
+            )))
+        };
+        if hc.links.as_ref().is_some_and(|l| !l.is_empty()) {
+            return refuse(
+                "legacy container links (--link)",
+                "put the containers on a user-defined network, where they reach each other by \
+                 name and --network-alias",
+            );
+        }
+        if hc
+            .device_cgroup_rules
+            .as_ref()
+            .is_some_and(|r| !r.is_empty())
+        {
+            return refuse(
+                "--device-cgroup-rule",
+                "pass the devices with --device, or use --privileged",
+            );
+        }
+        if hc.device_requests.as_ref().is_some_and(|r| !r.is_empty()) {
+            return Err(Error::invalid(
+                "could not select device driver \"\" with capabilities: [[gpu]]: pouch has no \
+                 device plugins (no GPU support)",
+            ));
+        }
+        if hc.cpu_realtime_period != 0 || hc.cpu_realtime_runtime != 0 {
+            return refuse(
+                "--cpu-rt-period/--cpu-rt-runtime",
+                "leave the real-time scheduler settings unset",
+            );
+        }
+        Ok(())
     }
 
     fn create_blocking(
@@ -54,6 +126,7 @@ impl Containers {
         };
         host_config.runtime = runtime.clone();
         self.networks.check_network_mode(&mut host_config)?;
+        self.docker_host_defaults(&mut host_config)?;
         for (mode, what) in [
             (&host_config.ipc_mode, "ipc"),
             (&host_config.pid_mode, "pid"),
@@ -123,10 +196,15 @@ impl Containers {
                     .collect()
             })
         };
-        if config.entrypoint.is_none() {
-            config.entrypoint = strs(&icfg["Entrypoint"]);
-            if config.cmd.is_none() {
+        // docker's merge: without an entrypoint of its own (null or []), a container takes the
+        // image's Cmd when it gives none (null or [], the same to docker and its SDKs), and the
+        // image's Entrypoint unless it asked for none with [].
+        if config.entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
+            if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
                 config.cmd = strs(&icfg["Cmd"]);
+            }
+            if config.entrypoint.is_none() {
+                config.entrypoint = strs(&icfg["Entrypoint"]);
             }
         }
         // An explicitly empty entrypoint (`--entrypoint ""`) means none.

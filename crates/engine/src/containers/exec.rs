@@ -122,10 +122,12 @@ impl Exec {
             b.user.clone()
         };
         let rootfs = self.ctx.container_rootfs(&c.id);
-        let user =
-            tokio::task::spawn_blocking(move || super::start::resolve_user(&rootfs, &user_spec))
-                .await
-                .map_err(|e| Error::internal(e.to_string()))??;
+        let group_add = c.host_config.group_add.clone();
+        let user = tokio::task::spawn_blocking(move || {
+            super::start::resolve_user(&rootfs, &user_spec, &group_add)
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
         let mut env = c.config.env.clone();
         for e in &b.env {
             let key = e.split('=').next().unwrap_or("");

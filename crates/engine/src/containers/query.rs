@@ -1,6 +1,6 @@
 //! `GET /containers/{id}/json` and `GET /containers/json`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use pouch_api::Filters;
 use pouch_api::types::{ContainerInspect, ContainerState, ContainerSummary, GraphDriver};
@@ -9,7 +9,7 @@ use super::ContainerStatus;
 use crate::Containers;
 use crate::context::Blocking;
 use crate::error::{Error, Result};
-use crate::images::{familiar, rfc3339_nanos};
+use crate::images::rfc3339_nanos;
 use crate::now_nanos;
 use crate::store::ContainerRecord;
 
@@ -124,7 +124,8 @@ impl Containers {
         if !f.get("ancestor").is_empty() && ancestors.is_empty() {
             return Ok(Vec::new());
         }
-        let tags = self.ctx.store.refs()?;
+        // What each image name written in a create means now, asked once per name.
+        let mut resolved: HashMap<String, Option<String>> = HashMap::new();
         let now = now_nanos();
         let mut out = Vec::new();
         for c in self.ctx.store.containers()? {
@@ -169,11 +170,19 @@ impl Containers {
             }) {
                 continue;
             }
-            let image = tags
-                .iter()
-                .find(|r| r.image_id == c.image_id && !r.name.contains('@'))
-                .map(|r| familiar(&r.name))
-                .unwrap_or_else(|| c.config.image.clone());
+            // docker: the image as the user wrote it while that name still means this image,
+            // else the image's id (never another of its tags).
+            let image = resolved
+                .entry(c.config.image.clone())
+                .or_insert_with(|| {
+                    self.images
+                        .resolve_image(&c.config.image)
+                        .ok()
+                        .map(|r| r.image.id)
+                })
+                .as_deref()
+                .filter(|id| *id == c.image_id)
+                .map_or_else(|| c.image_id.clone(), |_| c.config.image.clone());
             let mut args = c.config.entrypoint.clone().unwrap_or_default();
             args.extend(c.config.cmd.clone().unwrap_or_default());
             let mut hc = BTreeMap::new();

@@ -121,13 +121,16 @@ impl Containers {
         c.state.exit_code = exit_code;
         c.state.error = err.message.clone();
         let _ = self.save_state(c);
-        // A `--rm` container is removed next: its waiters answer with this code.
+        // A `--rm` container is removed next: its waiters answer with this code. Others stay
+        // created, and their waiters keep waiting for a run, as dockerd's do.
         let live = self.live.get(&c.id);
-        live.exits.send_modify(|m| {
-            m.seq += 1;
-            m.code = exit_code;
-            m.error = c.state.error.clone();
-        });
+        if c.host_config.auto_remove {
+            live.exits.send_modify(|m| {
+                m.seq += 1;
+                m.code = exit_code;
+                m.error = c.state.error.clone();
+            });
+        }
         // Early attaches will never get a stream: release them so their clients see the end.
         live.pending
             .lock()
@@ -147,7 +150,7 @@ impl Containers {
         if !pouch_sys::mount::is_mounted(&rootfs) {
             self.mount_rootfs(c, &rootfs)?;
         }
-        let user = resolve_user(&rootfs, &c.config.user)?;
+        let user = resolve_user(&rootfs, &c.config.user, &c.host_config.group_add)?;
         let hc = &c.host_config;
         let dir = self.ctx.container_dir(&c.id);
         let ro = if hc.readonly_rootfs {
@@ -300,8 +303,8 @@ impl Containers {
             resources: super::update::resources_from(hc)?,
             oom_score_adj: (hc.oom_score_adj != 0).then_some(hc.oom_score_adj as i32),
             init_path,
-            masked_paths: None,
-            readonly_paths: None,
+            masked_paths: hc.masked_paths.clone(),
+            readonly_paths: hc.readonly_paths.clone(),
             annotations: Default::default(),
             seccomp: super::security::seccomp_mode(&hc.security_opt),
         };
@@ -451,7 +454,14 @@ pub(crate) fn find_init() -> Result<PathBuf> {
 
 /// Resolves `user[:group]` (names or numbers) against the container's /etc/passwd and /etc/group.
 /// Those files come from the image, so a symlink there is not followed out of the rootfs.
-pub(crate) fn resolve_user(rootfs: &Path, spec_user: &str) -> Result<spec::User> {
+/// The numeric identity of `spec_user` (`name`, `uid`, `name:group`, `uid:gid`) read from the
+/// rootfs's passwd and group files, with `group_add` (`--group-add`: names or numbers) as extra
+/// supplementary groups.
+pub(crate) fn resolve_user(
+    rootfs: &Path,
+    spec_user: &str,
+    group_add: &Option<Vec<String>>,
+) -> Result<spec::User> {
     let read = |f: &str| -> String {
         let p = rootfs.join(f);
         match std::fs::symlink_metadata(&p) {
@@ -499,17 +509,37 @@ pub(crate) fn resolve_user(rootfs: &Path, spec_user: &str) -> Result<spec::User>
                 })?,
         },
     };
-    let additional_gids = if uname.is_empty() {
-        Vec::new()
-    } else {
-        group
-            .lines()
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .filter(|f| f.len() >= 4 && f[3].split(',').any(|m| m == uname))
-            .filter_map(|f| f[2].parse().ok())
-            .filter(|g| *g != gid)
-            .collect()
-    };
+    // As docker: the supplementary groups are the primary group (`id` shows `groups=1000`, not
+    // none), then, unless the group was given, the groups that list the named user as a member.
+    let mut additional_gids = vec![gid];
+    if g.is_none() && !uname.is_empty() {
+        additional_gids.extend(
+            group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .filter(|f| f.len() >= 4 && f[3].split(',').any(|m| m == uname))
+                .filter_map(|f| f[2].parse::<u32>().ok())
+                .filter(|g| *g != gid),
+        );
+    }
+    for extra in group_add.iter().flatten() {
+        let id = match extra.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() >= 3 && f[0] == extra)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "Unable to find group {extra}: no matching entries in group file"
+                    ))
+                })?,
+        };
+        if !additional_gids.contains(&id) {
+            additional_gids.push(id);
+        }
+    }
     Ok(spec::User {
         uid,
         gid,
@@ -547,18 +577,20 @@ mod tests {
             "root:x:0:\nuser:x:1000:\nwheel:x:10:user\n",
         )
         .unwrap();
-        let u = resolve_user(d.path(), "").unwrap();
+        let u = resolve_user(d.path(), "", &None).unwrap();
         assert_eq!((u.uid, u.gid), (0, 0));
-        let u = resolve_user(d.path(), "user").unwrap();
+        let u = resolve_user(d.path(), "user", &None).unwrap();
         assert_eq!(
             (u.uid, u.gid, u.additional_gids.clone()),
-            (1000, 1000, vec![10])
+            (1000, 1000, vec![1000, 10])
         );
-        let u = resolve_user(d.path(), "1000:wheel").unwrap();
-        assert_eq!((u.uid, u.gid), (1000, 10));
-        let u = resolve_user(d.path(), "4242").unwrap();
+        let u = resolve_user(d.path(), "1000:wheel", &None).unwrap();
+        assert_eq!((u.uid, u.gid, u.additional_gids), (1000, 10, vec![10]));
+        let u = resolve_user(d.path(), "user:1000", &None).unwrap();
+        assert_eq!(u.additional_gids, vec![1000]);
+        let u = resolve_user(d.path(), "4242", &None).unwrap();
         assert_eq!((u.uid, u.gid), (4242, 0));
-        assert!(resolve_user(d.path(), "nobody").is_err());
-        assert!(resolve_user(d.path(), "user:nogroup").is_err());
+        assert!(resolve_user(d.path(), "nobody", &None).is_err());
+        assert!(resolve_user(d.path(), "user:nogroup", &None).is_err());
     }
 }

@@ -54,7 +54,7 @@ pub(crate) struct Target {
 
 impl Distribution {
     pub(crate) fn registry_client(&self) -> Client {
-        Client::new(self.ctx.config.registry.clone())
+        Client::new(self.ctx.registry_config())
     }
 
     /// Parses `fromImage` + `tag` as docker does (the tag may also be a digest).

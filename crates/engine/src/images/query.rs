@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use pouch_api::Filters;
 use pouch_api::types::{
-    GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageSummary, RootFs,
+    GraphDriver, HistoryItem, ImageInspect, ImageMetadata, ImageRunConfig, ImageSummary, RootFs,
 };
 use pouch_image::{Digest, Reference};
 
@@ -160,10 +160,9 @@ impl Images {
             created: s("created"),
             docker_version: s("docker_version"),
             author: s("author"),
-            config: cfg_json
-                .get("config")
-                .cloned()
-                .unwrap_or(serde_json::Value::Null),
+            config: run_config(&cfg_json, "config")?,
+            container_config: run_config(&cfg_json, "container_config")?,
+            container: s("container"),
             architecture: s("architecture"),
             variant: cfg_json
                 .get("variant")
@@ -295,5 +294,15 @@ struct SetOnDrop(Arc<AtomicBool>);
 impl Drop for SetOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The run config under `key` of an image config blob, in docker's shape (the empty shape when
+/// the blob has none).
+fn run_config(blob: &serde_json::Value, key: &str) -> Result<ImageRunConfig> {
+    match blob.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(ImageRunConfig::default()),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| Error::internal(format!("image config {key}: {e}"))),
     }
 }

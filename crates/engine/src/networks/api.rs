@@ -318,6 +318,7 @@ impl Networks {
             driver: n.driver.clone(),
             enable_ipv4: true,
             enable_ipv6: !n.subnet6.is_empty(),
+            config_from: Default::default(),
             ipam: Ipam {
                 driver: "default".into(),
                 config: std::iter::once(IpamConfig {

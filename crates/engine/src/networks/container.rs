@@ -25,6 +25,13 @@ pub(crate) fn veth_name(container_id: &str, index: u32) -> String {
     format!("vp{}{index:x}", &container_id[..10])
 }
 
+/// The id of a container's endpoint on a network, as inspect reports it and dockerd's errors
+/// name it.
+fn endpoint_id(container_id: &str, network_id: &str) -> String {
+    let half = |id: &str| id.get(..32).unwrap_or(id).to_string();
+    half(container_id) + &half(network_id)
+}
+
 impl crate::context::Context {
     /// Where a container's network namespace is pinned while it runs.
     pub(crate) fn netns_path(&self, id: &str) -> PathBuf {
@@ -271,11 +278,13 @@ impl Networks {
 
     fn setup_inner(&self, c: &ContainerRecord) -> Result<PathBuf> {
         let t0 = std::time::Instant::now();
+        let eps = self.ctx.store.endpoints_of_container(&c.id)?;
+        // Host ports first: a start that cannot have them fails before anything is made.
+        let published = self.hold_ports(c, &eps)?;
         let path = self.ctx.netns_path(&c.id);
         std::fs::create_dir_all(path.parent().unwrap_or(&path))?;
         pouch_network::create_netns(&path)?;
         let t_ns = t0.elapsed();
-        let eps = self.ctx.store.endpoints_of_container(&c.id)?;
         for ep in &eps {
             self.connect_endpoint(c, ep, &path)?;
         }
@@ -290,29 +299,84 @@ impl Networks {
             let hosts = self.hosts_file(c, &hostname)?;
             std::fs::write(self.ctx.container_dir(&c.id).join("hosts"), hosts)?;
         }
-        let reqs = ports::requests(
-            c.host_config.port_bindings.as_ref(),
-            c.config.exposed_ports.as_ref(),
-            c.host_config.publish_all_ports,
-        )?;
-        if !reqs.is_empty() {
-            let _g = self.net().lock.lock().unwrap_or_else(|p| p.into_inner());
-            let mut taken = Vec::new();
-            for (cid, p) in self.ctx.store.all_container_ports()? {
-                if cid != c.id {
-                    taken.extend(serde_json::from_str::<Vec<PortBinding>>(&p).unwrap_or_default());
-                }
-            }
-            let bound = ports::allocate(&reqs, &taken)?;
-            self.ctx
-                .store
-                .set_container_ports(&c.id, Some(&serde_json::to_string(&bound)?))?;
-            self.rebuild_firewall_locked()?;
+        if published {
+            // The endpoints have their addresses: the firewall sends the ports to them.
+            self.rebuild_firewall()?;
         }
         for ep in &eps {
             self.refresh_dns(&ep.network_id)?;
         }
         Ok(path)
+    }
+
+    /// start: chooses the container's host ports, holds them (so that no host process has or
+    /// gets them while the container runs) and records them. A port something else holds fails
+    /// the start with dockerd's message. Returns whether the container publishes any port.
+    fn hold_ports(&self, c: &ContainerRecord, eps: &[EndpointRecord]) -> Result<bool> {
+        let reqs = ports::requests(
+            c.host_config.port_bindings.as_ref(),
+            c.config.exposed_ports.as_ref(),
+            c.host_config.publish_all_ports,
+        )?;
+        if reqs.is_empty() {
+            return Ok(false);
+        }
+        let _g = self.net().lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut taken = Vec::new();
+        for (cid, p) in self.ctx.store.all_container_ports()? {
+            if cid != c.id {
+                taken.extend(serde_json::from_str::<Vec<PortBinding>>(&p).unwrap_or_default());
+            }
+        }
+        let (bound, held) = ports::allocate(&reqs, &taken).map_err(|e| {
+            let net = eps.first().map(|ep| ep.network_id.as_str()).unwrap_or("");
+            Error::internal(format!(
+                "driver failed programming external connectivity on endpoint {} ({}): {e}",
+                c.name.trim_start_matches('/'),
+                endpoint_id(&c.id, net)
+            ))
+        })?;
+        self.ctx
+            .store
+            .set_container_ports(&c.id, Some(&serde_json::to_string(&bound)?))?;
+        self.net()
+            .reservations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(c.id.clone(), held);
+        Ok(true)
+    }
+
+    /// pouchd started again while `c` runs: hold its published ports again. A port something
+    /// took while pouchd was down stays published (the firewall still sends it to the
+    /// container) and is reported. The record is read under the reservations' lock, which
+    /// teardown takes only after clearing it, so a container exiting meanwhile keeps nothing.
+    pub(crate) fn hold_ports_again(&self, id: &str) -> Result<()> {
+        let mut held = self
+            .net()
+            .reservations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if held.contains_key(id) {
+            return Ok(());
+        }
+        let Some(p) = self.ctx.store.container_ports(id)? else {
+            return Ok(());
+        };
+        let bound: Vec<PortBinding> = serde_json::from_str(&p).unwrap_or_default();
+        let (r, failed) = ports::reserve(&bound);
+        for (b, err) in failed {
+            tracing::warn!(
+                container = %id,
+                host_port = b.host_port,
+                proto = %b.proto,
+                error = %err,
+                "a published port was taken while pouchd was down: connections to it still go \
+                 to the container; stop what holds it, or restart the container"
+            );
+        }
+        held.insert(id.to_string(), r);
+        Ok(())
     }
 
     /// Connects one endpoint inside the pinned namespace `path`.
@@ -369,7 +433,13 @@ impl Networks {
         let path = self.ctx.netns_path(&c.id);
         let had_ports = self.ctx.store.container_ports(&c.id)?.is_some();
         let eps = self.ctx.store.endpoints_of_container(&c.id)?;
-        if !path.exists() && !had_ports && !eps.iter().any(|e| e.cni_result.is_some()) {
+        let held = self
+            .net()
+            .reservations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&c.id);
+        if !path.exists() && !had_ports && !held && !eps.iter().any(|e| e.cni_result.is_some()) {
             return Ok(());
         }
         let t0 = std::time::Instant::now();
@@ -397,6 +467,15 @@ impl Networks {
                 errs.push(e.to_string());
             }
         }
+        // Only now that the firewall no longer sends them to the container do the host ports
+        // go back to the host (and after the record: see `hold_ports_again`).
+        drop(
+            self.net()
+                .reservations
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&c.id),
+        );
         for ep in &eps {
             if let Err(e) = self.refresh_dns(&ep.network_id) {
                 errs.push(e.to_string());
@@ -442,16 +521,22 @@ impl Networks {
             };
             s.push_str(&format!("{ip}\t{name}\n"));
         }
+        // As docker: with a domain name, the fully qualified name comes first, so that
+        // `hostname -f` answers `h1.d.lan`.
+        let mut names = Vec::new();
+        if !c.config.domainname.is_empty() {
+            names.push(format!("{hostname}.{}", c.config.domainname));
+        }
+        names.push(hostname.to_string());
         match eps.first().filter(|ep| !ep.ip.starts_with("cni:")) {
             Some(ep) => {
-                let mut names = vec![hostname.to_string()];
                 names.extend(ep.aliases.iter().cloned());
                 s.push_str(&format!("{}\t{}\n", ep.ip, names.join(" ")));
                 if !ep.ip6.is_empty() {
                     s.push_str(&format!("{}\t{}\n", ep.ip6, names.join(" ")));
                 }
             }
-            None => s.push_str(&format!("127.0.1.1\t{hostname}\n")),
+            None => s.push_str(&format!("127.0.1.1\t{}\n", names.join(" "))),
         }
         Ok(s)
     }
@@ -559,7 +644,7 @@ impl Networks {
                 mac_address: mac,
                 network_id: n.id.clone(),
                 endpoint_id: if running {
-                    format!("{}{}", &c.id[..32], &n.id[..32])
+                    endpoint_id(&c.id, &n.id)
                 } else {
                     String::new()
                 },

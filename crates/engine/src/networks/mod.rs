@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use pouch_network::dns::DnsServer;
 use pouch_network::firewall::{Firewall, FwNetwork, Nftables, NoFirewall, PortMap, Ruleset};
-use pouch_network::ports::PortBinding;
+use pouch_network::ports::{PortBinding, Reservation};
 use pouch_network::{BridgeDriver, Cidr, NetworkDriver, NetworkSpec};
 
 use crate::context::Blocking;
@@ -74,6 +74,9 @@ pub(crate) struct NetState {
     upstream: Vec<SocketAddr>,
     /// Set at shutdown: nothing renders the firewall again after it was removed.
     stopped: std::sync::atomic::AtomicBool,
+    /// The host ports each running container publishes, held (bound, never listened on) from
+    /// its start to its exit, by container id.
+    reservations: std::sync::Mutex<HashMap<String, Reservation>>,
 }
 
 impl NetState {
@@ -99,6 +102,7 @@ impl NetState {
             firewall,
             upstream,
             stopped: Default::default(),
+            reservations: Default::default(),
         }
     }
 }
@@ -590,6 +594,8 @@ impl Networks {
                     if !running(&cid) {
                         store.set_container_ports(&cid, None)?;
                         ports_changed = true;
+                    } else {
+                        e.hold_ports_again(&cid)?;
                     }
                 }
                 for ep in store.endpoints()? {

@@ -109,28 +109,13 @@ fn decode(t: Row8) -> Result<ContainerRecord> {
 
 impl Store {
     pub fn containers(&self) -> Result<Vec<ContainerRecord>> {
-        let rows = {
-            let conn = self.conn();
-            let mut st = conn.prepare(&format!(
-                "SELECT {COLS} FROM containers ORDER BY created DESC"
-            ))?;
-            st.query_map([], row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        rows.into_iter().map(decode).collect()
+        let sql = format!("SELECT {COLS} FROM containers ORDER BY created DESC");
+        self.rows(&sql, [], row, decode)
     }
 
     pub fn container(&self, id: &str) -> Result<Option<ContainerRecord>> {
-        let r = {
-            let conn = self.conn();
-            conn.query_row(
-                &format!("SELECT {COLS} FROM containers WHERE id = ?1"),
-                [id],
-                row,
-            )
-            .optional()?
-        };
-        r.map(decode).transpose()
+        let sql = format!("SELECT {COLS} FROM containers WHERE id = ?1");
+        self.one(&sql, [id], row, decode)
     }
 
     pub fn container_by_name(&self, name: &str) -> Result<Option<String>> {

@@ -9,7 +9,7 @@ mod volumes;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 
 pub use containers::{ContainerRecord, MountRecord, StoredState};
 pub use images::{
@@ -124,6 +124,39 @@ impl Store {
 
     pub fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every row `sql` selects, read by `row` under the connection's lock and decoded by `decode`
+    /// after it is released (decoding parses JSON columns).
+    pub(crate) fn rows<R, T>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+        decode: impl FnMut(R) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let raw = {
+            let conn = self.conn();
+            let mut st = conn.prepare(sql)?;
+            st.query_map(p, row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        raw.into_iter().map(decode).collect()
+    }
+
+    /// The row `sql` selects, if any, read and decoded as by [`Store::rows`].
+    pub(crate) fn one<R, T>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+        row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+        decode: impl FnOnce(R) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let raw = {
+            let conn = self.conn();
+            conn.query_row(sql, p, row).optional()?
+        };
+        raw.map(decode).transpose()
     }
 
     /// Runs `f` in one transaction, committed only if it returns `Ok`.

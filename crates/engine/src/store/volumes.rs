@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Row, params};
 
 use super::Store;
 use crate::error::{Error, Result};
@@ -48,26 +48,13 @@ fn decode(t: (String, String, i64, String, String, bool)) -> Result<VolumeRecord
 
 impl Store {
     pub fn volumes(&self) -> Result<Vec<VolumeRecord>> {
-        let rows = {
-            let conn = self.conn();
-            let mut st = conn.prepare(&format!("SELECT {COLS} FROM volumes ORDER BY name"))?;
-            st.query_map([], row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        rows.into_iter().map(decode).collect()
+        let sql = format!("SELECT {COLS} FROM volumes ORDER BY name");
+        self.rows(&sql, [], row, decode)
     }
 
     pub fn volume(&self, name: &str) -> Result<Option<VolumeRecord>> {
-        let r = {
-            let conn = self.conn();
-            conn.query_row(
-                &format!("SELECT {COLS} FROM volumes WHERE name = ?1"),
-                [name],
-                row,
-            )
-            .optional()?
-        };
-        r.map(decode).transpose()
+        let sql = format!("SELECT {COLS} FROM volumes WHERE name = ?1");
+        self.one(&sql, [name], row, decode)
     }
 
     /// Inserts a volume; false when the name is taken.

@@ -37,6 +37,7 @@ pub use caps::default_capabilities;
 pub use cgroups::{detect_cgroup_layout, swap_limit_supported};
 pub use error::SpecError;
 pub use live::{CgroupWrite, cgroup_dir, cgroup_writes};
+pub use mounts::{default_masked_paths, default_readonly_paths};
 pub use seccomp::Seccomp;
 pub use types::{
     BlkioThrottle, CgroupLayout, ContainerSpec, Device, Mount, Namespaces, NsMode, Resources,

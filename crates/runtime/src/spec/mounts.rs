@@ -211,6 +211,19 @@ pub(super) fn mount(
         .build()?)
 }
 
+/// Docker's default masked paths, for a container's record (`HostConfig.MaskedPaths`).
+pub fn default_masked_paths() -> Vec<String> {
+    DEFAULT_MASKED_PATHS.iter().map(|p| p.to_string()).collect()
+}
+
+/// Docker's default read-only paths, for a container's record (`HostConfig.ReadonlyPaths`).
+pub fn default_readonly_paths() -> Vec<String> {
+    DEFAULT_READONLY_PATHS
+        .iter()
+        .map(|p| p.to_string())
+        .collect()
+}
+
 /// Masked paths: the caller's list, Docker's defaults, or none at all when privileged.
 pub(super) fn masked_paths(c: &ContainerSpec) -> Vec<String> {
     if c.privileged {
@@ -218,7 +231,7 @@ pub(super) fn masked_paths(c: &ContainerSpec) -> Vec<String> {
     }
     match &c.masked_paths {
         Some(paths) => paths.clone(),
-        None => DEFAULT_MASKED_PATHS.iter().map(|p| p.to_string()).collect(),
+        None => default_masked_paths(),
     }
 }
 
@@ -235,10 +248,7 @@ pub(super) fn readonly_paths(c: &ContainerSpec, cgroup_v1_tmpfs: bool) -> Vec<St
     }
     let mut paths: Vec<String> = match &c.readonly_paths {
         Some(paths) => paths.clone(),
-        None => DEFAULT_READONLY_PATHS
-            .iter()
-            .map(|p| p.to_string())
-            .collect(),
+        None => default_readonly_paths(),
     };
     if cgroup_v1_tmpfs {
         paths.retain(|p| !Path::new(p).starts_with(CGROUP_ROOT));

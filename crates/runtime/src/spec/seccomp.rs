@@ -29,6 +29,18 @@ pub enum Seccomp {
     Profile(String),
 }
 
+impl Seccomp {
+    /// The OCI `linux.seccomp` this mode gives a container holding `caps`, as the spec
+    /// generator writes it; `None` when the container runs unfiltered.
+    pub fn to_oci(
+        &self,
+        privileged: bool,
+        caps: &[String],
+    ) -> Result<Option<LinuxSeccomp>, SpecError> {
+        build(self, privileged, caps)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Profile {
