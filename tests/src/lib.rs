@@ -502,7 +502,7 @@ pub fn urlencode(s: &str) -> String {
 }
 
 /// Runs `cmd` with `input` written to its stdin (then closed), collecting its output.
-fn with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+pub fn with_stdin(mut cmd: Command, input: &[u8]) -> Output {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

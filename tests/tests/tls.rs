@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use pouch_e2e::registry::{free_port, make_certs};
-use pouch_e2e::{Daemon, bin, have_docker, out};
+use pouch_e2e::{Daemon, bin, have_docker, out, with_stdin};
 
 /// A throwaway CA with a server certificate for 127.0.0.1 and a client certificate
 /// (`ca.crt`, `srv.crt`/`srv.key`, `client.cert`/`client.key`); None, after saying why, where the
@@ -531,15 +531,4 @@ fn plain_ping(host: &str) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
-}
-
-fn with_stdin(mut cmd: Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
 }
